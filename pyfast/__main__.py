@@ -1,0 +1,5 @@
+"""``python -m pyfast`` is the ``pyfast`` command."""
+
+from pyfast.launcher.cli import main
+
+main()
