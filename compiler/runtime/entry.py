@@ -5,16 +5,36 @@ parameter and result ``Type``s and the globals it depends on.
 Out: ``add_entry`` adds the thunk ``PyObject *name(PyObject *self, PyObject *const *args,
 Py_ssize_t nargs)`` to the module; after ``jit.compile_module``, ``make_builtin`` turns it into a
 real builtin function plus a counters callable.
+
+The thunk returns ``fallback(*args)`` when nargs, an argument's exact type (an int must also
+fit in 64 bits) or a guard does not match; ``miss`` when the body bails; else the boxed result.
+The Python objects it uses live in pinned slots (``objects``); the builtin's ``__self__`` is a
+small holder that keeps them, the library (engine and machine code) and the PyMethodDef alive.
 """
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import sys
+import types
 from collections.abc import Callable, Sequence
 
 from llvmlite import ir
 
-from pyfast.compiler.types import RType, Type
+from pyfast.compiler.runtime import capi, objects
+from pyfast.compiler.runtime.jit import NativeLibrary
+from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, RType, TupleType, Type
+
+_PTR = ir.PointerType()
+_I8 = ir.IntType(8)
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+_I1 = ir.IntType(1)
+_METH_FASTCALL = 0x0080
+_OB_TYPE = 8  # offsetof(PyObject, ob_type) on 64-bit builds, 3.11-3.13
+_OB_FVAL = 16  # offsetof(PyFloatObject, ob_fval)
+_IMMORTAL_SINGLETONS = sys.version_info >= (3, 12)  # None/True/False need no incref (PEP 683)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +63,157 @@ class GlobalIdentity:
 Guard = GlobalValue | GlobalIdentity
 
 
-@dataclasses.dataclass(frozen=True)
+class _Role:
+    """Stands in a slot for an object only ``make_builtin`` knows."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+_FALLBACK = _Role("fallback")
+_MISS = _Role("miss")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class EntrySpec:
-    """What ``make_builtin`` needs to know about a thunk added by ``add_entry``."""
+    """What ``make_builtin`` needs about a thunk added by ``add_entry``.
+
+    ``slots`` maps slot symbols to the object they must hold; ``_FALLBACK`` and ``_MISS``
+    stand for the objects given to ``make_builtin``."""
 
     name: str
     params: tuple[Type, ...]
     result: Type
     guards: tuple[Guard, ...]
+    slots: dict[str, object]
+    counters: dict[str, str]
+
+
+def llvm_type(t: Type) -> ir.Type:
+    """The native representation of a value of type ``t`` (the body ABI)."""
+    if isinstance(t, TupleType):
+        return ir.LiteralStructType([llvm_type(item) for item in t.items])
+    return _LLVM[t]
+
+
+_LLVM: dict[RType, ir.Type] = {INT: _I64, FLOAT: ir.DoubleType(), BOOL: _I1, NONE: _I1}
+
+
+class _Thunk:
+    """Emits one thunk; ``fail`` is the block that calls the fallback."""
+
+    def __init__(self, module: ir.Module, name: str) -> None:
+        self.module = module
+        self.name = name
+        fnty = ir.FunctionType(_PTR, [_PTR, _PTR, _I64])
+        self.fn = ir.Function(module, fnty, name)
+        self.self_, self.args, self.nargs = self.fn.args
+        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self.fail = self.fn.append_basic_block("fallback")
+        self.slots: dict[str, object] = {}
+
+    def api(self, name: str, *args: ir.Value) -> ir.Value:
+        return self.b.call(capi.function(self.module, name), args)
+
+    def slot(self, obj: object) -> ir.Value:
+        symbol = f"{self.name}.slot{len(self.slots)}"
+        self.slots[symbol] = obj
+        return self.b.load(objects.slot(self.module, symbol), typ=_PTR)
+
+    def field(self, obj: ir.Value, offset: int, typ: ir.Type) -> ir.Value:
+        return self.b.load(self.b.gep(obj, [ir.Constant(_I64, offset)], source_etype=_I8), typ=typ)
+
+    def check(self, cond: ir.Value, label: str) -> None:
+        """Continue in a new block when ``cond``, else go to the fallback."""
+        ok = self.fn.append_basic_block(label)
+        self.b.cbranch(cond, ok, self.fail)
+        self.b.position_at_end(ok)
+
+    def is_(self, obj: ir.Value, data_symbol: str) -> ir.Value:
+        return self.b.icmp_unsigned("==", obj, capi.data(self.module, data_symbol))
+
+    def unbox(self, t: Type, obj: ir.Value, overflow: ir.Value) -> ir.Value:
+        if t is INT:
+            self.check(self.is_(self.field(obj, _OB_TYPE, _PTR), "PyLong_Type"), "int")
+            value = self.api("PyLong_AsLongAndOverflow", obj, overflow)
+            self.check(self.b.icmp_signed("==", self.b.load(overflow, typ=_I32), _I32(0)), "i64")
+            return value
+        if t is FLOAT:
+            self.check(self.is_(self.field(obj, _OB_TYPE, _PTR), "PyFloat_Type"), "float")
+            return self.field(obj, _OB_FVAL, ir.DoubleType())
+        if t is BOOL:
+            is_true = self.is_(obj, "_Py_TrueStruct")
+            self.check(self.b.or_(is_true, self.is_(obj, "_Py_FalseStruct")), "bool")
+            return is_true
+        if t is NONE:
+            self.check(self.is_(obj, "_Py_NoneStruct"), "none")
+            return _I1(0)
+        raise TypeError(f"cannot pass a {t} argument to native code")
+
+    def lookup(self, guard: Guard) -> ir.Value:
+        """LOAD_GLOBAL: borrowed reference or fallback; a lookup error is cleared."""
+        key = self.slot(sys.intern(guard.name))
+        namespaces = [guard.namespace] + ([guard.builtins] if guard.builtins is not None else [])
+        done = self.fn.append_basic_block("found")
+        incoming = []
+        for namespace in namespaces:
+            found = self.api("PyDict_GetItemWithError", self.slot(namespace), key)
+            incoming.append((found, self.b.block))
+            missing = self.fn.append_basic_block("missing")
+            self.b.cbranch(self.b.icmp_unsigned("!=", found, _PTR(None)), done, missing)
+            self.b.position_at_end(missing)
+            error = self.fn.append_basic_block("error")
+            next_ = self.fn.append_basic_block("next")
+            self.b.cbranch(
+                self.b.icmp_unsigned("!=", self.api("PyErr_Occurred"), _PTR(None)), error, next_
+            )
+            self.b.position_at_end(error)
+            self.api("PyErr_Clear")
+            self.b.branch(self.fail)
+            self.b.position_at_end(next_)
+        self.b.branch(self.fail)
+        self.b.position_at_end(done)
+        phi = self.b.phi(_PTR)
+        for value, block in incoming:
+            phi.add_incoming(value, block)
+        return phi
+
+    def incref_singleton(self, obj: ir.Value) -> ir.Value:
+        if not _IMMORTAL_SINGLETONS:
+            refcnt = self.b.load(obj, typ=_I64)
+            self.b.store(self.b.add(refcnt, _I64(1)), obj)
+        return obj
+
+    def box(self, t: Type, value: ir.Value) -> ir.Value:
+        """A new reference to the boxed ``value`` (NULL with an exception set on failure)."""
+        if isinstance(t, TupleType):
+            tup = self.api("PyTuple_New", _I64(len(t.items)))
+            self.null_check(tup)
+            for i, item in enumerate(t.items):
+                boxed = self.box(item, self.b.extract_value(value, i))
+                with self.b.if_then(self.b.icmp_unsigned("==", boxed, _PTR(None)), likely=False):
+                    self.api("Py_DecRef", tup)
+                    self.b.ret(_PTR(None))
+                self.api("PyTuple_SetItem", tup, _I64(i), boxed)
+            return tup
+        if t is INT:
+            return self.api("PyLong_FromLongLong", value)
+        if t is FLOAT:
+            return self.api("PyFloat_FromDouble", value)
+        if t is BOOL:
+            true = capi.data(self.module, "_Py_TrueStruct")
+            false = capi.data(self.module, "_Py_FalseStruct")
+            return self.incref_singleton(self.b.select(value, true, false))
+        if t is NONE:
+            return self.incref_singleton(capi.data(self.module, "_Py_NoneStruct"))
+        raise TypeError(f"cannot box a {t} result")
+
+    def null_check(self, obj: ir.Value) -> None:
+        with self.b.if_then(self.b.icmp_unsigned("==", obj, _PTR(None)), likely=False):
+            self.b.ret(_PTR(None))
+
+    def bump(self, counter: ir.GlobalVariable) -> None:
+        self.b.store(self.b.add(self.b.load(counter, typ=_I64), _I64(1)), counter)
 
 
 def add_entry(
@@ -61,10 +224,88 @@ def add_entry(
     guards: Sequence[Guard],
     name: str,
 ) -> EntrySpec:
-    raise NotImplementedError
+    """Add the METH_FASTCALL thunk ``name`` that guards, unboxes, calls ``body`` and boxes."""
+    t = _Thunk(module, name)
+    b = t.b
+    out = b.alloca(llvm_type(result), name="out")
+    overflow = b.alloca(_I32, name="overflow")
+    t.check(b.icmp_signed("==", t.nargs, _I64(len(params))), "nargs")
+    values = []
+    for i, param in enumerate(params):
+        arg = b.load(b.gep(t.args, [_I64(i)], source_etype=_PTR), typ=_PTR)
+        values.append(t.unbox(param, arg, overflow))
+    for guard in guards:
+        found = t.lookup(guard)
+        if isinstance(guard, GlobalValue):
+            values.append(t.unbox(guard.type, found, overflow))
+        else:
+            t.check(b.icmp_unsigned("==", found, t.slot(guard.expect)), "identity")
+    counters = {"native_calls": f"{name}.native_calls", "bailouts": f"{name}.bailouts"}
+    native_calls, bailouts = (objects.counter(module, s) for s in counters.values())
+    status = b.call(body, [out, *values])
+    with b.if_then(b.icmp_signed("!=", status, _I32(0)), likely=False):
+        t.bump(bailouts)
+        miss = t.slot(_MISS)
+        t.api("Py_IncRef", miss)
+        b.ret(miss)
+    t.bump(native_calls)
+    b.ret(t.box(result, b.load(out, typ=llvm_type(result))))
+    b.position_at_end(t.fail)
+    fallback = t.slot(_FALLBACK)
+    b.ret(t.api("PyObject_Vectorcall", fallback, t.args, t.nargs, _PTR(None)))
+    return EntrySpec(name, tuple(params), result, tuple(guards), t.slots, counters)
+
+
+class _MethodDef(ctypes.Structure):
+    _fields_ = [
+        ("ml_name", ctypes.c_char_p),
+        ("ml_meth", ctypes.c_void_p),
+        ("ml_flags", ctypes.c_int),
+        ("ml_doc", ctypes.c_char_p),
+    ]
+
+
+_new_cfunction = ctypes.PYFUNCTYPE(
+    ctypes.py_object, ctypes.c_void_p, ctypes.py_object, ctypes.py_object
+)(("PyCFunction_NewEx", ctypes.pythonapi))
+
+
+def _holder(qualname: str) -> tuple[object, str]:
+    """An object to be the builtin's ``__self__`` so that its ``__qualname__`` is ``qualname``
+    (CPython: a module self gives ``ml_name``, else ``type(self).__qualname__ + "." +
+    ml_name``); returns it and the ``ml_name`` to use."""
+    prefix, _, name = qualname.rpartition(".")
+    if not prefix:
+        return types.ModuleType(name), name
+    cls = type("pyfast_native", (), {})
+    cls.__qualname__ = prefix
+    return cls(), name
 
 
 def make_builtin(
-    lib, spec: EntrySpec, *, fallback: Callable, miss: object, qualname: str
+    lib: NativeLibrary,
+    spec: EntrySpec,
+    *,
+    fallback: Callable,
+    miss: object,
+    qualname: str,
+    module: str | None = None,
 ) -> tuple[Callable[..., object], Callable[[], dict[str, int]]]:
-    raise NotImplementedError
+    """The compiled thunk as a real builtin, and a callable reading its counters."""
+    roles = {_FALLBACK: fallback, _MISS: miss}
+    pinned = {
+        symbol: roles[obj] if isinstance(obj, _Role) else obj for symbol, obj in spec.slots.items()
+    }
+    objects.pin(lib, pinned)
+    holder, ml_name = _holder(qualname)
+    name_bytes = ml_name.encode()
+    method_def = _MethodDef(name_bytes, lib.address(spec.name), _METH_FASTCALL, None)
+    holder.__dict__["pyfast_keep"] = (lib, method_def, name_bytes, pinned, spec)
+    builtin = _new_cfunction(ctypes.addressof(method_def), holder, module)
+    addresses = {key: lib.address(symbol) for key, symbol in spec.counters.items()}
+
+    def counters() -> dict[str, int]:
+        return {key: objects.read_counter(address) for key, address in addresses.items()}
+
+    counters.keep = lib  # the addresses are valid as long as the library lives
+    return builtin, counters

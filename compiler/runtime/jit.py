@@ -2,27 +2,75 @@
 
 In: an ``llvmlite.ir.Module`` (made by ``new_module``) holding native bodies and entry thunks.
 Out: a ``NativeLibrary``: the module verified, optimised at O3 (new pass manager) for the host
-CPU, compiled to machine code and kept alive; ``address(symbol)`` gives a function's or
-global's address.  C-API and libm symbols the code references are registered once per process.
+CPU, compiled to machine code by its own MCJIT engine and kept alive as long as the library
+object; ``address(symbol)`` gives a function's or global's address.  The C-API and libm symbols
+of ``capi`` are registered once per process, on the first compile.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
+
+import llvmlite.binding as llvm
 from llvmlite import ir
+
+from pyfast.compiler.runtime import capi
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _target_machine() -> llvm.TargetMachine:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    for name, address in capi.addresses().items():
+        llvm.add_symbol(name, address)
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=3,
+        reloc="static",
+        codemodel="jitdefault",
+        jit=True,
+    )
 
 
 class NativeLibrary:
-    """Machine code for one module; keeps its execution engine alive."""
+    """Machine code for one module; keeps its execution engine (and so the code) alive."""
 
-    llvm_ir: str
+    def __init__(self, engine: llvm.ExecutionEngine, llvm_ir: str) -> None:
+        self._engine = engine
+        self.llvm_ir = llvm_ir
 
     def address(self, symbol: str) -> int:
-        raise NotImplementedError
+        address = self._engine.get_function_address(symbol)
+        if not address:
+            address = self._engine.get_global_value_address(symbol)
+        if not address:
+            raise KeyError(symbol)
+        return address
 
 
 def new_module(name: str) -> ir.Module:
-    raise NotImplementedError
+    """An empty module for the host: triple and data layout set."""
+    tm = _target_machine()
+    module = ir.Module(name=name)
+    module.triple = tm.triple
+    module.data_layout = str(tm.target_data)
+    return module
 
 
 def compile_module(module: ir.Module) -> NativeLibrary:
-    raise NotImplementedError
+    """Verify, optimise (O3) and compile ``module``; raise on invalid IR."""
+    tm = _target_machine()
+    with _lock:
+        mod = llvm.parse_assembly(str(module))
+        mod.verify()
+        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+        engine = llvm.create_mcjit_compiler(mod, tm)
+        engine.finalize_object()
+        return NativeLibrary(engine, str(mod))

@@ -1,0 +1,104 @@
+"""The C symbols native code may reference: CPython's C API, its data symbols, and libm.
+
+In: an ``llvmlite.ir.Module`` and a symbol name.
+Out: the symbol declared in that module (``function``, ``data``), and ``addresses()``, the
+process addresses of every symbol in the tables, for ``jit`` to register once per process.
+
+Each table row is the C signature written with LLVM types: ``ptr`` for any pointer,
+``i64`` for ``Py_ssize_t``/``long long``/``long``, ``i32`` for ``int``, ``double``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+from llvmlite import ir
+
+_TYPES: dict[str, ir.Type] = {
+    "ptr": ir.PointerType(),
+    "i64": ir.IntType(64),
+    "i32": ir.IntType(32),
+    "double": ir.DoubleType(),
+    "void": ir.VoidType(),
+}
+
+#: C-API function -> (return type, argument types)
+CAPI: dict[str, tuple[str, tuple[str, ...]]] = {
+    "PyLong_AsLongAndOverflow": ("i64", ("ptr", "ptr")),
+    "PyLong_FromLongLong": ("ptr", ("i64",)),
+    "PyFloat_FromDouble": ("ptr", ("double",)),
+    "PyTuple_New": ("ptr", ("i64",)),
+    "PyTuple_SetItem": ("i32", ("ptr", "i64", "ptr")),
+    "PyDict_GetItemWithError": ("ptr", ("ptr", "ptr")),
+    "PyErr_Occurred": ("ptr", ()),
+    "PyErr_Clear": ("void", ()),
+    "PyObject_Vectorcall": ("ptr", ("ptr", "ptr", "i64", "ptr")),
+    "Py_IncRef": ("void", ("ptr",)),
+    "Py_DecRef": ("void", ("ptr",)),
+}
+
+#: C-API data symbols (objects whose address is the symbol's address).
+DATA: tuple[str, ...] = (
+    "PyLong_Type",
+    "PyFloat_Type",
+    "PyBool_Type",
+    "_Py_TrueStruct",
+    "_Py_FalseStruct",
+    "_Py_NoneStruct",
+)
+
+#: libm function -> (return type, argument types).  Also the targets of LLVM's own libcalls
+#: (``frem`` -> fmod, ``llvm.round`` without SSE4.1 -> round, ...).
+LIBM: dict[str, tuple[str, tuple[str, ...]]] = {
+    **{
+        name: ("double", ("double",))
+        for name in (
+            "sqrt exp exp2 expm1 log log2 log10 log1p sin cos tan asin acos atan sinh cosh"
+            " tanh floor ceil trunc round rint nearbyint fabs"
+        ).split()
+    },
+    **{name: ("double", ("double", "double")) for name in "pow fmod atan2 hypot copysign".split()},
+}
+
+
+def _declare(module: ir.Module, name: str, signature: tuple[str, tuple[str, ...]]) -> ir.Function:
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    ret, args = signature
+    fnty = ir.FunctionType(_TYPES[ret], [_TYPES[a] for a in args])
+    return ir.Function(module, fnty, name)
+
+
+def function(module: ir.Module, name: str) -> ir.Function:
+    """Declare the C-API function ``name`` in ``module`` (idempotent)."""
+    return _declare(module, name, CAPI[name])
+
+
+def libm(module: ir.Module, name: str) -> ir.Function:
+    """Declare the libm function ``name`` in ``module`` (idempotent)."""
+    return _declare(module, name, LIBM[name])
+
+
+def data(module: ir.Module, name: str) -> ir.GlobalVariable:
+    """Declare the C-API data symbol ``name``; its value as an ``ir.Value`` is its address."""
+    assert name in DATA, name
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    var = ir.GlobalVariable(module, ir.IntType(8), name)
+    var.linkage = "external"
+    return var
+
+
+def addresses() -> dict[str, int]:
+    """Every symbol of the tables -> its address in this process."""
+    api = ctypes.pythonapi
+    result = {name: ctypes.cast(getattr(api, name), ctypes.c_void_p).value for name in CAPI}
+    result.update({name: ctypes.addressof(ctypes.c_void_p.in_dll(api, name)) for name in DATA})
+    libm_dll = ctypes.CDLL(ctypes.util.find_library("m"))
+    result.update(
+        {name: ctypes.cast(getattr(libm_dll, name), ctypes.c_void_p).value for name in LIBM}
+    )
+    return result
