@@ -17,7 +17,6 @@ import dataclasses
 import math
 
 from llvmlite import ir
-
 from pyfast.compiler.types import RType, TupleType
 
 

@@ -21,7 +21,6 @@ import types
 from collections.abc import Callable, Sequence
 
 from llvmlite import ir
-
 from pyfast.compiler.runtime import capi, objects
 from pyfast.compiler.runtime.jit import NativeLibrary
 from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, RType, TupleType, Type

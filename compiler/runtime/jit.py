@@ -14,7 +14,6 @@ import threading
 
 import llvmlite.binding as llvm
 from llvmlite import ir
-
 from pyfast.compiler.runtime import capi
 
 _lock = threading.Lock()

@@ -13,7 +13,6 @@ import ctypes
 from collections.abc import Mapping
 
 from llvmlite import ir
-
 from pyfast.compiler.runtime.jit import NativeLibrary
 
 _PTR = ir.PointerType()
