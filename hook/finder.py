@@ -1,0 +1,129 @@
+"""The ``sys.meta_path`` finder and loader: which modules pyfast takes over, and how.
+
+In: import requests (``find_spec``), and the ``__main__`` source (``main_code``).
+Out: module code objects instrumented by ``instrument`` (from the disk cache when valid) and
+registered with ``runtime``; everything else is left to CPython's own machinery.
+
+Policy (``Policy``): ``--exclude`` globs always win and pyfast itself is never taken over;
+``--include`` globs add modules (even standard-library ones, e.g. ``test.*``); by default a
+module is taken over when it is plain source (``SourceFileLoader``) outside the standard
+library and outside every ``site-packages`` / ``dist-packages`` directory.  The finder sits
+right before ``PathFinder`` and returns ``PathFinder``'s own spec, with only the loader
+swapped, so finders earlier in ``sys.meta_path``, namespace packages, zip imports, extension,
+frozen and sourceless modules all behave as under python.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import site
+import sys
+from importlib.machinery import PathFinder, SourceFileLoader
+from types import CodeType
+
+from pyfast.hook import cache, instrument, runtime
+
+from pyfast.settings import Settings
+
+
+class Policy:
+    def __init__(self, settings: Settings) -> None:
+        self.include = settings.include
+        self.exclude = settings.exclude
+        dirs = {os.path.dirname(os.__file__)}
+        try:
+            dirs.update(site.getsitepackages())
+            dirs.add(site.getusersitepackages())
+        except Exception:  # noqa: BLE001 - a stripped-down site module
+            pass
+        prefixes = set()
+        for folder in dirs:
+            for variant in (folder, os.path.realpath(folder)):
+                prefixes.add(os.path.join(variant, ""))
+        self.prefixes = tuple(sorted(prefixes))
+
+    def by_name(self, fullname: str) -> bool | None:
+        """True/False when the name decides; None when the module's location must."""
+        if fullname == "pyfast" or fullname.startswith("pyfast."):
+            return False
+        if any(fnmatch.fnmatchcase(fullname, glob) for glob in self.exclude):
+            return False
+        if any(fnmatch.fnmatchcase(fullname, glob) for glob in self.include):
+            return True
+        if fullname.partition(".")[0] in sys.stdlib_module_names:
+            return False
+        return None
+
+    def by_location(self, origin: str) -> bool:
+        parts = origin.split(os.sep)
+        if "site-packages" in parts or "dist-packages" in parts:
+            return False
+        return not origin.startswith(self.prefixes)
+
+
+class Finder:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        decision = self.policy.by_name(fullname)
+        if decision is False:
+            return None
+        spec = PathFinder.find_spec(fullname, path, target)
+        if spec is None or type(spec.loader) is not SourceFileLoader:
+            return spec
+        if decision is None and not self.policy.by_location(spec.origin):
+            return spec
+        spec.loader = Loader(fullname, spec.origin)
+        return spec
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+class Loader(SourceFileLoader):
+    def get_code(self, fullname: str) -> CodeType:
+        path = self.get_filename(fullname)
+        try:
+            return build(fullname, path, None, self.get_data)
+        except SyntaxError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any hook failure: python's own path
+            runtime.log(f"cannot instrument {fullname}: {exc!r}")
+            return super().get_code(fullname)
+
+
+def build(name: str, path: str, source: bytes | None, read=None) -> CodeType:
+    """Instrumented, registered code for a module (cache first); SyntaxError as python's."""
+    st = None
+    cache_path = None
+    if runtime.settings.cache and os.path.isfile(path):
+        st = os.stat(path)
+        cache_path = cache.path_for(path)
+    payload = cache.load(cache_path, st) if cache_path else None
+    if payload is not None:
+        result = instrument.Instrumented.from_marshal(payload[0])
+        original = payload[1]
+    else:
+        if source is None:
+            source = read(path)
+        original = compile(source, path, "exec", dont_inherit=True)
+        result = instrument_module(name, original)
+        if cache_path:
+            import marshal
+
+            cache.store(cache_path, st, (result.to_marshal(), marshal.dumps(original)))
+    file = os.path.abspath(path) if st is not None else path
+    return runtime.register(name, file, result, original)
+
+
+def instrument_module(name: str, original: CodeType) -> instrument.Instrumented:
+    from pyfast.compiler import api
+
+    try:
+        return instrument.instrument(original, api.prescreen)
+    except Exception as exc:  # noqa: BLE001
+        runtime.log(f"cannot instrument {name}: {exc!r}")
+        failed = instrument.Untouched("<module>", 1, "failed", f"instrumentation error: {exc!r}")
+        return instrument.Instrumented(original, [], [failed])

@@ -1,0 +1,286 @@
+"""Bytecode instrumentation: a module's code tree -> the same tree with profiling probes.
+
+In: a module (or ``__main__``) code object and the compiler's ``prescreen``.
+Out: ``Instrumented(code, slots, others)``: the new code tree, one ``SlotSpec`` per probe
+(all marshalable, so the result can be cached on disk), and the functions left untouched with
+the reason.  Probes name their slot by a placeholder string constant; ``relocate`` swaps each
+placeholder for the slot's index in ``builtins.__pyfast__`` when the code is loaded, so a
+cached module and a module loaded twice (``__main__`` and imported) get distinct slots.
+
+What a function gets (``OPS`` supplies the per-version opcodes), in Python terms::
+
+    # right after RESUME (and MAKE_CELL / COPY_FREE_VARS), inline: 4 instructions
+    if __pyfast__[ID] is not None: goto dispatch
+  body:
+    ... the original bytecode, untouched ...
+  dispatch:                       # out of line, after the last original instruction
+    slot = __pyfast__[ID]
+    if slot is not None:
+        r = slot(<every parameter, positionally, in co_varnames order>)
+        if r is not __pyfast_miss__: return r
+    goto body
+
+and each loop header (the target of a backward jump: the ``FOR_ITER`` of a ``for`` loop, the
+first body instruction of a ``while`` loop) gets the same 4-instruction inline check, with an
+out-of-line ``__pyfast__[LID]()`` call that jumps back to the header.  The OSR issue extends
+that out-of-line block: the call receives the live locals and the iterator (still on the stack
+there), and on success stores the results and jumps to the loop exit; nothing inline changes.
+
+Functions whose dispatch would be wrong or useless are left untouched: generators and
+coroutines (a call returns a generator), closures (one code object is shared by every closure
+instance, but a compiled entry binds one set of cells), and whatever ``prescreen`` rejects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from types import CodeType
+
+from pyfast.hook.versions import OPS
+
+SLOTS = "__pyfast__"
+MISS = "__pyfast_miss__"
+PLACEHOLDER = "\x00pyfast-slot:"
+
+_FUNCTION = 0x0001 | 0x0002  # CO_OPTIMIZED | CO_NEWLOCALS
+_NOT_DISPATCHABLE = 0x0020 | 0x0080 | 0x0100 | 0x0200  # generator, coroutine, ...
+_VARARGS, _VARKEYWORDS = 0x0004, 0x0008
+
+
+@dataclasses.dataclass(frozen=True)
+class SlotSpec:
+    """One probe.  ``kind`` is "function" or "loop"; a loop names its function's slot."""
+
+    kind: str
+    qualname: str
+    line: int
+    code_index: int  # pre-order index of the function's ORIGINAL code in the module tree
+    owner: int  # for a loop: index of its function's SlotSpec; for a function: itself
+
+    def to_tuple(self) -> tuple:
+        return (self.kind, self.qualname, self.line, self.code_index, self.owner)
+
+
+@dataclasses.dataclass(frozen=True)
+class Untouched:
+    qualname: str
+    line: int
+    status: str  # "unsupported" or "failed"
+    reason: str
+
+
+@dataclasses.dataclass
+class Instrumented:
+    code: CodeType
+    slots: list[SlotSpec]
+    others: list[Untouched]
+
+    def to_marshal(self) -> tuple:
+        return (
+            self.code,
+            tuple(s.to_tuple() for s in self.slots),
+            tuple(dataclasses.astuple(u) for u in self.others),
+        )
+
+    @classmethod
+    def from_marshal(cls, data: tuple) -> Instrumented:
+        code, slots, others = data
+        return cls(code, [SlotSpec(*s) for s in slots], [Untouched(*u) for u in others])
+
+
+def is_function(code: CodeType) -> bool:
+    return code.co_flags & _FUNCTION == _FUNCTION
+
+
+def parameters(code: CodeType) -> tuple[str, ...]:
+    """The names the dispatch passes, in order: positional, keyword-only, *args, **kwargs."""
+    count = code.co_argcount + code.co_kwonlyargcount
+    count += bool(code.co_flags & _VARARGS) + bool(code.co_flags & _VARKEYWORDS)
+    return code.co_varnames[:count]
+
+
+def walk(code: CodeType) -> list[CodeType]:
+    """Every code object of the tree in pre-order (the numbering ``code_index`` uses)."""
+    out = [code]
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            out.extend(walk(const))
+    return out
+
+
+def instrument(code: CodeType, prescreen: Callable[[CodeType], object]) -> Instrumented:
+    state = _Walk(prescreen)
+    return Instrumented(state.visit(code), state.slots, state.others)
+
+
+def relocate(code: CodeType, base: int) -> CodeType:
+    """Replace every slot placeholder ``k`` in the tree by the slot index ``base + k``."""
+    consts = code.co_consts
+    new = list(consts)
+    changed = False
+    for i, const in enumerate(consts):
+        if isinstance(const, CodeType):
+            const = relocate(const, base)
+        elif isinstance(const, str) and const.startswith(PLACEHOLDER):
+            const = base + int(const[len(PLACEHOLDER) :])
+        if const is not consts[i]:
+            new[i] = const
+            changed = True
+    return code.replace(co_consts=tuple(new)) if changed else code
+
+
+def _reason_of(result: object) -> str:
+    reason = getattr(result, "reason", None) or str(result)
+    lineno = getattr(result, "lineno", None)
+    return reason if lineno is None else f"{reason} (line {lineno})"
+
+
+class _Walk:
+    def __init__(self, prescreen: Callable[[CodeType], object]) -> None:
+        self.prescreen = prescreen
+        self.slots: list[SlotSpec] = []
+        self.others: list[Untouched] = []
+        self.index = 0
+
+    def visit(self, code: CodeType) -> CodeType:
+        index = self.index
+        self.index += 1
+        consts = tuple(self.visit(c) if isinstance(c, CodeType) else c for c in code.co_consts)
+        if any(a is not b for a, b in zip(consts, code.co_consts, strict=True)):
+            code = code.replace(co_consts=consts)
+        return self.function(code, index) if is_function(code) else code
+
+    def function(self, code: CodeType, index: int) -> CodeType:
+        reason = self.screen(code)
+        if reason is not None:
+            return code
+        mark = len(self.slots)
+        try:
+            return _rewrite(code, index, self.slots)
+        except Exception as exc:  # noqa: BLE001 - any instrumenter bug leaves the code alone
+            del self.slots[mark:]
+            self.note(code, "failed", f"instrumentation error: {exc!r}")
+            return code
+
+    def screen(self, code: CodeType) -> str | None:
+        try:
+            result = self.prescreen(code)
+        except Exception as exc:  # noqa: BLE001
+            self.note(code, "failed", f"prescreen raised {exc!r}")
+            return "failed"
+        if result is None and code.co_flags & _NOT_DISPATCHABLE:
+            result = "generator or coroutine"
+        if result is None and code.co_freevars:
+            result = "closure (reads free variables: " + ", ".join(code.co_freevars) + ")"
+        if result is None:
+            return None
+        self.note(code, "unsupported", _reason_of(result))
+        return "unsupported"
+
+    def note(self, code: CodeType, status: str, reason: str) -> None:
+        self.others.append(Untouched(code.co_qualname, code.co_firstlineno, status, reason))
+
+
+def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
+    from bytecode import Bytecode, CellVar, Instr, Label
+    from bytecode.instr import InstrLocation
+
+    if OPS is None:
+        raise RuntimeError("unsupported Python version")
+    bc = Bytecode.from_code(code)
+    items = list(bc)
+    resume = next(
+        i for i, item in enumerate(items) if isinstance(item, Instr) and item.name == "RESUME"
+    )
+    loc = items[resume].location
+    own = len(slots)
+    slots.append(SlotSpec("function", code.co_qualname, code.co_firstlineno, index, own))
+
+    def check(key: str, target: Label, where) -> list:
+        return [
+            *load_slot(key, where),
+            Instr(OPS.jump_forward_if_not_none, target, location=where),
+        ]
+
+    def load_slot(key: str, where) -> list:
+        return [
+            Instr("LOAD_GLOBAL", (False, SLOTS), location=where),
+            Instr("LOAD_CONST", key, location=where),
+            Instr("BINARY_SUBSCR", location=where),
+        ]
+
+    def call(args: list, where) -> list:
+        n = len(args)
+        null = [Instr("PUSH_NULL", location=where)]
+        if OPS.null_before_callable:
+            null.append(Instr("SWAP", 2, location=where))
+        pre = [Instr("PRECALL", n, location=where)] if OPS.precall else []
+        return [*null, *args, *pre, Instr("CALL", n, location=where)]
+
+    cells = set(code.co_cellvars)
+    args = [
+        Instr("LOAD_DEREF", CellVar(name), location=loc)
+        if name in cells
+        else Instr("LOAD_FAST", name, location=loc)
+        for name in parameters(code)
+    ]
+    key = f"{PLACEHOLDER}{own}"
+    body, dispatch, skip = Label(), Label(), Label()
+    tail = [
+        dispatch,
+        *load_slot(key, loc),
+        Instr("COPY", 1, location=loc),
+        Instr(OPS.jump_forward_if_none, skip, location=loc),
+        *call(args, loc),
+        Instr("COPY", 1, location=loc),
+        Instr("LOAD_GLOBAL", (False, MISS), location=loc),
+        Instr("IS_OP", 0, location=loc),
+        Instr(OPS.jump_forward_if_true, skip, location=loc),
+        Instr("RETURN_VALUE", location=loc),
+        skip,
+        Instr("POP_TOP", location=loc),
+        Instr("JUMP_BACKWARD", body, location=loc),
+    ]
+
+    headers = _loop_headers(items)
+    out: list = []
+    for i, item in enumerate(items):
+        out.append(item)
+        if i == resume:
+            out.extend(check(key, dispatch, InstrLocation(None, None, None, None)))
+            out.append(body)
+        elif isinstance(item, Label) and item in headers:
+            where = next(x.location for x in items[i:] if isinstance(x, Instr))
+            lkey = f"{PLACEHOLDER}{len(slots)}"
+            slots.append(SlotSpec("loop", code.co_qualname, where.lineno or 0, index, own))
+            back, probe, none = Label(), Label(), Label()
+            out.extend(check(lkey, probe, where))
+            out.append(back)
+            tail += [
+                probe,
+                *load_slot(lkey, where),
+                Instr("COPY", 1, location=where),
+                Instr(OPS.jump_forward_if_none, none, location=where),
+                *call([], where),
+                none,
+                Instr("POP_TOP", location=where),
+                Instr("JUMP_BACKWARD", back, location=where),
+            ]
+    bc.clear()
+    bc.extend(out)
+    bc.extend(tail)
+    return bc.to_code()
+
+
+def _loop_headers(items: list) -> set:
+    from bytecode import Instr, Label
+
+    seen: set = set()
+    headers: set = set()
+    for item in items:
+        if isinstance(item, Label):
+            seen.add(item)
+        elif isinstance(item, Instr) and item.has_jump() and item.arg in seen:
+            headers.add(item.arg)
+    return headers

@@ -1,0 +1,135 @@
+"""Reports: what pyfast saw and decided, per function.
+
+In: ``runtime.functions`` and ``runtime.modules``.
+Out: ``records()``, the JSON contract (one dict per function); ``table()``, the readable
+``--report`` text; ``write_at_exit()``, registered with ``atexit`` by ``install``.
+
+JSON: ``{"pyfast": version, "python": "3.11.7", "functions": [{"module", "qualname", "file",
+"line", "calls", "loop_iterations", "signatures", "status", "reason", "native_calls",
+"compile_ms", "osr_entries"}]}``.  ``calls`` and ``loop_iterations`` are counted while a
+function is profiled (they stop growing once it is decided, so they are lower bounds) plus
+the calls the native code reports.  A process whose pid differs from ``PYFAST_REPORT_OWNER``
+(a child started by the program) writes ``<PATH>.<pid>.json`` instead of ``PATH``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyfast.hook import runtime
+
+import pyfast
+
+TOP = 25
+
+
+def records() -> list[dict]:
+    out = []
+    for profile in runtime.functions:
+        counters = profile.counters()
+        native = counters.get("native_calls", 0)
+        out.append(
+            {
+                "module": profile.module.name,
+                "qualname": profile.spec.qualname,
+                "file": profile.module.file,
+                "line": profile.spec.line,
+                "calls": profile.calls + native,
+                "loop_iterations": sum(loop.iterations for loop in profile.loops),
+                "signatures": profile.signatures(),
+                "status": profile.status,
+                "reason": profile.reason,
+                "native_calls": native,
+                "compile_ms": round(profile.compile_ms, 3),
+                "osr_entries": 0,
+            }
+        )
+    for module in runtime.modules:
+        for other in module.others:
+            out.append(
+                {
+                    "module": module.name,
+                    "qualname": other.qualname,
+                    "file": module.file,
+                    "line": other.line,
+                    "calls": 0,
+                    "loop_iterations": 0,
+                    "signatures": [],
+                    "status": other.status,
+                    "reason": other.reason,
+                    "native_calls": 0,
+                    "compile_ms": 0.0,
+                    "osr_entries": 0,
+                }
+            )
+    return out
+
+
+def document() -> dict:
+    version = "{}.{}.{}".format(*sys.version_info[:3])
+    return {"pyfast": pyfast.__version__, "python": version, "functions": records()}
+
+
+def table(rows: list[dict] | None = None) -> str:
+    rows = records() if rows is None else rows
+    rows = sorted(rows, key=lambda r: r["calls"] + r["loop_iterations"], reverse=True)
+    head = ("function", "calls", "loop iters", "signatures", "status", "compile ms", "reason")
+    lines = [
+        [
+            f"{r['module']}.{r['qualname']}",
+            str(r["calls"]),
+            str(r["loop_iterations"]),
+            _signatures(r["signatures"]),
+            r["status"],
+            f"{r['compile_ms']:.1f}" if r["compile_ms"] else "",
+            r["reason"] or "",
+        ]
+        for r in rows[:TOP]
+    ]
+    widths = [max(len(x) for x in column) for column in zip(head, *lines, strict=False)]
+    widths[-1] = 0
+    fmt = "  ".join(f"{{:{'>' if i in (1, 2, 5) else '<'}{w}}}" for i, w in enumerate(widths))
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    total_ms = sum(r["compile_ms"] for r in rows)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    out = ["pyfast report (hottest first)", fmt.format(*head).rstrip()]
+    out += [fmt.format(*line).rstrip() for line in lines]
+    if len(rows) > TOP:
+        out.append(f"... {len(rows) - TOP} more")
+    out.append(f"{len(rows)} functions: {summary or 'none'}; compiling took {total_ms:.1f} ms")
+    return "\n".join(out)
+
+
+def _signatures(signatures: list[str]) -> str:
+    if len(signatures) <= 2:
+        return " ".join(signatures)
+    return f"{signatures[0]} +{len(signatures) - 1} more"
+
+
+def json_path(path: str) -> str:
+    owner = os.environ.get("PYFAST_REPORT_OWNER")
+    pid = os.getpid()
+    if owner is not None and owner != str(pid):
+        return f"{path}.{pid}.json"
+    return path
+
+
+def write_at_exit() -> None:
+    settings = runtime.settings
+    try:
+        if settings.report:
+            print(table(), file=sys.stderr, flush=True)
+        if settings.report_json:
+            import json
+
+            path = json_path(settings.report_json)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as file:
+                json.dump(document(), file, indent=1)
+                file.write("\n")
+            os.replace(tmp, path)
+    except Exception as exc:  # noqa: BLE001 - a report must never change the exit status
+        print(f"pyfast: cannot write the report: {exc!r}", file=sys.stderr)

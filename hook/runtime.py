@@ -1,0 +1,341 @@
+"""The runtime profiler: slots, per-function counters, compile requests, the tracer guard.
+
+In: instrumented modules announced by the loader (``register``); calls into the profiler
+callbacks that the probes find in ``builtins.__pyfast__``.
+Out: slot values the probes act on (a profiler callback while cold, a native entry once
+compiled, ``None`` when the function is decided and must cost nothing more), requests to
+``pyfast.compiler.api.compile_function`` and the per-function records ``report`` prints.
+
+Slot life cycle of a function: ``on_call`` (counts calls and argument types) -> when hot,
+a compile request (synchronous when the threshold is 1, so tests are deterministic; otherwise
+on one background daemon thread, the program never waits) -> the entry of the
+``CompiledFunction`` (its fallback is the previous slot value, so guard misses keep being
+profiled and up to ``MAX_SIGNATURES`` signatures chain) -> or ``None`` when nothing can be
+compiled.  A loop slot counts iterations until the threshold, asks for its function to be
+compiled, and then becomes ``None`` (on-stack replacement is not built yet).
+
+While a tracer or profiler is active (``sys.settrace``, ``sys.setprofile``, their
+all-threads variants, or a ``sys.monitoring`` tool), every live slot is ``None``: native code
+is not entered and nothing is counted; the slots come back when the last tracer goes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import fnmatch
+import sys
+import time
+from types import CodeType, FunctionType
+
+from pyfast.hook import instrument
+
+from pyfast.settings import Settings
+
+MAX_SIGNATURES = 4
+
+
+class _Miss:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<pyfast MISS>"
+
+    def __reduce__(self) -> str:
+        return "MISS"
+
+
+MISS = _Miss()
+
+settings = Settings()
+live: list = []  # builtins.__pyfast__: what the probes read
+desired: list = []  # what the slots hold when no tracer is active
+functions: list[FunctionProfile] = []
+modules: list[ModuleRecord] = []
+_suspended = False
+_worker = None
+
+
+def log(message: str) -> None:
+    if settings.verbose:
+        print(f"pyfast: {message}", file=sys.stderr, flush=True)
+
+
+def publish(new_settings: Settings) -> None:
+    global settings
+    settings = new_settings
+    builtins.__pyfast__ = live
+    builtins.__pyfast_miss__ = MISS
+
+
+def set_slot(index: int, value: object) -> None:
+    desired[index] = value
+    if not _suspended:
+        live[index] = value
+
+
+def suspend(active: bool) -> None:
+    """Tracer guard: ``True`` empties every live slot, ``False`` restores them."""
+    global _suspended
+    if active == _suspended:
+        return
+    _suspended = active
+    live[:] = [None] * len(desired) if active else desired
+    log("tracer active: native code off" if active else "tracer gone: native code back on")
+
+
+class ModuleRecord:
+    """One loaded instance of an instrumented module (``__main__`` included)."""
+
+    def __init__(self, name: str, file: str, result: instrument.Instrumented, original) -> None:
+        self.name = name
+        self.file = file
+        self.others = result.others
+        self._original = original  # the un-instrumented code tree, or its marshaled bytes
+        self._originals: list[CodeType] | None = None
+
+    def original(self, index: int) -> CodeType:
+        if self._originals is None:
+            import marshal
+
+            tree = self._original
+            if isinstance(tree, bytes):
+                tree = marshal.loads(tree)
+            self._originals = instrument.walk(tree)
+        return self._originals[index]
+
+
+def register(name: str, file: str, result: instrument.Instrumented, original) -> CodeType:
+    """Give a loaded module its slots; return its code with the placeholders relocated."""
+    module = ModuleRecord(name, file, result, original)
+    modules.append(module)
+    base = len(desired)
+    owners: dict[int, FunctionProfile] = {}
+    for k, spec in enumerate(result.slots):
+        if spec.kind == "function":
+            profile = FunctionProfile(module, spec, base + k)
+            owners[k] = profile
+            functions.append(profile)
+            callback = profile.on_call
+        else:
+            callback = LoopProfile(owners[spec.owner], base + k).on_iteration
+        desired.append(callback)
+        live.append(None if _suspended else callback)
+    return instrument.relocate(result.code, base)
+
+
+class LoopProfile:
+    __slots__ = ("owner", "slot", "iterations")
+
+    def __init__(self, owner: FunctionProfile, slot: int) -> None:
+        self.owner = owner
+        self.slot = slot
+        self.iterations = 0
+        owner.loops.append(self)
+
+    def on_iteration(self) -> None:
+        self.iterations += 1
+        if self.iterations >= settings.threshold:
+            set_slot(self.slot, None)
+            try:
+                self.owner.loop_hot(sys._getframe(1))
+            except Exception as exc:  # noqa: BLE001
+                self.owner.decide("failed", f"hook error: {exc!r}")
+
+
+class FunctionProfile:
+    def __init__(self, module: ModuleRecord, spec: instrument.SlotSpec, slot: int) -> None:
+        self.module = module
+        self.spec = spec
+        self.slot = slot
+        self.calls = 0
+        self.sigs: dict[tuple[type, ...], int] = {}
+        self.details: dict[str, int] = {}
+        self.detailed: set[tuple[type, ...]] = set()
+        self.loops: list[LoopProfile] = []
+        self.requested: list[tuple[type, ...]] = []
+        self.entries: list = []
+        self.status = "cold"
+        self.reason: str | None = None
+        self.compile_ms = 0.0
+        self.func: FunctionType | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.module.name}.{self.spec.qualname}"
+
+    def on_call(self, *args: object) -> object:
+        self.calls += 1
+        key = tuple(map(type, args))
+        n = self.sigs.get(key, 0) + 1
+        self.sigs[key] = n
+        if n == 1 and _needs_detail(key):
+            self.detailed.add(key)
+        if key in self.detailed:
+            detail = describe(args)
+            self.details[detail] = self.details.get(detail, 0) + 1
+        threshold = settings.threshold
+        if self.calls >= threshold and (n >= threshold or not self.requested):
+            try:
+                if not self.requested:
+                    key = max(self.sigs, key=self.sigs.__getitem__)
+                if key not in self.requested:
+                    self.hot(key, sys._getframe(1))
+            except Exception as exc:  # noqa: BLE001
+                self.decide("failed", f"hook error: {exc!r}")
+        return MISS
+
+    def loop_hot(self, frame) -> None:
+        if not self.requested and self.sigs:
+            self.hot(max(self.sigs, key=self.sigs.__getitem__), frame)
+
+    def hot(self, key: tuple[type, ...], frame) -> None:
+        if not settings.jit:
+            self.decide("cold", "jit disabled (--no-jit)")
+            return
+        if len(self.requested) >= MAX_SIGNATURES:
+            if not self.entries:
+                self.decide("unsupported", f"more than {MAX_SIGNATURES} argument-type signatures")
+            return
+        self.requested.append(key)
+        if self.func is None:
+            self.func = self.original_function(frame)
+        log(f"{self.name} is hot: compiling for {signature_text(key)}")
+        if settings.threshold == 1:
+            self.compile(key)
+        else:
+            background(self, key)
+
+    def original_function(self, frame) -> FunctionType:
+        """A function object like the live one, with the original code (the compiler's input)."""
+        live_fn = find_function(frame.f_code, frame.f_globals)
+        code = self.module.original(self.spec.code_index)
+        func = FunctionType(code, live_fn.__globals__, live_fn.__name__, live_fn.__defaults__)
+        func.__kwdefaults__ = live_fn.__kwdefaults__
+        func.__qualname__ = live_fn.__qualname__
+        return func
+
+    def compile(self, key: tuple[type, ...]) -> None:
+        from pyfast.compiler import api
+
+        fallback = desired[self.slot] or self.on_call
+        start = time.perf_counter()
+        try:
+            compiled = api.compile_function(self.func, key, fallback=fallback, miss=MISS)
+        except api.Unsupported as exc:
+            self.reject("unsupported", instrument._reason_of(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a compiler bug leaves the function interpreted
+            self.reject("failed", f"compiler error: {exc!r}")
+            return
+        finally:
+            self.compile_ms += (time.perf_counter() - start) * 1000
+        self.entries.append(compiled)
+        self.status, self.reason = "compiled", None
+        set_slot(self.slot, compiled.entry)
+        log(f"compiled {self.name}{signature_text(key)} in {self.compile_ms:.1f} ms")
+        if any(fnmatch.fnmatchcase(self.spec.qualname, g) for g in settings.dump):
+            print(
+                f"pyfast: IR of {self.name}{signature_text(key)}\n{compiled.ir_text}\n"
+                f"pyfast: LLVM IR of {self.name}{signature_text(key)}\n{compiled.llvm_ir}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def reject(self, status: str, reason: str) -> None:
+        if self.entries:
+            self.reason = reason
+            log(f"{self.name}: another signature not compiled: {reason}")
+        else:
+            self.decide(status, reason)
+
+    def decide(self, status: str, reason: str) -> None:
+        """Nothing will be compiled: record why and make every probe of it cost nothing."""
+        self.status, self.reason = status, reason
+        log(f"not compiling {self.name}: {reason}")
+        if not self.entries:
+            set_slot(self.slot, None)
+        for loop in self.loops:
+            set_slot(loop.slot, None)
+
+    def counters(self) -> dict[str, int]:
+        total: dict[str, int] = {"native_calls": 0, "bailouts": 0}
+        for compiled in self.entries:
+            try:
+                for name, value in compiled.counters().items():
+                    total[name] = total.get(name, 0) + value
+            except Exception:  # noqa: BLE001
+                pass
+        return total
+
+    def signatures(self) -> list[str]:
+        counts = {signature_text(k): n for k, n in self.sigs.items() if k not in self.detailed}
+        counts.update(self.details)
+        return sorted(counts, key=counts.__getitem__, reverse=True)
+
+
+def find_function(code: CodeType, namespace: dict) -> FunctionType:
+    def match(value: object) -> bool:
+        return isinstance(value, FunctionType) and value.__code__ is code
+
+    for value in list(namespace.values()):
+        if match(value):
+            return value
+        if isinstance(value, type):
+            for member in list(vars(value).values()):
+                member = getattr(member, "__func__", member)
+                if match(member):
+                    return member
+    import gc
+
+    for value in gc.get_referrers(code):
+        if match(value):
+            return value
+    raise LookupError("no live function object for this code")
+
+
+_DESCRIBED = {list, tuple}
+
+
+def _needs_detail(key: tuple[type, ...]) -> bool:
+    return bool(_DESCRIBED.intersection(key)) or any(t.__name__ == "ndarray" for t in key)
+
+
+def describe_one(value: object) -> str:
+    kind = type(value)
+    if kind in _DESCRIBED:
+        sample = value if len(value) <= 8 else (*value[:4], *value[-4:])
+        items = sorted({type(x).__name__ for x in sample})
+        return f"{kind.__name__}[{' | '.join(items) or 'empty'}]"
+    if kind.__name__ == "ndarray" and hasattr(value, "dtype"):
+        return f"ndarray[{value.dtype}, {value.ndim}d]"
+    return kind.__name__
+
+
+def describe(args: tuple) -> str:
+    return "(" + ", ".join(describe_one(a) for a in args) + ")"
+
+
+def signature_text(key: tuple[type, ...]) -> str:
+    return "(" + ", ".join(t.__name__ for t in key) + ")"
+
+
+def background(profile: FunctionProfile, key: tuple[type, ...]) -> None:
+    global _worker
+    if _worker is None:
+        import queue
+        import threading
+
+        _worker = queue.SimpleQueue()
+        threading.Thread(target=_work, args=(_worker,), name="pyfast-compiler", daemon=True).start()
+    if not profile.entries:
+        profile.reason = "compiling in background"
+    _worker.put((profile, key))
+
+
+def _work(jobs) -> None:
+    while True:
+        profile, key = jobs.get()
+        try:
+            profile.compile(key)
+        except Exception as exc:  # noqa: BLE001
+            profile.reject("failed", f"hook error: {exc!r}")

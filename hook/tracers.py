@@ -1,0 +1,94 @@
+"""Tracer guard: native code is never entered while a tracer or profiler is active.
+
+In: calls to ``sys.settrace``, ``sys.setprofile``, their all-threads variants (3.12+) and
+``sys.monitoring.use_tool_id`` / ``free_tool_id`` / ``clear_tool_id`` (3.12+), which ``install``
+wraps.  Out: ``runtime.suspend(active)`` whenever the answer to "is any tracer, profiler or
+monitoring tool active?" changes.  Debuggers and coverage see every call and line as under
+python because the probes then find ``None`` and fall through to the original bytecode.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from pyfast.hook import runtime
+
+_SYS_NAMES = ("settrace", "setprofile", "_settraceallthreads", "_setprofileallthreads")
+_MONITORING_NAMES = ("use_tool_id", "free_tool_id", "clear_tool_id")
+_originals: list[tuple[object, str, Callable]] = []
+_threads_tracing: set[int] = set()
+_all_threads = False
+
+
+def active() -> bool:
+    if _threads_tracing or _all_threads:
+        return True
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring is not None and any(
+        monitoring.get_tool(tool) is not None for tool in range(6)
+    )
+
+
+def _wrap(owner: object, name: str) -> None:
+    original = getattr(owner, name, None)
+    if original is None:
+        return
+
+    def wrapper(*args: object, **kwargs: object) -> object:
+        result = original(*args, **kwargs)
+        _changed(name, args)
+        return result
+
+    wrapper.__name__ = getattr(original, "__name__", name)
+    wrapper.__qualname__ = getattr(original, "__qualname__", name)
+    wrapper.__doc__ = getattr(original, "__doc__", None)
+    wrapper.__wrapped__ = original
+    _originals.append((owner, name, original))
+    setattr(owner, name, wrapper)
+
+
+def _changed(name: str, args: tuple) -> None:
+    global _all_threads
+    try:
+        if name.endswith("allthreads"):
+            _all_threads = args[0] is not None if args else False
+        elif name in ("settrace", "setprofile"):
+            ident = _thread_ident()
+            if sys.gettrace() is None and sys.getprofile() is None:
+                _threads_tracing.discard(ident)
+            else:
+                _threads_tracing.add(ident)
+        runtime.suspend(active())
+    except Exception as exc:  # noqa: BLE001
+        runtime.log(f"tracer guard error: {exc!r}")
+
+
+def _thread_ident() -> int:
+    import _thread
+
+    return _thread.get_ident()
+
+
+def install() -> None:
+    if _originals:
+        return
+    for name in _SYS_NAMES:
+        _wrap(sys, name)
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is not None:
+        for name in _MONITORING_NAMES:
+            _wrap(monitoring, name)
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        _threads_tracing.add(_thread_ident())
+    runtime.suspend(active())
+
+
+def uninstall() -> None:
+    while _originals:
+        owner, name, original = _originals.pop()
+        setattr(owner, name, original)
+    _threads_tracing.clear()
+    runtime.suspend(False)
