@@ -1,0 +1,591 @@
+"""On-stack replacement: run the rest of a running call natively from a hot loop header.
+
+In: an original (un-instrumented) function, one of its loop headers, and -- at run time -- the
+values its frame holds there (the live locals and the ``range`` iterators of the enclosing
+``for`` loops).
+Out: ``LoopHeader`` descriptions (``loop_headers``), a *continuation* function that performs
+"the rest of the call from header H" (``make_continuation``), native code for it
+(``compile_loop``, through the ordinary ``compile_function``), the trampoline the loop probe
+calls (``enter``), and the probe itself (``plant_probes``, for the hook).
+
+The transformation
+------------------
+A continuation is the original bytecode with a new entry.  Its parameters are the locals live
+at H followed by ``(start, stop, step)`` for each enclosing ``for`` loop's iterator, outermost
+first.  The locals keep their names (``co_varnames`` is reordered so they come first), so the
+body reads them where it always did; a prologue after ``RESUME`` rebuilds every iterator as
+``iter(range(start, stop, step))`` -- the same ``LOAD_GLOBAL range / CALL / GET_ITER`` pattern a
+normal ``for i in range(...)`` compiles to -- and jumps to H.  Locals dead at H stay unbound,
+which is exact because every path from H writes them before reading them.  The original entry
+code stays in the code object but is unreachable.
+
+Why a miss is exact
+-------------------
+The interpreter's frame is never touched: the probe *copies* the locals and the iterator
+objects, and ``iterator_state`` reads an iterator's position without advancing it.  A compiled
+continuation is a pure native body (no Python objects, no side effects, see COMPILER.md), so
+when it returns ``miss`` -- a guard failed, an int left 64 bits, a condition that raises in
+Python -- nothing observable has happened: the probe discards the miss and the interpreter
+continues the loop from H with its own, untouched locals and iterators.  When it returns a
+value, that value is what the rest of the call returns, and the probe returns it from the frame.
+
+Header contract
+---------------
+At a header the value stack holds exactly the iterators of the enclosing ``for`` loops
+(innermost on top).  ``loop_headers`` checks this with a stack-depth analysis and refuses
+(``LoopHeader.reason``) a header where anything else is on the stack (``with`` blocks,
+comprehensions inlined by 3.12+), a local that is live at H but may be unbound when a back edge
+reaches H, generators, and functions whose locals are captured by inner functions.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import dis
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import CodeType, FunctionType
+
+from bytecode import Bytecode, Instr, Label
+
+RANGE_STATE = (int, int, int)
+"""The signature types of one iterator's ``(start, stop, step)`` parameters."""
+
+_RANGE_ITERATORS = (type(iter(range(0))), type(iter(range(2**64))))
+
+
+def _next_indexed(r: range, index: int | None) -> int:
+    return r.start + index * r.step
+
+
+def _next_rebased(r: range, index: int | None) -> int:
+    return r.start
+
+
+@dataclasses.dataclass(frozen=True)
+class _Version:
+    """What differs between CPython versions, for everything this module emits or reads."""
+
+    precall: bool
+    """3.11 puts ``PRECALL n`` before ``CALL n``."""
+    jump_if_true: str
+    """The forward "pop and jump if true" opcode."""
+    load_local: str
+    """The load used by the probe: ``LOAD_FAST`` checks boundness only up to 3.11."""
+    range_next: Callable[[range, int | None], int]
+    """``(range, index)`` from a range iterator's ``__reduce__`` -> the next value it yields:
+    3.11 reduces to the original range and an index, 3.12+ to ``range(next, stop, step)``."""
+
+
+_VERSIONS = {
+    (3, 11): _Version(True, "POP_JUMP_FORWARD_IF_TRUE", "LOAD_FAST", _next_indexed),
+    (3, 12): _Version(False, "POP_JUMP_IF_TRUE", "LOAD_FAST_CHECK", _next_rebased),
+    (3, 13): _Version(False, "POP_JUMP_IF_TRUE", "LOAD_FAST_CHECK", _next_rebased),
+}
+_V = _VERSIONS[sys.version_info[:2]]
+
+# Opcode names by role; a name missing from a version simply never matches.
+_READS = frozenset(
+    {"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "DELETE_FAST", "LOAD_FAST_LOAD_FAST"}
+)
+_WRITES = frozenset({"STORE_FAST", "STORE_FAST_STORE_FAST"})
+_UNBINDS = frozenset({"DELETE_FAST", "LOAD_FAST_AND_CLEAR"})
+_NO_FALLTHROUGH = frozenset(
+    {
+        "RETURN_VALUE",
+        "RETURN_CONST",
+        "RAISE_VARARGS",
+        "RERAISE",
+        "JUMP_FORWARD",
+        "JUMP_BACKWARD",
+        "JUMP_BACKWARD_NO_INTERRUPT",
+        "JUMP_NO_INTERRUPT",
+        "JUMP",
+    }
+)
+_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+_UNSUPPORTED_FLAGS = (
+    ("generator", 0x20),  # CO_GENERATOR
+    ("coroutine", 0x80),  # CO_COROUTINE
+    ("async generator", 0x200),  # CO_ASYNC_GENERATOR
+    ("iterable coroutine", 0x100),  # CO_ITERABLE_COROUTINE
+)
+_ARG_FLAGS = 0x04 | 0x08  # CO_VARARGS | CO_VARKEYWORDS
+
+
+class OsrUnsupported(Exception):
+    """This header cannot be entered mid-call; ``reason`` says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopHeader:
+    """One loop header of an original code object.
+
+    ``key`` is the offset in the original ``co_code`` of the header instruction (the target of
+    the back edges, including its ``EXTENDED_ARG`` prefix: the offset ``dis`` shows as the jump
+    target).  ``iterators`` is how many ``for``-loop iterators are on the value stack there
+    (innermost on top).  ``locals`` are the locals live at H, in ``co_varnames`` order: the
+    continuation's first parameters.  ``back_edges`` are the offsets of the jumps that close the
+    loop.  ``reason`` is ``None`` when OSR can enter here, else why not.
+    """
+
+    key: int
+    lineno: int | None
+    iterators: int
+    locals: tuple[str, ...]
+    back_edges: tuple[int, ...]
+    reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Op:
+    start: int  # offset of the first code unit, EXTENDED_ARG prefix included
+    name: str
+    opcode: int
+    arg: int | None
+    argval: object
+    lineno: int | None
+
+
+def _ops(code: CodeType) -> list[_Op]:
+    ops: list[_Op] = []
+    prefix: int | None = None
+    for ins in dis.get_instructions(code):
+        if ins.opname == "EXTENDED_ARG":
+            prefix = ins.offset if prefix is None else prefix
+            continue
+        if ins.opname == "CACHE":
+            continue
+        lineno = ins.positions.lineno if ins.positions else None
+        start = ins.offset if prefix is None else prefix
+        ops.append(_Op(start, ins.opname, ins.opcode, ins.arg, ins.argval, lineno))
+        prefix = None
+    return ops
+
+
+def _names(op: _Op) -> tuple[str, ...]:
+    return op.argval if isinstance(op.argval, tuple) else (op.argval,)
+
+
+def _reads(op: _Op) -> tuple[str, ...]:
+    if op.name in _READS:
+        return _names(op)
+    if op.name == "STORE_FAST_LOAD_FAST":
+        return _names(op)[1:]
+    return ()
+
+
+def _writes(op: _Op) -> tuple[str, ...]:
+    if op.name in _WRITES:
+        return _names(op)
+    if op.name == "STORE_FAST_LOAD_FAST":
+        return _names(op)[:1]
+    return ()
+
+
+@dataclasses.dataclass
+class _Flow:
+    """Instruction-level control flow of one code object."""
+
+    ops: list[_Op]
+    index: dict[int, int]  # start offset -> position in ops
+    succ: list[list[int]]  # normal successors
+    handler: list[int | None]  # exception handler position covering each op
+    depth: list[int | None]  # value-stack depth before each op (None: unreachable)
+
+
+def _flow(code: CodeType) -> _Flow:
+    ops = _ops(code)
+    index = {op.start: k for k, op in enumerate(ops)}
+    succ: list[list[int]] = []
+    for k, op in enumerate(ops):
+        nxt = [k + 1] if op.name not in _NO_FALLTHROUGH and k + 1 < len(ops) else []
+        if op.opcode in _JUMPS:
+            nxt.append(index[op.argval])
+        succ.append(nxt)
+    handler: list[int | None] = [None] * len(ops)
+    handler_depth: dict[int, int] = {}
+    for entry in dis.Bytecode(code).exception_entries:
+        target = index[entry.target]
+        handler_depth[target] = entry.depth + int(entry.lasti) + 1
+        for k, op in enumerate(ops):
+            if entry.start <= op.start < entry.end:
+                handler[k] = target
+    depth: list[int | None] = [None] * len(ops)
+    depth[0] = 0
+    work = [0]
+    while work:
+        k = work.pop()
+        op = ops[k]
+        edges: list[tuple[int, int]] = []
+        for s in succ[k]:
+            jump = op.opcode in _JUMPS and s == index[op.argval] and (s != k + 1)
+            arg = op.arg if op.opcode >= dis.HAVE_ARGUMENT else None
+            edges.append((s, depth[k] + dis.stack_effect(op.opcode, arg, jump=jump)))
+        if handler[k] is not None:
+            edges.append((handler[k], handler_depth[handler[k]]))
+        for s, d in edges:
+            if depth[s] is None:
+                depth[s] = d
+                work.append(s)
+    return _Flow(ops, index, succ, handler, depth)
+
+
+def _live_in(flow: _Flow) -> list[frozenset[str]]:
+    """Locals that may be read before being written, on entry to each op."""
+    n = len(flow.ops)
+    live: list[frozenset[str]] = [frozenset()] * n
+    changed = True
+    while changed:
+        changed = False
+        for k in range(n - 1, -1, -1):
+            op = flow.ops[k]
+            out: set[str] = set()
+            for s in flow.succ[k]:
+                out |= live[s]
+            new = (out - set(_writes(op))) | set(_reads(op))
+            if flow.handler[k] is not None:
+                new |= live[flow.handler[k]]
+            new = frozenset(new)
+            if new != live[k]:
+                live[k] = new
+                changed = True
+    return live
+
+
+def _assigned_out(flow: _Flow, params: frozenset[str], every: frozenset[str]) -> list[frozenset]:
+    """Locals definitely bound after each op (``every`` for unreachable ops)."""
+    n = len(flow.ops)
+    into: list[frozenset[str]] = [every] * n
+    into[0] = params
+    out: list[frozenset[str]] = [every] * n
+    changed = True
+    while changed:
+        changed = False
+        for k in range(n):
+            op = flow.ops[k]
+            unbinds = set(_names(op)) if op.name in _UNBINDS else set()
+            new_out = frozenset((into[k] | set(_writes(op))) - unbinds)
+            if new_out != out[k]:
+                out[k] = new_out
+                changed = True
+            targets = [(s, new_out) for s in flow.succ[k]]
+            if flow.handler[k] is not None:
+                targets.append((flow.handler[k], into[k]))
+            for s, bound in targets:
+                merged = into[s] & bound if s != 0 else params
+                if merged != into[s]:
+                    into[s] = merged
+                    changed = True
+    return out
+
+
+def _reachable(flow: _Flow, start: int) -> set[int]:
+    seen = {start}
+    work = [start]
+    while work:
+        k = work.pop()
+        nxt = list(flow.succ[k])
+        if flow.handler[k] is not None:
+            nxt.append(flow.handler[k])
+        for s in nxt:
+            if s not in seen:
+                seen.add(s)
+                work.append(s)
+    return seen
+
+
+def _code_reason(code: CodeType) -> str | None:
+    for what, flag in _UNSUPPORTED_FLAGS:
+        if code.co_flags & flag:
+            return f"OSR does not enter a {what}"
+    if code.co_cellvars:
+        return "a local is captured by an inner function (" + ", ".join(code.co_cellvars) + ")"
+    if code.co_name == "<module>" or not code.co_flags & 0x02:  # CO_NEWLOCALS
+        return MODULE_LEVEL_REASON
+    return None
+
+
+MODULE_LEVEL_REASON = "loop at module level: its variables are module globals"
+"""Reason the hook reports for a loop in module (or class) body code; see docs/osr.md."""
+
+
+def loop_headers(code: CodeType) -> list[LoopHeader]:
+    """Every loop header of an original code object, in offset order (pure ``dis`` analysis)."""
+    flow = _flow(code)
+    backs: dict[int, list[int]] = {}
+    for k, op in enumerate(flow.ops):
+        if op.opcode in _JUMPS and flow.depth[k] is not None:
+            target = flow.index[op.argval]
+            if target <= k:
+                backs.setdefault(target, []).append(k)
+    if not backs:
+        return []
+    code_reason = _code_reason(code)
+    live = _live_in(flow)
+    nparams = code.co_argcount + code.co_kwonlyargcount
+    nparams += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+    params = frozenset(code.co_varnames[:nparams])
+    assigned = _assigned_out(flow, params, frozenset(code.co_varnames))
+    loops = [
+        (k, flow.index[op.argval])
+        for k, op in enumerate(flow.ops)
+        if op.name == "FOR_ITER" and flow.depth[k] is not None
+    ]
+    headers = []
+    for h, sources in sorted(backs.items()):
+        body = _reachable(flow, h)
+        sources = [s for s in sources if s in body]
+        if not sources:
+            continue  # a backward jump that closes no cycle (e.g. out of a cold handler)
+        op = flow.ops[h]
+        enclosing = [f for f, exit_ in loops if f <= h < exit_]
+        names = tuple(n for n in code.co_varnames if n in live[h])
+        bound = frozenset.intersection(*(assigned[s] for s in sources))
+        reason = code_reason
+        if reason is None:
+            if flow.depth[h] != len(enclosing) or any(
+                flow.depth[f] != depth for depth, f in enumerate(enclosing, 1)
+            ):
+                reason = "the value stack at the loop header holds more than loop iterators"
+            elif unbound := [n for n in names if n not in bound]:
+                reason = f"local {unbound[0]!r} may be unbound at the loop header"
+        headers.append(
+            LoopHeader(
+                key=op.start,
+                lineno=op.lineno,
+                iterators=len(enclosing),
+                locals=names,
+                back_edges=tuple(flow.ops[s].start for s in sources),
+                reason=reason,
+            )
+        )
+    return headers
+
+
+def iterator_state(it: object) -> tuple[int, int, int] | None:
+    """``(next, stop, step)`` of a ``range`` iterator, without advancing it; else ``None``.
+
+    ``range(next, stop, step)`` yields exactly the values ``it`` has left (``stop`` is
+    normalised from the remaining count)."""
+    if type(it) not in _RANGE_ITERATORS:
+        return None
+    _, (r,), index = it.__reduce__()
+    start = _V.range_next(r, index)
+    return start, start + it.__length_hint__() * r.step, r.step
+
+
+def signature_of(header: LoopHeader, values: Sequence[object]) -> tuple[type, ...] | None:
+    """The ``compile_loop`` signature for one probe's values, or ``None`` (not a range loop)."""
+    n = len(header.locals)
+    if any(type(it) not in _RANGE_ITERATORS for it in values[n:]):
+        return None
+    return tuple(type(v) for v in values[:n]) + RANGE_STATE * header.iterators
+
+
+def _find(code: CodeType, key: int) -> LoopHeader:
+    for header in loop_headers(code):
+        if header.key == key:
+            if header.reason is not None:
+                raise OsrUnsupported(header.reason)
+            return header
+    raise OsrUnsupported(f"no loop header at offset {key}")
+
+
+def header_labels(bc: Bytecode, code: CodeType) -> dict[int, Label]:
+    """Header key -> the ``Label`` in front of that instruction in ``bc``.
+
+    ``bc`` must be a fresh ``Bytecode.from_code(code)``: call this before editing it (labels
+    survive later edits)."""
+    starts = [op.start for op in _ops(code)]
+    keys = {h.key for h in loop_headers(code)}
+    labels: dict[int, Label] = {}
+    pending: list[Label] = []
+    position = 0
+    for item in bc:
+        if isinstance(item, Label):
+            pending.append(item)
+        elif isinstance(item, Instr):
+            if starts[position] in keys:
+                if not pending:
+                    raise OsrUnsupported("loop header without a label")
+                labels[starts[position]] = pending[0]
+            pending = []
+            position += 1
+    if position != len(starts):
+        raise OsrUnsupported("bytecode and dis disagree on this code object")
+    return labels
+
+
+def _call(nargs: int, location: object) -> list[Instr]:
+    call = [Instr("PRECALL", nargs, location=location)] if _V.precall else []
+    return call + [Instr("CALL", nargs, location=location)]
+
+
+def _state_names(header: LoopHeader) -> list[str]:
+    return [
+        f".osr{k}.{part}" for k in range(header.iterators) for part in ("start", "stop", "step")
+    ]
+
+
+_continuations: dict[tuple[CodeType, int], CodeType] = {}
+
+
+def continuation_code(code: CodeType, key: int) -> CodeType:
+    """The continuation's code object for header ``key`` of ``code`` (cached)."""
+    cached = _continuations.get((code, key))
+    if cached is not None:
+        return cached
+    header = _find(code, key)
+    bc = Bytecode.from_code(code)
+    target = header_labels(bc, code)[key]
+    at = next(k for k, item in enumerate(bc) if isinstance(item, Instr) and item.name == "RESUME")
+    location = bc[at].location
+    state = _state_names(header)
+    prologue: list[Instr] = []
+    for k in range(header.iterators):
+        prologue.append(Instr("LOAD_GLOBAL", (True, "range"), location=location))
+        prologue += [
+            Instr("LOAD_FAST", name, location=location) for name in state[3 * k : 3 * k + 3]
+        ]
+        prologue += _call(3, location)
+        prologue.append(Instr("GET_ITER", location=location))
+    prologue.append(Instr("JUMP_FORWARD", target, location=location))
+    bc[at + 1 : at + 1] = prologue
+    bc.argnames = [*header.locals, *state]
+    bc.argcount = len(bc.argnames)
+    bc.posonlyargcount = 0
+    bc.kwonlyargcount = 0
+    bc.flags &= ~_ARG_FLAGS
+    result = bc.to_code()
+    _continuations[(code, key)] = result
+    return result
+
+
+def make_continuation(
+    func: FunctionType, header: LoopHeader, live_locals: Sequence[str] | None = None
+) -> FunctionType:
+    """A function computing the rest of ``func``'s call from ``header``.
+
+    Parameters: ``header.locals`` then ``(start, stop, step)`` per iterator, outermost first.
+    ``live_locals``, when given, must equal ``header.locals`` (the analysis decides them)."""
+    if live_locals is not None and tuple(live_locals) != header.locals:
+        raise OsrUnsupported(f"live locals at the header are {header.locals}, not {live_locals}")
+    code = continuation_code(func.__code__, header.key)
+    if header.iterators and func.__globals__.get("range", builtins.range) is not builtins.range:
+        raise OsrUnsupported("'range' is rebound in the function's module")
+    cont = FunctionType(code, func.__globals__, func.__name__, None, func.__closure__)
+    cont.__qualname__ = func.__qualname__
+    return cont
+
+
+def compile_loop(
+    func: FunctionType,
+    header: LoopHeader,
+    signature: tuple[type, ...],
+    *,
+    fallback: Callable[..., object],
+    miss: object,
+):
+    """Native code for ``func``'s continuation at ``header`` (a ``CompiledFunction``).
+
+    ``signature``: the types of ``header.locals`` then ``int, int, int`` per iterator (see
+    ``signature_of``).  Raises ``Unsupported``/``OsrUnsupported`` like ``compile_function``."""
+    from pyfast.compiler.api import compile_function
+
+    cont = make_continuation(func, header)
+    return compile_function(cont, signature, fallback=fallback, miss=miss)
+
+
+def enter(
+    entry: Callable[..., object], header: LoopHeader, values: Sequence[object], miss: object
+) -> object:
+    """Run a compiled loop from the probe's ``values`` (locals, then iterator objects).
+
+    Returns the rest of the call's result, or ``miss`` (the interpreter then continues the loop
+    with its own untouched state)."""
+    n = len(header.locals)
+    args = list(values[:n])
+    for it in values[n:]:
+        state = iterator_state(it)
+        if state is None:
+            return miss
+        args.extend(state)
+    return entry(*args)
+
+
+def plant_probes(
+    bc: Bytecode,
+    labels: Mapping[int, Label],
+    headers: Iterable[LoopHeader],
+    *,
+    slot: str,
+    miss: str,
+    token: Callable[[LoopHeader], object],
+) -> None:
+    """Put a loop probe on every back edge of each OSR-able header, in place in ``bc``.
+
+    For header H (``labels[H.key]``) the back edges are re-routed through a probe block P
+    placed just before H; code that reached H by falling through jumps over P, so the probe
+    runs only when an iteration ends.  P calls the global ``slot`` as
+    ``slot(token(H), *locals, *iterators)`` (iterators outermost first, copied, not popped);
+    if the result is not the global ``miss`` P pops the iterators and returns it from the
+    frame, otherwise it drops it and continues at H.
+    """
+    wanted = {labels[h.key]: h for h in headers if h.reason is None}
+    probes = {label: Label() for label in wanted}
+    seen: set[Label] = set()
+    for item in bc:
+        if isinstance(item, Label):
+            seen.add(item)
+        elif (
+            isinstance(item, Instr) and item.has_jump() and item.arg in seen and item.arg in probes
+        ):
+            item.arg = probes[item.arg]
+    k = 0
+    while k < len(bc):
+        item = bc[k]
+        if isinstance(item, Label) and item in wanted:
+            block = [Instr("JUMP_FORWARD", item), probes[item]]
+            block += _probe(wanted[item], slot, miss, token)
+            bc[k:k] = block
+            k += len(block)
+        k += 1
+
+
+def _probe(header: LoopHeader, slot: str, miss: str, token: Callable) -> list[Instr]:
+    n = len(header.locals)
+    k = header.iterators
+    resume = Label()
+    block = [Instr("LOAD_GLOBAL", (True, slot)), Instr("LOAD_CONST", token(header))]
+    block += [Instr(_V.load_local, name) for name in header.locals]
+    block += [Instr("COPY", n + k + 3) for _ in range(k)]
+    block += _call(1 + n + k, None)
+    block += [
+        Instr("COPY", 1),
+        Instr("LOAD_GLOBAL", (False, miss)),
+        Instr("IS_OP", 0),
+        Instr(_V.jump_if_true, resume),
+    ]
+    for _ in range(k):
+        block += [Instr("SWAP", 2), Instr("POP_TOP")]
+    block += [Instr("RETURN_VALUE"), resume, Instr("POP_TOP")]
+    return block
+
+
+__all__ = [
+    "MODULE_LEVEL_REASON",
+    "RANGE_STATE",
+    "LoopHeader",
+    "OsrUnsupported",
+    "compile_loop",
+    "continuation_code",
+    "enter",
+    "header_labels",
+    "iterator_state",
+    "loop_headers",
+    "make_continuation",
+    "plant_probes",
+    "signature_of",
+]
