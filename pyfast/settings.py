@@ -3,7 +3,7 @@
 In: command-line options (parsed by ``pyfast.launcher``), keyword arguments to
 ``pyfast.install(**options)``, or the ``PYFAST_*`` environment variables.
 Out: a ``Settings`` value, and the environment that hands the same settings to child
-Python processes (``Settings.to_env``).
+Python processes (``Settings.to_env``, ``export``).
 
 Every option has exactly one environment twin, listed in ``ENV``.  ``PYFAST_DISABLE=1`` is the
 kill switch and wins over everything else.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 
 DEFAULT_THRESHOLD = 1000
 
@@ -75,6 +75,14 @@ def disabled(environ: Mapping[str, str] | None = None) -> bool:
     """True when the ``PYFAST_DISABLE`` kill switch is set."""
     env = os.environ if environ is None else environ
     return env.get("PYFAST_DISABLE", "") not in ("", "0")
+
+
+def export(settings: Settings, environ: MutableMapping[str, str]) -> None:
+    """Make ``environ`` hand ``settings`` to child processes: ``PYFAST=1`` plus the twins."""
+    for name, _kind in ENV.values():
+        environ.pop(name, None)
+    environ.update(settings.to_env())
+    environ["PYFAST"] = "1"
 
 
 def _globs(value: Iterable[str] | str) -> tuple[str, ...]:
