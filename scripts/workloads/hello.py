@@ -1,0 +1,3 @@
+"""Start-up cost: the whole program is one print."""
+
+print("hello world")

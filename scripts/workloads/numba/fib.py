@@ -1,0 +1,19 @@
+"""Numba variant of workloads/fib.py."""
+
+import math
+import os
+
+from numba import njit
+
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+
+
+@njit
+def fib(n):
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+
+N = 32 + round(math.log(SCALE) / math.log(1.618))
+print(f"fib({N}) = {fib(N)}")

@@ -1,0 +1,25 @@
+"""Numba variant of workloads/numpy_loop.py: the same kernel under @njit."""
+
+import os
+
+import numpy as np
+from numba import njit
+
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+
+
+@njit
+def kernel(a, b, out):
+    total = 0.0
+    for i in range(a.shape[0]):
+        v = a[i] * b[i] + 0.5 * a[i]
+        out[i] = v
+        total += v
+    return total
+
+
+N = int(1_000_000 * SCALE)
+A = np.arange(N, dtype=np.float64) / N
+B = np.ones(N, dtype=np.float64) - A
+OUT = np.empty(N, dtype=np.float64)
+print(f"numpy loop n={N}: total {kernel(A, B, OUT):.6f}, out[-1] {OUT[-1]:.9f}")

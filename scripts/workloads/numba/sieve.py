@@ -1,0 +1,33 @@
+"""Numba variant of workloads/sieve.py: a boolean array instead of a list."""
+
+import os
+
+import numpy as np
+from numba import njit
+
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+
+
+@njit
+def sieve(limit):
+    flags = np.ones(limit + 1, dtype=np.bool_)
+    flags[0] = False
+    flags[1] = False
+    i = 2
+    while i * i <= limit:
+        if flags[i]:
+            for j in range(i * i, limit + 1, i):
+                flags[j] = False
+        i += 1
+    count = 0
+    total = 0
+    for k in range(limit + 1):
+        if flags[k]:
+            count += 1
+            total += k
+    return count, total
+
+
+LIMIT = int(5_000_000 * SCALE)
+count, total = sieve(LIMIT)
+print(f"primes up to {LIMIT}: {count}, sum {total}")
