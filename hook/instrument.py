@@ -270,6 +270,7 @@ def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
     bc.clear()
     bc.extend(out)
     bc.extend(tail)
+    bc.argnames = list(code.co_varnames)  # keeps co_varnames in python's order
     return bc.to_code()
 
 

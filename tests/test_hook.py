@@ -1,0 +1,864 @@
+"""The import hook and runtime profiler, in process (pyfast.hook).
+
+Every test installs the hook with a fake compiler (``FakeCompiler``): its prescreen accepts
+everything, and its ``compile_function`` returns a Python "entry" that checks the exact
+argument types like native code would, counts its calls, and runs the original function.
+That makes dispatch, fallback chaining and the tracer guard observable without LLVM.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import pickle
+import sys
+import textwrap
+import time
+import traceback
+import types
+import zipfile
+
+import pytest
+from pyfast.compiler import api
+from pyfast.compiler.api import CompiledFunction, Unsupported
+from pyfast.hook import cache, finder, instrument, report, runtime
+
+from pyfast import hook
+from pyfast.settings import Settings
+
+
+class FakeCompiler:
+    def __init__(self) -> None:
+        self.unsupported: set[str] = set()
+        self.failing: set[str] = set()
+        self.prescreen_rejects: dict[str, str] = {}
+        self.requests: list[tuple[str, tuple, object]] = []
+        self.native: dict[str, int] = {}
+
+    def prescreen(self, code):
+        reason = self.prescreen_rejects.get(code.co_name)
+        return None if reason is None else Unsupported(reason, code.co_firstlineno)
+
+    def compile_function(self, func, signature, *, fallback, miss):
+        code = func.__code__
+        assert instrument.SLOTS not in code.co_names, "the compiler must get the original code"
+        name = code.co_name
+        self.requests.append((name, signature, fallback))
+        if name in self.failing:
+            raise RuntimeError("injected compiler failure")
+        if name in self.unsupported:
+            raise Unsupported("injected: cannot compile", code.co_firstlineno + 1)
+        if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+            raise Unsupported("*args or **kwargs")
+        names = instrument.parameters(code)
+        positional, kwonly = code.co_argcount, names[code.co_argcount :]
+
+        def entry(*args):
+            if tuple(map(type, args)) != signature:
+                return fallback(*args)
+            self.native[name] = self.native.get(name, 0) + 1
+            try:
+                return func(*args[:positional], **dict(zip(kwonly, args[positional:], strict=True)))
+            except Exception:  # noqa: BLE001 - like native code: bail out, python raises
+                return miss
+
+        counters = lambda: {"native_calls": self.native.get(name, 0), "bailouts": 0}  # noqa: E731
+        return CompiledFunction(entry, signature, 0.1, f"IR of {name}", f"LLVM of {name}", counters)
+
+
+class Env:
+    def __init__(self, path, fake: FakeCompiler) -> None:
+        self.path = path
+        self.fake = fake
+
+    def install(self, **options) -> None:
+        hook.install(Settings(**options))
+
+    def write(self, relative: str, source: str) -> str:
+        path = self.path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+        return str(path)
+
+    def main(self, source: str, name: str = "main.py", **options) -> dict:
+        self.install(**options)
+        path = self.write(name, source)
+        code = hook.main_code((self.path / name).read_bytes(), path)
+        namespace = {"__name__": "__main__", "__file__": path}
+        exec(code, namespace)
+        return namespace
+
+    def record(self, qualname: str, module: str | None = None) -> dict:
+        rows = [
+            r
+            for r in report.records()
+            if r["qualname"] == qualname and (module is None or r["module"] == module)
+        ]
+        assert len(rows) == 1, rows
+        return rows[0]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    fake = FakeCompiler()
+    monkeypatch.setattr(api, "prescreen", fake.prescreen)
+    monkeypatch.setattr(api, "compile_function", fake.compile_function)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    monkeypatch.setattr(cache, "_fingerprint", None)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    before = set(sys.modules)
+    runtime.functions.clear()
+    runtime.modules.clear()
+    yield Env(tmp_path, fake)
+    hook.uninstall()
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
+    runtime.functions.clear()
+    runtime.modules.clear()
+    runtime.publish(Settings())
+    importlib.invalidate_caches()
+
+
+needs_no_tracer = pytest.mark.skipif(
+    sys.gettrace() is not None, reason="the test runner itself is traced (coverage?)"
+)
+
+# --- policy ---------------------------------------------------------------------------------
+
+
+def test_policy_default_takes_user_code_only():
+    policy = finder.Policy(Settings())
+    assert policy.by_name("json") is False
+    assert policy.by_name("os.path") is False
+    assert policy.by_name("pyfast") is False
+    assert policy.by_name("pyfast.hook.runtime") is False
+    assert policy.by_name("mylib.core") is None
+    assert policy.by_location("/home/me/project/mylib/core.py")
+    assert not policy.by_location(os.path.join(os.path.dirname(os.__file__), "x.py"))
+    assert not policy.by_location("/opt/venv/lib/python3.11/site-packages/numpy/x.py")
+    assert not policy.by_location("/usr/lib/python3/dist-packages/apt/x.py")
+
+
+def test_policy_include_and_exclude_globs():
+    policy = finder.Policy(Settings(include=("test.*", "mylib.*"), exclude=("mylib.slow",)))
+    assert policy.by_name("test.test_int") is True
+    assert policy.by_name("mylib.fast") is True
+    assert policy.by_name("mylib.slow") is False
+    assert policy.by_name("pyfast.hook") is False
+    assert finder.Policy(Settings(include=("pyfast.*",))).by_name("pyfast.hook") is False
+    assert finder.Policy(Settings(exclude=("__main__",))).by_name("__main__") is False
+
+
+def test_stdlib_and_site_packages_are_not_taken_over(env):
+    env.install()
+    import csv  # stdlib, probably already imported: force a fresh import
+
+    import bytecode  # site-packages
+
+    sys.modules.pop("csv")
+    import csv  # noqa: F811
+
+    loaders = {type(m.__spec__.loader) for m in (bytecode, csv)}
+    assert finder.Loader not in loaders
+
+
+def test_user_module_is_taken_over_and_included_stdlib_module_too(env):
+    env.write("usermod.py", "def f(x):\n    return x + 1\n")
+    env.install(include=("colorsys",))
+    import usermod
+
+    sys.modules.pop("colorsys", None)
+    import colorsys
+
+    assert isinstance(usermod.__spec__.loader, finder.Loader)
+    assert isinstance(colorsys.__spec__.loader, finder.Loader)
+    assert instrument.SLOTS in usermod.f.__code__.co_names
+    assert colorsys.rgb_to_hsv(0.2, 0.4, 0.4) == pytest.approx((0.5, 0.5, 0.4))
+
+
+def test_excluded_main_is_plain(env):
+    ns = env.main("def f(x):\n    return x\n", exclude=("__main__",))
+    assert instrument.SLOTS not in ns["f"].__code__.co_names
+
+
+# --- instrumentation: what a program can observe --------------------------------------------
+
+CORPUS = '''
+import functools
+from contextlib import contextmanager
+
+
+def closure(n):
+    def inner(k):
+        return n * k
+    return inner(3) + (lambda z: z + n)(1)
+
+
+def defaults(a, b=2, *args, c, d=4, **kw):
+    return (a, b, args, c, d, sorted(kw.items()))
+
+
+def kwonly(x, *, scale=2):
+    return x * scale
+
+
+def gen(n):
+    for i in range(n):
+        yield i * i
+
+
+async def coro(x):
+    return x + 1
+
+
+class Base:
+    def __init__(self, v):
+        self.v = v
+
+    def method(self, k):
+        return self.v * k
+
+    @classmethod
+    def make(cls, v):
+        return cls(v)
+
+    @staticmethod
+    def static(a, b):
+        return a - b
+
+    @property
+    def double(self):
+        return self.v * 2
+
+
+class Child(Base):
+    def method(self, k):
+        return super().method(k) + 1
+
+
+def deco(f):
+    @functools.wraps(f)
+    def wrapper(*a, **k):
+        return ("wrapped", f(*a, **k))
+    return wrapper
+
+
+@deco
+def decorated(x, y=1):
+    """doc of decorated"""
+    return x + y
+
+
+def fib(n):
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+
+def guarded(x):
+    try:
+        return 10 // x
+    except ZeroDivisionError:
+        return "div0"
+    finally:
+        pass
+
+
+@contextmanager
+def ctx(log):
+    log.append("enter")
+    yield
+    log.append("exit")
+
+
+def with_stmt(x):
+    log = []
+    with ctx(log):
+        log.append(x)
+    return log
+
+
+def matcher(v):
+    match v:
+        case [a, b]:
+            return ("pair", a, b)
+        case {"k": k}:
+            return ("dict", k)
+        case int(n) if n > 10:
+            return ("big", n)
+        case _:
+            return ("other", v)
+
+
+def loops(n):
+    total = 0
+    for i in range(n):
+        if i == 7:
+            continue
+        total += i
+    else:
+        total += 1000
+    while total > 50:
+        total -= 7
+        if total % 5 == 0:
+            break
+    return total
+
+
+def cell_param(x):
+    def get():
+        return x
+    x = x + 1
+    return get()
+
+
+def comprehension(n):
+    return [i * i for i in range(n) if i % 2], {i: -i for i in range(3)}, sum(i for i in range(n))
+
+
+def raises(x):
+    if x > 1:
+        raise ValueError(f"bad {x}")
+    return x
+
+
+def mutual_a(n):
+    return 0 if n == 0 else mutual_b(n - 1) + 1
+
+
+def mutual_b(n):
+    return 0 if n == 0 else mutual_a(n - 1) + 2
+
+
+def floaty(x, y):
+    return x / y + x * 1.5
+
+
+G = 5
+
+
+def uses_global(x):
+    global G
+    G += x
+    return G
+
+
+def results():
+    import asyncio
+    out = []
+    for rnd in range(3):
+        out.append(closure(rnd))
+        out.append(defaults(1, c=3))
+        out.append(defaults(1, 5, 6, 7, c=3, d=8, z=9, a2=1))
+        out.append(kwonly(rnd) + kwonly(rnd, scale=3))
+        out.append(list(gen(rnd + 2)))
+        out.append(asyncio.run(coro(rnd)))
+        b, c = Base.make(rnd), Child(rnd)
+        out.append((b.method(2), c.method(2), Base.static(5, rnd), c.double))
+        out.append((decorated(rnd), decorated.__name__, decorated.__doc__))
+        out.append(fib(rnd + 10))
+        out.append((guarded(rnd), guarded(0)))
+        out.append(with_stmt(rnd))
+        out.append([matcher(v) for v in ([1, 2], {"k": rnd}, 11 + rnd, 3, "s")])
+        out.append(loops(20 + rnd))
+        out.append(cell_param(rnd))
+        out.append(comprehension(5 + rnd))
+        try:
+            raises(rnd)
+            out.append("no error")
+        except ValueError as exc:
+            out.append(("error", str(exc), exc.__traceback__.tb_next.tb_lineno))
+        out.append((mutual_a(rnd + 4), floaty(rnd + 1, 2), floaty(1.5, rnd + 1)))
+        out.append(uses_global(rnd))
+        out.append((lambda q=rnd: q * 2)())
+    return out
+'''
+
+
+@pytest.mark.parametrize("threshold", [1, 2, 10_000])
+def test_corpus_behaves_as_plain_python(env, threshold):
+    plain: dict = {"__name__": "__main__"}
+    exec(compile(CORPUS, str(env.path / "main.py"), "exec", dont_inherit=True), plain)
+    ns = env.main(CORPUS, threshold=threshold)
+    assert ns["results"]() == plain["results"]()
+    if threshold == 1:
+        assert env.record("fib")["status"] == "compiled"
+        assert env.fake.native.get("fib", 0) > 0
+    statuses = {r["qualname"]: (r["status"], r["reason"]) for r in report.records()}
+    assert statuses["gen"] == ("unsupported", "generator or coroutine")
+    assert statuses["closure.<locals>.inner"][1].startswith("closure")
+
+
+def test_observable_properties_are_python_s(env):
+    path = env.write("props.py", CORPUS)
+    plain_code = compile(CORPUS, path, "exec", dont_inherit=True)
+    plain: dict = {"__name__": "props"}
+    exec(plain_code, plain)
+    env.install(threshold=1)
+    import props
+
+    for name in ("defaults", "kwonly", "fib", "guarded", "matcher", "loops", "cell_param"):
+        ours, theirs = getattr(props, name), plain[name]
+        assert instrument.SLOTS in ours.__code__.co_names, name
+        for attr in (
+            "co_name",
+            "co_qualname",
+            "co_varnames",
+            "co_argcount",
+            "co_kwonlyargcount",
+            "co_firstlineno",
+            "co_filename",
+            "co_cellvars",
+            "co_freevars",
+            "co_flags",
+        ):
+            assert getattr(ours.__code__, attr) == getattr(theirs.__code__, attr), (name, attr)
+        assert ours.__defaults__ == theirs.__defaults__
+        assert ours.__kwdefaults__ == theirs.__kwdefaults__
+        assert inspect.signature(ours) == inspect.signature(theirs)
+        assert inspect.getsource(ours) == inspect.getsource(theirs)
+        assert pickle.loads(pickle.dumps(ours)) is ours
+    assert props.decorated.__wrapped__.__name__ == "decorated"
+    assert props.decorated.__doc__ == "doc of decorated"
+    assert pickle.loads(pickle.dumps(props.Base.static)) is props.Base.static
+
+
+def _traceback_of(func, *args) -> list:
+    try:
+        func(*args)
+    except Exception as exc:  # noqa: BLE001
+        return [
+            (f.filename, f.lineno, f.name, f.line, f.colno, f.end_colno)
+            for f in traceback.extract_tb(exc.__traceback__)[1:]
+        ]
+    raise AssertionError("no exception")
+
+
+def test_tracebacks_and_positions_are_python_s(env):
+    plain: dict = {"__name__": "__main__"}
+    exec(compile(CORPUS, str(env.path / "main.py"), "exec", dont_inherit=True), plain)
+    ns = env.main(CORPUS, threshold=10_000)
+    for name, args in (("raises", (5,)), ("guarded", ("x",)), ("fib", (None,))):
+        assert _traceback_of(ns[name], *args) == _traceback_of(plain[name], *args)
+
+
+def _line_events(func, *args) -> list:
+    events = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename == func.__code__.co_filename:
+            events.append((frame.f_code.co_name, event, frame.f_lineno))
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        func(*args)
+    finally:
+        sys.settrace(None)
+    return events
+
+
+@needs_no_tracer
+def test_tracer_sees_python_s_events_and_native_code_is_not_entered(env):
+    plain: dict = {"__name__": "__main__"}
+    exec(compile(CORPUS, str(env.path / "main.py"), "exec", dont_inherit=True), plain)
+    ns = env.main(CORPUS, threshold=1)
+    ns["fib"](5)
+    before = env.fake.native["fib"]
+    for name, args in (("fib", (6,)), ("loops", (15,)), ("guarded", (0,)), ("matcher", (11,))):
+        assert _line_events(ns[name], *args) == _line_events(plain[name], *args)
+    assert env.fake.native["fib"] == before
+    assert runtime.live[env.record("fib") and runtime.functions[0].slot] is not None
+    ns["fib"](5)
+    assert env.fake.native["fib"] > before
+
+
+@needs_no_tracer
+def test_setprofile_and_tracer_active_at_install(env):
+    ns = env.main("def f(x):\n    return x + 1\n", threshold=1)
+    ns["f"](0)
+    ns["f"](1)
+    sys.setprofile(lambda *a: None)
+    try:
+        ns["f"](2)
+        assert env.fake.native["f"] == 1
+    finally:
+        sys.setprofile(None)
+    ns["f"](3)
+    assert env.fake.native["f"] == 2
+    hook.uninstall()
+    sys.settrace(lambda *a: None)
+    try:
+        env.install(threshold=1)
+        assert all(slot is None for slot in runtime.live)
+    finally:
+        sys.settrace(None)
+    assert any(slot is not None for slot in runtime.live)
+
+
+# --- profiler -------------------------------------------------------------------------------
+
+PROFILED = """
+def add(a, b):
+    return a + b
+
+def count(n):
+    t = 0
+    for i in range(n):
+        t += i
+    k = 0
+    while k < n:
+        k += 1
+    return t + k
+
+def first(xs):
+    return xs[0]
+"""
+
+
+def test_counts_and_signatures_while_cold(env):
+    ns = env.main(PROFILED, threshold=10_000)
+    for i in range(10):
+        ns["add"](i, 1)
+    for _ in range(3):
+        ns["add"](1.5, 2)
+    ns["add"]("a", "b")
+    ns["count"](50)
+    ns["first"]([1, 2, 3])
+    ns["first"]([1.0, 2])
+    ns["first"]((None,))
+    add = env.record("add")
+    assert add["calls"] == 14
+    assert add["signatures"] == ["(int, int)", "(float, int)", "(str, str)"]
+    assert add["status"] == "cold" and add["reason"] is None
+    count = env.record("count")
+    assert count["calls"] == 1
+    assert count["loop_iterations"] == 51 + 50  # a for header also runs at exhaustion
+    assert sorted(env.record("first")["signatures"]) == [
+        "(list[float | int])",
+        "(list[int])",
+        "(tuple[NoneType])",
+    ]
+    assert env.fake.requests == []
+
+
+def test_numpy_signature_summary():
+    np = pytest.importorskip("numpy")
+    assert runtime.describe((np.zeros((2, 3)), 1)) == "(ndarray[float64, 2d], int)"
+
+
+def test_threshold_one_compiles_synchronously_at_first_call(env):
+    ns = env.main(PROFILED, threshold=1, dump=("ad*",))
+    assert ns["add"](1, 2) == 3
+    assert env.fake.requests[0][:2] == ("add", (int, int))
+    assert env.fake.requests[0][2] == runtime.functions[0].on_call
+    assert ns["add"](2, 3) == 5
+    rec = env.record("add")
+    assert rec["status"] == "compiled" and rec["native_calls"] == 1 and rec["calls"] == 2
+    assert rec["compile_ms"] > 0
+
+
+def test_signatures_chain_up_to_four(env):
+    ns = env.main(PROFILED, threshold=1)
+    values = [(1, 2), (1.5, 2.5), ("a", "b"), ([1], [2]), ((1,), (2,)), (True, False)]
+    for a, b in values * 2:
+        assert ns["add"](a, b) == a + b
+    sigs = [r[1] for r in env.fake.requests]
+    assert sigs == [(int, int), (float, float), (str, str), (list, list)]
+    first_entry = runtime.functions[0].entries[0].entry
+    assert env.fake.requests[1][2] is first_entry
+    assert env.fake.native["add"] == 4  # the call that triggers a compile is interpreted
+    assert env.record("add")["status"] == "compiled"
+
+
+def _wait_until_decided(env, qualname: str) -> dict:
+    deadline = time.monotonic() + 10
+    while env.record(qualname)["reason"] == "compiling in background":
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    return env.record(qualname)
+
+
+def test_background_compilation_switches_when_ready(env):
+    ns = env.main(PROFILED, threshold=5)
+    for i in range(5):
+        ns["add"](i, i)
+    assert env.record("add")["reason"] == "compiling in background"
+    assert _wait_until_decided(env, "add")["status"] == "compiled"
+    ns["add"](1, 1)
+    assert env.fake.native["add"] == 1
+
+
+def test_hot_loop_requests_compilation_of_its_function(env):
+    env.fake.unsupported.add("count")
+    ns = env.main(PROFILED, threshold=40)
+    assert ns["count"](100) == 4950 + 100
+    rec = _wait_until_decided(env, "count")
+    assert rec["status"] == "unsupported"
+    assert rec["reason"] == "injected: cannot compile (line 6)"
+    assert 40 <= rec["loop_iterations"] <= 80  # each loop counts up to the threshold
+    slots = [runtime.live[p.slot] for p in runtime.functions if p.spec.qualname == "count"]
+    assert slots == [None]
+
+
+def test_no_jit_profiles_but_never_compiles(env):
+    ns = env.main(PROFILED, threshold=1, jit=False)
+    ns["add"](1, 2)
+    assert env.fake.requests == []
+    rec = env.record("add")
+    assert rec["status"] == "cold" and "jit disabled" in rec["reason"]
+
+
+# --- failure injection ----------------------------------------------------------------------
+
+
+def test_compiler_failure_and_unsupported_keep_python_behaviour(env):
+    env.fake.failing.add("add")
+    env.fake.unsupported.add("first")
+    ns = env.main(PROFILED, threshold=1)
+    assert ns["add"](1, 2) == 3 and ns["first"]([7]) == 7
+    assert ns["add"](1, 2) == 3
+    add, first = env.record("add"), env.record("first")
+    assert add["status"] == "failed" and "injected compiler failure" in add["reason"]
+    assert first["status"] == "unsupported" and first["reason"].startswith("injected")
+    assert runtime.live[runtime.functions[0].slot] is None
+
+
+def test_prescreen_rejection_and_failure_leave_code_untouched(env, monkeypatch):
+    env.fake.prescreen_rejects["add"] = "uses something"
+
+    def broken(code):
+        if code.co_name == "first":
+            raise RuntimeError("prescreen bug")
+        return env.fake.prescreen(code)
+
+    monkeypatch.setattr(api, "prescreen", broken)
+    ns = env.main(PROFILED, threshold=1)
+    assert instrument.SLOTS not in ns["add"].__code__.co_names
+    assert instrument.SLOTS not in ns["first"].__code__.co_names
+    assert ns["add"](1, 2) == 3 and ns["first"]("x") == "x"
+    add, first = env.record("add"), env.record("first")
+    assert (add["status"], add["reason"]) == ("unsupported", "uses something (line 2)")
+    assert first["status"] == "failed" and "prescreen bug" in first["reason"]
+
+
+def test_instrumenter_failure_leaves_function_or_module_alone(env, monkeypatch):
+    real = instrument._rewrite
+
+    def flaky(code, index, slots):
+        if code.co_name == "add":
+            raise RuntimeError("rewrite bug")
+        return real(code, index, slots)
+
+    monkeypatch.setattr(instrument, "_rewrite", flaky)
+    ns = env.main(PROFILED, threshold=1)
+    assert ns["add"](2, 2) == 4 and ns["count"](3) == 6
+    assert env.record("add")["status"] == "failed"
+    assert env.record("count")["status"] == "compiled"
+
+    def broken(code, prescreen):
+        raise RuntimeError("instrument bug")
+
+    monkeypatch.setattr(instrument, "instrument", broken)
+    env.write("other.py", "def g():\n    return 42\n")
+    import other
+
+    assert other.g() == 42
+    assert env.record("<module>", "other")["status"] == "failed"
+
+
+def test_runtime_failure_in_hot_path_is_reported(env, monkeypatch):
+    def lost(code, namespace):
+        raise LookupError("lost the function")
+
+    monkeypatch.setattr(runtime, "find_function", lost)
+    ns = env.main(PROFILED, threshold=1)
+    assert ns["add"](1, 2) == 3
+    rec = env.record("add")
+    assert rec["status"] == "failed" and "lost the function" in rec["reason"]
+
+
+# --- import machinery -----------------------------------------------------------------------
+
+
+def _same_syntax_error(source: str, path: str, call) -> None:
+    with pytest.raises(SyntaxError) as expected:
+        compile(source, path, "exec")
+    with pytest.raises(SyntaxError) as got:
+        call()
+    assert type(got.value) is type(expected.value)
+    assert got.value.args == expected.value.args
+
+
+def test_syntax_errors_are_python_s(env):
+    env.install()
+    bad = "def f(:\n    pass\n"
+    path = env.write("badmod.py", bad)
+    _same_syntax_error(bad, path, lambda: importlib.import_module("badmod"))
+    _same_syntax_error(bad, path, lambda: hook.main_code(bad.encode(), path))
+    indent = "if 1:\n  x = 1\n    y = 2\n"
+    _same_syntax_error(indent, "<string>", lambda: hook.main_code(indent.encode(), "<string>"))
+
+
+def test_packages_namespace_packages_zip_and_reload(env):
+    env.write("pkg/__init__.py", "from .sub import f\n")
+    env.write("pkg/sub.py", "def f(x):\n    return x * 2\n")
+    env.write("nspkg/mod.py", "def g(x):\n    return x + 3\n")
+    with zipfile.ZipFile(env.path / "lib.zip", "w") as zf:
+        zf.writestr("zipped.py", "def h(x):\n    return x - 1\n")
+    sys.path.insert(0, str(env.path / "lib.zip"))
+    try:
+        env.install(threshold=1)
+        import nspkg.mod
+        import pkg
+        import zipped
+
+        assert (pkg.f(2), nspkg.mod.g(1), zipped.h(1)) == (4, 4, 0)
+        assert isinstance(nspkg.mod.__spec__.loader, finder.Loader)
+        assert instrument.SLOTS in pkg.f.__code__.co_names
+        assert instrument.SLOTS not in zipped.h.__code__.co_names
+        env.write("pkg/sub.py", "def f(x):\n    return x * 10\n")
+        os.utime(env.path / "pkg/sub.py", ns=(1, 1))
+        importlib.reload(sys.modules["pkg.sub"])
+        assert sys.modules["pkg.sub"].f(2) == 20
+    finally:
+        sys.path.remove(str(env.path / "lib.zip"))
+
+
+def test_extension_and_frozen_modules_still_import(env):
+    env.install(include=("*",))
+    for name in ("_struct", "zipimport", "math"):
+        sys.modules.pop(name, None)
+        module = importlib.import_module(name)
+        assert not isinstance(module.__spec__.loader, finder.Loader)
+
+
+# --- disk cache -----------------------------------------------------------------------------
+
+
+def _import_fresh(name: str):
+    sys.modules.pop(name, None)
+    return importlib.import_module(name)
+
+
+def test_cache_hit_miss_and_never_clobbering_pyc(env, monkeypatch):
+    path = env.write("cached.py", PROFILED)
+    env.install(threshold=1)
+    calls = []
+    real = instrument.instrument
+    monkeypatch.setattr(instrument, "instrument", lambda *a: calls.append(1) or real(*a))
+    assert _import_fresh("cached").add(1, 2) == 3
+    cache_file = cache.path_for(path)
+    assert os.path.exists(cache_file) and ".pyfast-" in cache_file
+    assert os.path.dirname(cache_file) == str(env.path / "__pycache__")
+    assert not os.path.exists(importlib.util.cache_from_source(path))
+    module = _import_fresh("cached")
+    assert len(calls) == 1
+    assert module.add(1, 2) == module.add(1, 2) == 3 and env.fake.native["add"] == 1
+    assert module.count(3) == 6
+    assert [r["status"] for r in report.records() if r["qualname"] == "count"][-1] == "compiled"
+    env.write("cached.py", PROFILED.replace("a + b", "a - b"))
+    os.utime(path, ns=(1, 1))
+    assert _import_fresh("cached").add(1, 2) == -1
+    assert len(calls) == 2
+
+
+def test_corrupt_and_unwritable_cache_are_ignored(env, tmp_path):
+    path = env.write("corrupt.py", PROFILED)
+    env.install(threshold=1)
+    _import_fresh("corrupt")
+    cache_file = cache.path_for(path)
+    with open(cache_file, "r+b") as file:
+        file.seek(40)
+        file.write(b"\xff" * 64)
+    assert _import_fresh("corrupt").add(2, 2) == 4
+    with open(cache_file, "wb") as file:
+        file.write(b"junk")
+    assert _import_fresh("corrupt").add(2, 3) == 5
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    env.install(threshold=1, cache_dir=str(blocker / "sub"))
+    assert _import_fresh("corrupt").add(3, 3) == 6
+
+
+def test_no_cache_setting_writes_nothing(env):
+    path = env.write("nocache.py", PROFILED)
+    env.install(cache=False)
+    _import_fresh("nocache")
+    assert not os.path.exists(cache.path_for(path))
+
+
+def test_same_file_loaded_twice_gets_distinct_slots(env):
+    env.write(
+        "twice.py", "COUNTER = []\ndef f(x):\n    COUNTER.append(x)\n    return len(COUNTER)\n"
+    )
+    env.install(threshold=1)
+    first = _import_fresh("twice")
+    second = _import_fresh("twice")
+    assert first is not second
+    assert (first.f(1), second.f(1), first.f(1)) == (1, 1, 2)
+    assert first.f.__code__.co_consts != second.f.__code__.co_consts
+
+
+# --- reports --------------------------------------------------------------------------------
+
+
+def test_report_table_and_json_contract(env, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "report.json"
+    env.fake.unsupported.add("first")
+    ns = env.main(PROFILED, threshold=1, report=True, report_json=str(out))
+    ns["add"](1, 2)
+    ns["first"]([1])
+    monkeypatch.delenv("PYFAST_REPORT_OWNER", raising=False)
+    report.write_at_exit()
+    import json
+
+    doc = json.loads(out.read_text())
+    assert doc["pyfast"] == "0.1.0"
+    assert doc["python"] == "{}.{}.{}".format(*sys.version_info[:3])
+    add = next(f for f in doc["functions"] if f["qualname"] == "add")
+    assert set(add) == {
+        "module",
+        "qualname",
+        "file",
+        "line",
+        "calls",
+        "loop_iterations",
+        "signatures",
+        "status",
+        "reason",
+        "native_calls",
+        "compile_ms",
+        "osr_entries",
+    }
+    assert add["module"] == "__main__" and add["file"] == str(env.path / "main.py")
+    assert add["line"] == 2 and add["signatures"] == ["(int, int)"]
+    table = capsys.readouterr().err
+    assert "__main__.add" in table and "unsupported" in table and "compiling took" in table
+    monkeypatch.setenv("PYFAST_REPORT_OWNER", "1")
+    assert report.json_path(str(out)) == f"{out}.{os.getpid()}.json"
+    monkeypatch.setenv("PYFAST_REPORT_OWNER", str(os.getpid()))
+    assert report.json_path(str(out)) == str(out)
+
+
+def test_verbose_and_dump_go_to_stderr(env, capsys):
+    ns = env.main(PROFILED, threshold=1, verbose=True, dump=("add",))
+    ns["add"](1, 2)
+    ns["first"]([1])
+    err = capsys.readouterr().err
+    assert "pyfast: compiled __main__.add(int, int)" in err
+    assert "IR of add" in err and "LLVM of add" in err
+    assert "IR of first" not in err
+
+
+def test_uninstalled_hook_keeps_instrumented_code_working(env):
+    ns = env.main(PROFILED, threshold=1)
+    hook.uninstall()
+    assert ns["add"](4, 5) == 9
+    env.write("after.py", "def f():\n    return 1\n")
+    import after
+
+    assert not isinstance(after.__spec__.loader, finder.Loader)
+    assert isinstance(types.ModuleType, type)
