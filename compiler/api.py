@@ -8,9 +8,11 @@ Contract
     (not raised) carries the reason and the source line of the first construct the compiler
     can never handle.  Must be fast: it runs at import time on every function.
 
-``compile_function(func, signature, *, fallback, miss) -> CompiledFunction``
+``compile_function(func, signature, *, fallback, miss, code_of=None) -> CompiledFunction``
     ``func`` is the live function object (its ``__code__`` is the *original*, un-instrumented
-    code; globals, defaults and closure come from it).  ``signature`` is a tuple of exact
+    code; globals, defaults and closure come from it).  ``code_of(g)`` must return the original
+    code of any other function ``g`` that ``func`` calls (the hook replaces ``g.__code__`` when
+    it instruments ``g``); by default ``g.__code__``.  ``signature`` is a tuple of exact
     argument types, one per positional slot in ``co_varnames[:co_argcount + co_kwonlyargcount]``.
     Raises ``Unsupported`` when the function cannot be compiled for this signature; any other
     exception is a compiler failure that the hook reports as ``failed``.
@@ -29,8 +31,13 @@ values.  It returns:
 from __future__ import annotations
 
 import dataclasses
+import dis
+import inspect
+import time
 from collections.abc import Callable
 from types import CodeType, FunctionType
+
+from pyfast.compiler import opcodes
 
 
 class Unsupported(Exception):
@@ -44,7 +51,12 @@ class Unsupported(Exception):
 
 @dataclasses.dataclass
 class CompiledFunction:
-    """Native code for one (function, signature) pair, kept alive as long as ``entry`` is."""
+    """Native code for one (function, signature) pair, kept alive as long as ``entry`` is.
+
+    ``ir_text`` is the typed SSA IR of the function and of every function compiled into the
+    same module (``--dump``); ``llvm_ir`` the optimised LLVM IR; ``counters()`` returns
+    ``{"native_calls": n, "bailouts": m}``; ``functions`` names every function in the unit.
+    """
 
     entry: Callable[..., object]
     signature: tuple[type, ...]
@@ -52,10 +64,73 @@ class CompiledFunction:
     ir_text: str = ""
     llvm_ir: str = ""
     counters: Callable[[], dict[str, int]] = dict
+    functions: tuple[str, ...] = ()
+
+
+_REJECTED_FLAGS = {
+    inspect.CO_GENERATOR: "generator",
+    inspect.CO_COROUTINE: "coroutine",
+    inspect.CO_ASYNC_GENERATOR: "async generator",
+    inspect.CO_ITERABLE_COROUTINE: "coroutine",
+    inspect.CO_VARARGS: "*args parameter",
+    inspect.CO_VARKEYWORDS: "**kwargs parameter",
+}
+_ATTRIBUTE_OPS = frozenset(dis.opmap[n] for n in ("LOAD_ATTR", "LOAD_METHOD") if n in dis.opmap)
+_CONST_OPS = frozenset(dis.opmap[n] for n in ("LOAD_CONST", "RETURN_CONST") if n in dis.opmap)
+_LOAD_GLOBAL = dis.opmap["LOAD_GLOBAL"]
+_EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
+_CACHE = dis.opmap["CACHE"]
+_INTRINSIC = dis.opmap.get("CALL_INTRINSIC_1")
+_BINARY_OP = dis.opmap["BINARY_OP"]
+
+
+def _const_ok(value: object) -> bool:
+    if type(value) is tuple:
+        return all(map(_const_ok, value))
+    if type(value) is int:
+        return -(2**63) <= value < 2**63
+    return type(value) in (float, bool, type(None))
+
+
+def _line(code: CodeType, offset: int) -> int | None:
+    for start, end, line in code.co_lines():
+        if start <= offset < end:
+            return line
+    return code.co_firstlineno
 
 
 def prescreen(code: CodeType) -> Unsupported | None:
-    return Unsupported("the native compiler is not built yet")
+    """Why ``code`` can never be compiled (first offending construct), or None."""
+    for flag, what in _REJECTED_FLAGS.items():
+        if code.co_flags & flag:
+            return Unsupported(f"{what} is not compiled", code.co_firstlineno)
+    if code.co_cellvars or code.co_freevars:
+        return Unsupported("closures (cell/free variables) are not compiled", code.co_firstlineno)
+    if code.co_exceptiontable:
+        return Unsupported("try/except/with is not compiled", code.co_firstlineno)
+    raw = code.co_code
+    previous = None
+    extended = 0
+    for offset in range(0, len(raw), 2):
+        op, arg = raw[offset], raw[offset + 1] | extended
+        extended = arg << 8 if op == _EXTENDED_ARG else 0
+        if op == _CACHE or op == _EXTENDED_ARG:
+            continue
+        problem = None
+        if op not in opcodes.SUPPORTED_OPCODES:
+            problem = f"{dis.opname[op]} is not compiled"
+        elif op in _ATTRIBUTE_OPS and previous != _LOAD_GLOBAL:
+            problem = "attribute access is compiled only for math.<name>"
+        elif op in _CONST_OPS and not _const_ok(code.co_consts[arg]):
+            problem = f"constant {code.co_consts[arg]!r:.40} is not compiled"
+        elif op == _INTRINSIC and arg not in opcodes.INTRINSIC_UNARY:
+            problem = f"{dis.opname[op]} {arg} is not compiled"
+        elif op == _BINARY_OP and opcodes.BINARY_SYMBOLS[arg] == "@":
+            problem = "'@' is not compiled"
+        if problem is not None:
+            return Unsupported(problem, _line(code, offset))
+        previous = op
+    return None
 
 
 def compile_function(
@@ -64,5 +139,33 @@ def compile_function(
     *,
     fallback: Callable[..., object],
     miss: object,
+    code_of: Callable[[FunctionType], CodeType] | None = None,
 ) -> CompiledFunction:
-    raise Unsupported("the native compiler is not built yet")
+    """Compile ``func`` for ``signature`` (see the module docstring for the contract)."""
+    from pyfast.compiler import build, lower
+    from pyfast.compiler.runtime import entry, jit
+    from pyfast.compiler.types import FROM_PY
+
+    start = time.perf_counter()
+    original = func.__code__
+    types = tuple(FROM_PY.get(t) for t in signature)
+    if None in types:
+        names = ", ".join(t.__name__ for t in signature)
+        raise Unsupported(f"argument types ({names}) are not compiled", original.co_firstlineno)
+    others = code_of or (lambda g: g.__code__)
+    unit, fir = build.build_unit(func, types, lambda g: original if g is func else others(g))
+    module = jit.new_module(fir.symbol)
+    spec = lower.lower_unit(module, unit, fir)
+    library = jit.compile_module(module)
+    native, counters = entry.make_builtin(
+        library, spec, fallback=fallback, miss=miss, qualname=func.__qualname__
+    )
+    return CompiledFunction(
+        entry=native,
+        signature=signature,
+        compile_ms=(time.perf_counter() - start) * 1000,
+        ir_text=lower.format_unit(unit),
+        llvm_ir=library.llvm_ir,
+        counters=counters,
+        functions=tuple(f.name for f in unit.functions.values()),
+    )

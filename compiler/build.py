@@ -1,0 +1,707 @@
+"""Build: neutral bytecode blocks + argument types -> typed SSA IR, for a whole compilation unit.
+
+In: a live function object, its original code, the native types of its arguments.
+Out: a ``Unit``: the ``FunctionIR`` of the function and of every function it calls (compiled
+into the same LLVM module, recursion becoming a direct self call), plus the guards the entry
+must check before running native code (``runtime.entry.GlobalValue`` / ``GlobalIdentity``).
+
+Method: abstract interpretation of the value stack, one bytecode block *version* at a time
+(``infer.Versions``).  Stack slots and locals hold *abstract values*: an ``ir.Value`` (a native
+scalar or tuple), or a compile-time structure -- a tuple being packed/unpacked (``TupleAbs``),
+a ``range`` and its iterator (``RangeAbs``/``IterAbs``, three native ints each), or a global
+object known by identity (``Static``: a function, the ``math`` module, a builtin, a math
+function).  Structures cost nothing at run time: ``a, b = b, a`` or ``for i in range(n)`` leave
+only scalar SSA values.  On an edge the native parts of the live state become block arguments.
+
+Globals: a number is read through a ``GlobalValue`` guard (its current value is a body
+argument, so rebinding is seen by the next call); a function, ``math``, a math function or a
+builtin through a ``GlobalIdentity`` guard.  Every op of the subset is pure, so a body has no
+observable effect before it bails and re-running the call in the interpreter is exact.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import inspect
+import itertools
+import math
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from types import BuiltinFunctionType, CodeType, FunctionType
+
+from pyfast.compiler import infer, ir, opcodes
+from pyfast.compiler.api import Unsupported, prescreen
+from pyfast.compiler.decode import Block, Instr, decode
+from pyfast.compiler.runtime.entry import GlobalIdentity, GlobalValue
+from pyfast.compiler.types import BOOL, FROM_PY, INT, NONE, RType, TupleType, Type
+
+#: Builtins the compiler knows (``range``/``len`` here, the rest through ``numeric.call_type``).
+BUILTINS = frozenset(
+    {"abs", "min", "max", "int", "float", "bool", "round", "divmod", "pow", "range", "len"}
+)
+#: Process-wide numbering of native symbols (engines share one symbol namespace).
+_SYMBOLS = itertools.count()
+#: Code flags of functions that cannot be called natively (*args, **kwargs).
+_VARARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+
+
+@dataclasses.dataclass(frozen=True)
+class TupleAbs:
+    """A tuple known item by item (``BUILD_TUPLE``), never materialised unless returned."""
+
+    items: tuple[object, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class RangeAbs:
+    """``range(start, stop, step)``, three native ints; the step is known to be nonzero."""
+
+    start: ir.Value
+    stop: ir.Value
+    step: ir.Value
+
+
+@dataclasses.dataclass(frozen=True)
+class IterAbs:
+    """An iterator over a range: the next value ``index``, ``stop`` and ``step``."""
+
+    index: ir.Value
+    stop: ir.Value
+    step: ir.Value
+
+
+@dataclasses.dataclass(frozen=True)
+class Static:
+    """A global object known at compile time (its identity is guarded)."""
+
+    kind: str  # "function" | "module" | "builtin" | "math"
+    name: str
+    obj: object
+
+
+@dataclasses.dataclass(frozen=True)
+class Marker:
+    """``UNBOUND`` (a local not assigned yet) or ``PLACEHOLDER`` (see ``opcodes``)."""
+
+    name: str
+
+
+UNBOUND = Marker("unbound")
+PLACEHOLDER = Marker("placeholder")
+
+
+def shape(value: object) -> infer.Shape:
+    """What block versioning distinguishes about an abstract value."""
+    if isinstance(value, ir.Value):
+        return value.type
+    if isinstance(value, TupleAbs):
+        return ("tuple", *map(shape, value.items))
+    if isinstance(value, Static):
+        return ("static", value.kind, value.name, value.obj)
+    if isinstance(value, Marker):
+        return (value.name,)
+    return (type(value).__name__,)
+
+
+def flatten(value: object) -> list[ir.Value]:
+    """The native values an abstract value carries across an edge."""
+    if isinstance(value, ir.Value):
+        return [value]
+    if isinstance(value, TupleAbs):
+        return [v for item in value.items for v in flatten(item)]
+    if isinstance(value, RangeAbs | IterAbs):
+        return [value.start if isinstance(value, RangeAbs) else value.index, value.stop, value.step]
+    return []
+
+
+def rebuild(s: infer.Shape, params: Iterator[ir.Value]) -> object:
+    """The abstract value of shape ``s`` whose native parts are the next ``params``."""
+    if isinstance(s, RType | TupleType):
+        return next(params)
+    kind = s[0]
+    if kind == "tuple":
+        return TupleAbs(tuple(rebuild(item, params) for item in s[1:]))
+    if kind == "static":
+        return Static(*s[1:])
+    if kind in ("RangeAbs", "IterAbs"):
+        cls = RangeAbs if kind == "RangeAbs" else IterAbs
+        return cls(next(params), next(params), next(params))
+    return {"unbound": UNBOUND, "placeholder": PLACEHOLDER}[kind]
+
+
+class Unit:
+    """All functions compiled into one LLVM module, and the guards of its entry."""
+
+    def __init__(self, code_of: Callable[[FunctionType], CodeType]) -> None:
+        self.code_of = code_of
+        self.functions: dict[tuple[FunctionType, tuple[Type, ...]], ir.FunctionIR] = {}
+        self.guards: list[GlobalValue | GlobalIdentity] = []
+        self.globals: list[GlobalValue] = []
+        self._guard_index: dict[tuple[int, str], object] = {}
+        self._assumed: dict[ir.FunctionIR, set[Type]] = {}
+
+    def global_value(
+        self, namespace: dict, name: str, builtins_: dict | None, t: RType
+    ) -> ir.Value:
+        key = (id(namespace), name)
+        if key not in self._guard_index:
+            guard = GlobalValue(namespace, name, builtins_, t)
+            self._guard_index[key] = ir.GlobalParam(len(self.globals), name, t)
+            self.guards.append(guard)
+            self.globals.append(guard)
+        return self._guard_index[key]
+
+    def identity(self, namespace: dict, name: str, builtins_: dict | None, obj: object) -> None:
+        key = (id(namespace), name)
+        if key not in self._guard_index:
+            self._guard_index[key] = obj
+            self.guards.append(GlobalIdentity(namespace, name, builtins_, obj))
+
+    def function(self, func: FunctionType, types: tuple[Type, ...], lineno: int) -> ir.FunctionIR:
+        """The IR of ``func`` for ``types``, built on first use (recursion: the same object)."""
+        key = (func, types)
+        fir = self.functions.get(key)
+        if fir is not None:
+            if fir in self._assumed:
+                if fir.return_type is None:
+                    raise NeedReturnType(fir)
+                self._assumed[fir].add(fir.return_type)
+            return fir
+        code = self.code_of(func)
+        names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        if code.co_flags & _VARARGS or len(names) != len(types):
+            raise Unsupported(f"call of {func.__qualname__} does not pass every parameter", lineno)
+        reason = prescreen(code)
+        if reason is not None:
+            where = f"{func.__qualname__}, line {reason.lineno}"
+            raise Unsupported(
+                f"calls a function that is not compilable ({where}: {reason.reason})", lineno
+            )
+        symbol = re.sub(r"[^\w.]", "_", f"{func.__qualname__}.{next(_SYMBOLS)}")
+        params = [ir.Param(i, n, t) for i, (n, t) in enumerate(zip(names, types, strict=True))]
+        fir = ir.FunctionIR(func.__qualname__, symbol, params)
+        self.functions[key] = fir
+        try:
+            self._settle(func, code, fir, lineno)
+        except BaseException:
+            del self.functions[key]
+            self._assumed.pop(fir, None)
+            raise
+        return fir
+
+    def _settle(self, func: FunctionType, code: CodeType, fir: ir.FunctionIR, lineno: int) -> None:
+        """Build ``fir`` until the return type its recursive calls assumed is the real one."""
+        count = len(self.functions)
+        for _ in range(3):
+            self._assumed[fir] = set()
+            FunctionBuilder(self, func, code, fir).run()
+            assumed = self._assumed.pop(fir)
+            if assumed <= {fir.return_type}:
+                return
+            if len(self.functions) != count:
+                raise Unsupported("mutual recursion with unsettled return types", lineno)
+            fir.blocks = []
+        raise Unsupported("the return type of a recursive call does not settle", lineno)
+
+
+class NeedReturnType(Exception):
+    """A call of a function still being built whose return type is not known yet: the block
+    is retried after the other queued blocks (which may reach a ``return``)."""
+
+
+@dataclasses.dataclass
+class _Frame:
+    """The abstract state while interpreting one block version."""
+
+    locals: dict[str, object]
+    stack: list[object]
+    block: ir.BasicBlock
+
+
+class FunctionBuilder:
+    """Abstract interpretation of one function for one signature into ``fir``."""
+
+    def __init__(self, unit: Unit, func: FunctionType, code: CodeType, fir: ir.FunctionIR) -> None:
+        self.unit = unit
+        self.func = func
+        self.fir = fir
+        self.blocks: list[Block] = decode(code)
+        self.versions = infer.Versions()
+        self.version_block: dict[tuple[int, infer.TypeState], ir.BasicBlock] = {}
+        self.queue: deque[tuple[int, infer.TypeState, ir.BasicBlock]] = deque()
+        self.returns: list[tuple[ir.BasicBlock, ir.Return]] = []
+        self.frame: _Frame
+        self.lineno = code.co_firstlineno
+
+    # -- driver ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        entry = self.fir.new_block(None)
+        self.frame = _Frame({p.name: p for p in self.fir.params}, [], entry)
+        entry.terminator = self.edge(0, self.frame.stack)
+        deferred = 0
+        while self.queue:
+            item = origin, state, block = self.queue.popleft()
+            params = iter(block.params)
+            local_values = {name: rebuild(s, params) for name, s in state.locals}
+            stack = [rebuild(s, params) for s in state.stack]
+            self.frame = _Frame(local_values, stack, block)
+            try:
+                self.interpret(self.blocks[origin])
+            except NeedReturnType:
+                block.ops.clear()
+                self.queue.append(item)
+                deferred += 1
+                if deferred > len(self.queue):
+                    raise
+                continue
+            deferred = 0
+        self.finish_returns()
+
+    def interpret(self, block: Block) -> None:
+        for instr in block.instrs:
+            self.lineno = instr.lineno
+            if HANDLERS[instr.op](self, instr) is False:
+                return
+        self.frame.block.terminator = self.edge(block.next, self.frame.stack)
+
+    def finish_returns(self) -> None:
+        if not self.returns:
+            raise Unsupported("no path of the function returns without raising", self.lineno)
+        chosen = infer.choose_return_type([ret.value.type for _, ret in self.returns])
+        for block, ret in self.returns:
+            if ret.value.type != chosen:
+                block.terminator = ir.Bail(f"returns {ret.value.type}, compiled for {chosen}")
+        self.fir.return_type = chosen
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def emit(self, op: ir.Op) -> ir.Op:
+        op.lineno = self.lineno
+        self.frame.block.ops.append(op)
+        return op
+
+    def const(self, value: object) -> ir.Const:
+        return ir.Const(value, ir.const_type(value), self.lineno)
+
+    def pop(self, n: int = 1) -> list[object]:
+        stack = self.frame.stack
+        values = stack[len(stack) - n :]
+        del stack[len(stack) - n :]
+        return values
+
+    def end(self, terminator: ir.Terminator) -> bool:
+        terminator.lineno = self.lineno
+        self.frame.block.terminator = terminator
+        return False
+
+    def edge(self, origin: int, stack: list[object]) -> ir.Jump:
+        """The jump to the version of block ``origin`` for the current locals and ``stack``."""
+        target = self.blocks[origin]
+        names = sorted(target.live_in)
+        local_values = [self.frame.locals.get(name, UNBOUND) for name in names]
+        state = infer.TypeState(
+            tuple((name, shape(v)) for name, v in zip(names, local_values, strict=True)),
+            tuple(shape(v) for v in stack),
+        )
+        args = tuple(v for value in local_values + list(stack) for v in flatten(value))
+        key = (origin, state)
+        if self.versions.add(origin, state, self.lineno):
+            block = self.fir.new_block(origin)
+            block.params = [ir.BlockParam(i, v.type) for i, v in enumerate(args)]
+            self.version_block[key] = block
+            self.queue.append((origin, state, block))
+        return ir.Jump(self.version_block[key], args, self.lineno)
+
+    def branch(self, cond: ir.Value, if_true: Callable[[], ir.Jump], if_false) -> bool:
+        """End the block on ``cond``; a constant condition follows only the taken edge."""
+        if isinstance(cond, ir.Const):
+            return self.end((if_true if cond.value else if_false)())
+        return self.end(ir.Branch(cond, if_true(), if_false()))
+
+    def scalar(self, value: object, what: str) -> ir.Value:
+        if not isinstance(value, ir.Value):
+            raise Unsupported(f"{what} of {_describe(value)}", self.lineno)
+        return value
+
+    def truth(self, value: object) -> ir.Value:
+        """``bool(value)`` as a native bool (constant when the type decides it)."""
+        if isinstance(value, ir.Const):
+            return self.const(bool(value.value))
+        if isinstance(value, ir.Value):
+            if isinstance(value.type, TupleType):
+                return self.const(bool(value.type.items))
+            if value.type is BOOL:
+                return value
+            if value.type is NONE:
+                return self.const(False)
+            return self.emit(ir.Truth(value))
+        if isinstance(value, TupleAbs):
+            return self.const(bool(value.items))
+        if isinstance(value, Static):
+            return self.const(True)
+        raise Unsupported(f"truth value of {_describe(value)}", self.lineno)
+
+    def materialize(self, value: object) -> ir.Value:
+        """A native value for ``value`` (tuples become ``MakeTuple``)."""
+        if isinstance(value, TupleAbs):
+            return self.emit(ir.MakeTuple(tuple(map(self.materialize, value.items))))
+        return self.scalar(value, "a native value")
+
+    def as_int(self, value: ir.Value) -> ir.Value:
+        return value if value.type is INT else self.emit(ir.Convert(value, INT))
+
+    # -- instruction handlers (see ``HANDLERS``) -------------------------------------------
+
+    def load_const(self, instr: Instr) -> None:
+        self.frame.stack.append(self.constant(instr.arg))
+
+    def constant(self, value: object) -> object:
+        if type(value) is tuple:
+            return TupleAbs(tuple(map(self.constant, value)))
+        if ir.const_type(value) is None:
+            raise Unsupported(f"constant {value!r:.40} is not compiled", self.lineno)
+        return self.const(value)
+
+    def load_fast(self, instr: Instr) -> bool | None:
+        value = self.frame.locals.get(instr.arg, UNBOUND)
+        if value is UNBOUND:
+            return self.end(ir.Bail(f"local {instr.arg!r} referenced before assignment"))
+        self.frame.stack.append(value)
+        return None
+
+    def store_fast(self, instr: Instr) -> None:
+        (self.frame.locals[instr.arg],) = self.pop()
+
+    def load_global(self, instr: Instr) -> None:
+        self.frame.stack.append(self.resolve_global(instr.arg))
+
+    def resolve_global(self, name: str) -> object:
+        namespace = self.func.__globals__
+        builtins_ = self.func.__builtins__
+        if name in namespace:
+            obj = namespace[name]
+        elif name in builtins_:
+            obj = builtins_[name]
+        else:
+            raise Unsupported(f"global {name!r} is not defined", self.lineno)
+        if type(obj) in FROM_PY:
+            if ir.const_type(obj) is None:
+                raise Unsupported(f"global {name!r} does not fit in 64 bits", self.lineno)
+            return self.unit.global_value(namespace, name, builtins_, FROM_PY[type(obj)])
+        static = _static(obj)
+        if static is None:
+            raise Unsupported(f"global {name!r} is a {type(obj).__name__}", self.lineno)
+        self.unit.identity(namespace, name, builtins_, obj)
+        return static
+
+    def load_attr(self, instr: Instr) -> None:
+        (owner,) = self.pop()
+        if not (isinstance(owner, Static) and owner.obj is math):
+            raise Unsupported(f"attribute {instr.arg!r} of {_describe(owner)}", self.lineno)
+        name = instr.arg
+        obj = math.__dict__.get(name)
+        if type(obj) is float:
+            value = self.unit.global_value(math.__dict__, name, None, FROM_PY[float])
+            self.frame.stack.append(value)
+            return
+        if not isinstance(obj, BuiltinFunctionType):
+            raise Unsupported(f"math.{name} is not compiled", self.lineno)
+        self.unit.identity(math.__dict__, name, None, obj)
+        self.frame.stack.append(Static("math", name, obj))
+
+    def pop_top(self, instr: Instr) -> None:
+        self.pop(instr.arg)
+
+    def copy(self, instr: Instr) -> None:
+        self.frame.stack.append(self.frame.stack[-instr.arg])
+
+    def swap(self, instr: Instr) -> None:
+        stack = self.frame.stack
+        stack[-1], stack[-instr.arg] = stack[-instr.arg], stack[-1]
+
+    def binary(self, instr: Instr) -> None:
+        left, right = (self.scalar(v, f"'{instr.arg}'") for v in self.pop(2))
+        result = infer.binary(instr.arg, left.type, right.type, self.lineno)
+        self.frame.stack.append(self.emit(ir.Binary(instr.arg, left, right, result)))
+
+    def unary(self, instr: Instr) -> None:
+        (value,) = self.pop()
+        if instr.arg == "not":
+            truth = self.truth(value)
+            if isinstance(truth, ir.Const):
+                self.frame.stack.append(self.const(not truth.value))
+                return
+            value = truth
+        value = self.scalar(value, f"unary '{instr.arg}'")
+        result = infer.unary(instr.arg, value.type, self.lineno)
+        self.frame.stack.append(self.emit(ir.Unary(instr.arg, value, result)))
+
+    def to_bool(self, instr: Instr) -> None:
+        (value,) = self.pop()
+        self.frame.stack.append(self.truth(value))
+
+    def compare(self, instr: Instr) -> bool | None:
+        left, right = (self.scalar(v, f"'{instr.arg}'") for v in self.pop(2))
+        if NONE in (left.type, right.type):
+            if instr.arg not in ("==", "!="):
+                return self.end(ir.Bail(f"'{instr.arg}' with None raises TypeError"))
+            equal = left.type is right.type
+            self.frame.stack.append(self.const(equal == (instr.arg == "==")))
+            return None
+        infer.compare(instr.arg, left.type, right.type, self.lineno)
+        self.frame.stack.append(self.emit(ir.Compare(instr.arg, left, right)))
+        return None
+
+    def is_op(self, instr: Instr) -> None:
+        left, right = self.pop(2)
+        nones = [isinstance(v, ir.Value) and v.type is NONE for v in (left, right)]
+        if not any(nones):
+            raise Unsupported("'is' is compiled only with None", self.lineno)
+        self.frame.stack.append(self.const(all(nones) != bool(instr.arg)))
+
+    def call(self, instr: Instr) -> bool | None:
+        args = self.pop(instr.arg)
+        (callee,) = self.pop()
+        if not isinstance(callee, Static):
+            raise Unsupported(f"call of {_describe(callee)}", self.lineno)
+        return CALLS[callee.kind](self, callee, args)
+
+    def call_function(self, callee: Static, args: list[object]) -> None:
+        values = tuple(self.materialize(v) for v in args)
+        types = tuple(v.type for v in values)
+        try:
+            fir = self.unit.function(callee.obj, types, self.lineno)
+        except Unsupported as exc:
+            if exc.lineno == self.lineno:
+                raise
+            where = f"{callee.name}, line {exc.lineno}"
+            raise Unsupported(
+                f"calls a function that is not compilable ({where}: {exc.reason})", self.lineno
+            ) from exc
+        self.frame.stack.append(self.emit(ir.CallDirect(fir, values, fir.return_type)))
+
+    def call_builtin(self, callee: Static, args: list[object]) -> bool | None:
+        special = {"range": FunctionBuilder.call_range, "len": FunctionBuilder.call_len}
+        if callee.name in special:
+            return special[callee.name](self, args)
+        return self.call_numeric(callee.name, args)
+
+    def call_math(self, callee: Static, args: list[object]) -> None:
+        self.call_numeric(f"math.{callee.name}", args)
+
+    def call_module(self, callee: Static, args: list[object]) -> None:
+        raise Unsupported(f"call of the module {callee.name}", self.lineno)
+
+    def call_numeric(self, name: str, args: list[object]) -> None:
+        values = tuple(self.scalar(v, f"argument of {name}()") for v in args)
+        result = infer.call(name, tuple(v.type for v in values), self.lineno)
+        self.frame.stack.append(self.emit(ir.CallBuiltin(name, values, result)))
+
+    def call_range(self, args: list[object]) -> bool | None:
+        if not 1 <= len(args) <= 3:
+            raise Unsupported(f"range() with {len(args)} arguments", self.lineno)
+        values = []
+        for arg in args:
+            value = self.scalar(arg, "argument of range()")
+            infer.range_arg(value.type, self.lineno)
+            values.append(self.as_int(value))
+        if len(values) == 1:
+            values.insert(0, self.const(0))
+        if len(values) == 2:
+            values.append(self.const(1))
+        start, stop, step = values
+        if isinstance(step, ir.Const):
+            if step.value == 0:
+                return self.end(ir.Bail("range() arg 3 must not be zero"))
+        else:
+            zero = self.emit(ir.Compare("==", step, self.const(0)))
+            self.emit(ir.BailIf(zero, "range() arg 3 must not be zero"))
+        self.frame.stack.append(RangeAbs(start, stop, step))
+        return None
+
+    def call_len(self, args: list[object]) -> None:
+        if len(args) != 1 or not isinstance(args[0], RangeAbs):
+            raise Unsupported("len() is compiled only for a range", self.lineno)
+        rng = args[0]
+        emit = self.emit
+        one, zero = self.const(1), self.const(0)
+        positive = self.step_positive(rng.step)
+        low = emit(ir.Select(positive, rng.start, rng.stop, INT))
+        high = emit(ir.Select(positive, rng.stop, rng.start, INT))
+        size = emit(ir.Select(positive, rng.step, emit(ir.Unary("-", rng.step, INT)), INT))
+        diff = emit(ir.Binary("-", high, low, INT))
+        steps = emit(ir.Binary("//", emit(ir.Binary("-", diff, one, INT)), size, INT))
+        count = emit(ir.Binary("+", steps, one, INT))
+        nonempty = emit(ir.Compare(">", diff, zero))
+        self.frame.stack.append(emit(ir.Select(nonempty, count, zero, INT)))
+
+    def step_positive(self, step: ir.Value) -> ir.Value:
+        if isinstance(step, ir.Const):
+            return self.const(step.value > 0)
+        return self.emit(ir.Compare(">", step, self.const(0)))
+
+    def build_tuple(self, instr: Instr) -> None:
+        self.frame.stack.append(TupleAbs(tuple(self.pop(instr.arg))))
+
+    def unpack(self, instr: Instr) -> bool | None:
+        (value,) = self.pop()
+        if isinstance(value, ir.Value) and isinstance(value.type, TupleType):
+            value = TupleAbs(
+                tuple(self.emit(ir.TupleGet(value, i)) for i in range(len(value.type.items)))
+            )
+        if not isinstance(value, TupleAbs):
+            raise Unsupported(f"unpacking of {_describe(value)}", self.lineno)
+        if len(value.items) != instr.arg:
+            return self.end(ir.Bail("unpacking a tuple of the wrong length raises ValueError"))
+        self.frame.stack.extend(reversed(value.items))
+        return None
+
+    def get_iter(self, instr: Instr) -> None:
+        (value,) = self.pop()
+        if not isinstance(value, RangeAbs):
+            raise Unsupported(f"iteration over {_describe(value)}", self.lineno)
+        self.frame.stack.append(IterAbs(value.start, value.stop, value.step))
+
+    def for_iter(self, instr: Instr) -> bool:
+        it = self.frame.stack[-1]
+        if not isinstance(it, IterAbs):
+            raise Unsupported(f"iteration over {_describe(it)}", self.lineno)
+        positive = self.step_positive(it.step)
+        below = self.emit(ir.Compare("<", it.index, it.stop))
+        above = self.emit(ir.Compare(">", it.index, it.stop))
+        more = (
+            (below if positive.value else above)
+            if isinstance(positive, ir.Const)
+            else self.emit(ir.Select(positive, below, above, BOOL))
+        )
+        after = self.emit(ir.Binary("+", it.index, it.step, INT))
+        rest = self.frame.stack[:-1]
+        body = [*rest, IterAbs(after, it.stop, it.step), it.index]
+        done = rest if opcodes.FOR_ITER_EXIT_DELTA < 0 else [*rest, it, PLACEHOLDER]
+        return self.branch(
+            more, lambda: self.edge(self.fallthrough(), body), lambda: self.edge(instr.arg, done)
+        )
+
+    def jump(self, instr: Instr) -> bool:
+        return self.end(self.edge(instr.arg, self.frame.stack))
+
+    def fallthrough(self) -> int:
+        return self.blocks[self.frame.block.origin].next
+
+    def branch_if(self, instr: Instr) -> bool:
+        sense, target = instr.arg
+        (value,) = self.pop()
+        cond = self.truth(value)
+        stack = self.frame.stack
+        taken, other = (
+            (lambda: self.edge(target, stack)),
+            (lambda: self.edge(self.fallthrough(), stack)),
+        )
+        return self.branch(cond, taken, other) if sense else self.branch(cond, other, taken)
+
+    def branch_none(self, instr: Instr) -> bool:
+        sense, target = instr.arg
+        (value,) = self.pop()
+        is_none = isinstance(value, ir.Value) and value.type is NONE
+        goto = target if is_none == sense else self.fallthrough()
+        return self.end(self.edge(goto, self.frame.stack))
+
+    def branch_or_pop(self, instr: Instr) -> bool:
+        sense, target = instr.arg
+        cond = self.truth(self.frame.stack[-1])
+        kept, popped = list(self.frame.stack), self.frame.stack[:-1]
+        taken, other = (
+            (lambda: self.edge(target, kept)),
+            (lambda: self.edge(self.fallthrough(), popped)),
+        )
+        return self.branch(cond, taken, other) if sense else self.branch(cond, other, taken)
+
+    def return_value(self, instr: Instr) -> bool:
+        (value,) = self.pop()
+        ret = ir.Return(self.materialize(value), self.lineno)
+        if self.fir.return_type is None:
+            self.fir.return_type = ret.value.type
+        self.returns.append((self.frame.block, ret))
+        return self.end(ret)
+
+    def unsupported(self, instr: Instr) -> None:
+        raise Unsupported(f"{instr.arg} is not compiled", self.lineno)
+
+
+HANDLERS: dict[str, Callable[[FunctionBuilder, Instr], bool | None]] = {
+    "LOAD_CONST": FunctionBuilder.load_const,
+    "LOAD_FAST": FunctionBuilder.load_fast,
+    "STORE_FAST": FunctionBuilder.store_fast,
+    "LOAD_GLOBAL": FunctionBuilder.load_global,
+    "LOAD_ATTR": FunctionBuilder.load_attr,
+    "POP": FunctionBuilder.pop_top,
+    "COPY": FunctionBuilder.copy,
+    "SWAP": FunctionBuilder.swap,
+    "BINARY": FunctionBuilder.binary,
+    "UNARY": FunctionBuilder.unary,
+    "TO_BOOL": FunctionBuilder.to_bool,
+    "COMPARE": FunctionBuilder.compare,
+    "IS": FunctionBuilder.is_op,
+    "CALL": FunctionBuilder.call,
+    "BUILD_TUPLE": FunctionBuilder.build_tuple,
+    "UNPACK": FunctionBuilder.unpack,
+    "GET_ITER": FunctionBuilder.get_iter,
+    "FOR_ITER": FunctionBuilder.for_iter,
+    "JUMP": FunctionBuilder.jump,
+    "BRANCH": FunctionBuilder.branch_if,
+    "BRANCH_NONE": FunctionBuilder.branch_none,
+    "BRANCH_OR_POP": FunctionBuilder.branch_or_pop,
+    "RETURN": FunctionBuilder.return_value,
+    "UNSUPPORTED": FunctionBuilder.unsupported,
+}
+
+CALLS: dict[str, Callable[[FunctionBuilder, Static, list[object]], bool | None]] = {
+    "function": FunctionBuilder.call_function,
+    "builtin": FunctionBuilder.call_builtin,
+    "math": FunctionBuilder.call_math,
+    "module": FunctionBuilder.call_module,
+}
+
+
+def _static(obj: object) -> Static | None:
+    """How a global object is known at compile time, or None if it is outside the subset."""
+    if isinstance(obj, FunctionType):
+        return Static("function", obj.__qualname__, obj)
+    if obj is math:
+        return Static("module", "math", obj)
+    name = getattr(obj, "__name__", None)
+    if name in BUILTINS and getattr(builtins, name) is obj:
+        return Static("builtin", name, obj)
+    if isinstance(obj, BuiltinFunctionType) and math.__dict__.get(name) is obj:
+        return Static("math", name, obj)
+    return None
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, ir.Value):
+        return str(value.type)
+    if isinstance(value, Static):
+        return f"{value.kind} {value.name}"
+    return {TupleAbs: "a tuple", RangeAbs: "a range", IterAbs: "a range iterator"}.get(
+        type(value), "an unbound value"
+    )
+
+
+def build_unit(
+    func: FunctionType, types: tuple[Type, ...], code_of: Callable[[FunctionType], CodeType]
+) -> tuple[Unit, ir.FunctionIR]:
+    """The unit compiling ``func`` for ``types`` (and everything it calls)."""
+    code = code_of(func)
+    reason = prescreen(code)
+    if reason is not None:
+        raise reason
+    unit = Unit(code_of)
+    try:
+        return unit, unit.function(func, types, code.co_firstlineno)
+    except NeedReturnType as exc:
+        raise Unsupported(
+            "recursion without a base case that returns", code.co_firstlineno
+        ) from exc

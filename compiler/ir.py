@@ -1,0 +1,442 @@
+"""Typed SSA IR: the compiler's model of one function specialised for one argument signature.
+
+In: built by ``build`` (abstract interpretation of the neutral bytecode).
+Out: read by ``lower`` (through ``OpVisitor``) and printed by ``format_function`` for
+``CompiledFunction.ir_text`` and ``--dump``.
+
+Model (after mypyc's ``mypyc/ir/ops.py``):
+
+- A ``FunctionIR`` is a list of ``BasicBlock``; block 0 is the entry.  Every value has a
+  static ``types.Type``; there are no Python objects anywhere in the IR.
+- SSA with *block parameters* instead of phi nodes: a block declares ``params`` and every jump
+  to it passes one argument per parameter, of the same type.
+- A block is a list of ``Op`` followed by exactly one ``Terminator``.  An op's operands are
+  values defined earlier in the same block, parameters of the block, function parameters,
+  globals (``Param``/``GlobalParam``) or constants (``Const``) -- never values of another
+  block (they travel as block arguments), so dominance holds by construction.
+- Ops are pure.  An op that cannot produce CPython's exact result natively (overflow,
+  a condition that raises) *bails*: the whole call returns "miss" and the interpreter re-runs
+  it.  Which ops may bail is decided by ``numeric``'s emitters at lowering time, plus the
+  explicit ``BailIf`` and ``Bail``.
+- Type versions: the same bytecode block may appear several times, once per combination of
+  the types of its live locals and stack slots (see ``infer``); ``BasicBlock.origin`` names the
+  bytecode block and ``BasicBlock.label`` the version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any
+
+from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, TupleType, Type
+
+
+class Value:
+    """Anything an op can take as an operand.  ``type`` is fixed at creation."""
+
+    type: Type
+
+
+@dataclasses.dataclass(eq=False)
+class Param(Value):
+    """The function's ``index``-th positional parameter."""
+
+    index: int
+    name: str
+    type: Type
+
+
+@dataclasses.dataclass(eq=False)
+class GlobalParam(Value):
+    """The current value of a module global (or ``math`` constant), passed in by the entry
+    after its guard checked the type.  ``index`` is its position in ``Unit.globals``."""
+
+    index: int
+    name: str
+    type: Type
+
+
+@dataclasses.dataclass(eq=False)
+class BlockParam(Value):
+    """The ``index``-th parameter of a block (a phi)."""
+
+    index: int
+    type: Type
+
+
+class Op(Value):
+    """An instruction producing a value.  ``visit`` names the ``OpVisitor`` method."""
+
+    visit: str = ""
+    lineno: int
+
+    def operands(self) -> tuple[Value, ...]:
+        return ()
+
+    def accept(self, visitor: OpVisitor) -> Any:
+        return getattr(visitor, self.visit)(self)
+
+
+@dataclasses.dataclass(eq=False)
+class Const(Value):
+    """A literal int (fits i64), float, bool or None of ``type``; an operand, not an op."""
+
+    value: object
+    type: Type
+    lineno: int = 0
+
+
+@dataclasses.dataclass(eq=False)
+class Binary(Op):
+    """``left op right`` with Python's semantics; ``type`` is ``numeric.binary_type``."""
+
+    op: str
+    left: Value
+    right: Value
+    type: Type
+    lineno: int = 0
+    visit = "visit_binary"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.left, self.right)
+
+
+@dataclasses.dataclass(eq=False)
+class Unary(Op):
+    """``op operand`` for ``- + ~ not``; ``type`` is ``numeric.unary_type``."""
+
+    op: str
+    operand: Value
+    type: Type
+    lineno: int = 0
+    visit = "visit_unary"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.operand,)
+
+
+@dataclasses.dataclass(eq=False)
+class Compare(Op):
+    """``left op right`` for ``< <= == != > >=``; always ``bool``, never bails."""
+
+    op: str
+    left: Value
+    right: Value
+    lineno: int = 0
+    type: Type = BOOL
+    visit = "visit_compare"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.left, self.right)
+
+
+@dataclasses.dataclass(eq=False)
+class Truth(Op):
+    """``bool(operand)`` for a scalar operand."""
+
+    operand: Value
+    lineno: int = 0
+    type: Type = BOOL
+    visit = "visit_truth"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.operand,)
+
+
+@dataclasses.dataclass(eq=False)
+class Convert(Op):
+    """Widen ``operand`` to ``type`` exactly (bool -> int, where Python treats a bool as an int)."""
+
+    operand: Value
+    type: Type
+    lineno: int = 0
+    visit = "visit_convert"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.operand,)
+
+
+@dataclasses.dataclass(eq=False)
+class Select(Op):
+    """``if_true if cond else if_false``; both arms have ``type``; no Python truth test."""
+
+    cond: Value
+    if_true: Value
+    if_false: Value
+    type: Type
+    lineno: int = 0
+    visit = "visit_select"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.cond, self.if_true, self.if_false)
+
+
+@dataclasses.dataclass(eq=False)
+class CallBuiltin(Op):
+    """A numeric builtin or math function (``numeric.call_type`` names, e.g. ``"math.sqrt"``)."""
+
+    name: str
+    args: tuple[Value, ...]
+    type: Type
+    lineno: int = 0
+    visit = "visit_call_builtin"
+
+    def operands(self) -> tuple[Value, ...]:
+        return self.args
+
+
+@dataclasses.dataclass(eq=False)
+class CallDirect(Op):
+    """A native call of another compiled function of the same unit (recursion included).
+    The callee's bail propagates.  Globals are passed implicitly (the unit shares them)."""
+
+    callee: FunctionIR
+    args: tuple[Value, ...]
+    type: Type
+    lineno: int = 0
+    visit = "visit_call_direct"
+
+    def operands(self) -> tuple[Value, ...]:
+        return self.args
+
+
+@dataclasses.dataclass(eq=False)
+class MakeTuple(Op):
+    """A tuple value from scalar or tuple items; ``type`` is their ``TupleType``."""
+
+    items: tuple[Value, ...]
+    lineno: int = 0
+    type: Type = TupleType(())
+    visit = "visit_make_tuple"
+
+    def __post_init__(self) -> None:
+        self.type = TupleType(tuple(item.type for item in self.items))
+
+    def operands(self) -> tuple[Value, ...]:
+        return self.items
+
+
+@dataclasses.dataclass(eq=False)
+class TupleGet(Op):
+    """Item ``index`` of a tuple value."""
+
+    tuple: Value
+    index: int
+    lineno: int = 0
+    type: Type = INT
+    visit = "visit_tuple_get"
+
+    def __post_init__(self) -> None:
+        self.type = self.tuple.type.items[self.index]
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.tuple,)
+
+
+@dataclasses.dataclass(eq=False)
+class BailIf(Op):
+    """Bail out when ``cond`` (bool) is true: Python would raise here.  Produces ``None``."""
+
+    cond: Value
+    reason: str
+    lineno: int = 0
+    type: Type = NONE
+    visit = "visit_bail_if"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.cond,)
+
+
+class Terminator:
+    """Ends a block.  ``visit`` names the ``OpVisitor`` method."""
+
+    visit: str = ""
+    lineno: int
+
+    def accept(self, visitor: OpVisitor) -> Any:
+        return getattr(visitor, self.visit)(self)
+
+
+@dataclasses.dataclass(eq=False)
+class Jump(Terminator):
+    """Go to ``target`` passing ``args`` (one per target parameter, same types)."""
+
+    target: BasicBlock
+    args: tuple[Value, ...]
+    lineno: int = 0
+    visit = "visit_jump"
+
+
+@dataclasses.dataclass(eq=False)
+class Branch(Terminator):
+    """Go to ``if_true`` or ``if_false`` on the bool ``cond``."""
+
+    cond: Value
+    if_true: Jump
+    if_false: Jump
+    lineno: int = 0
+    visit = "visit_branch"
+
+
+@dataclasses.dataclass(eq=False)
+class Return(Terminator):
+    """Return ``value``; its type equals ``FunctionIR.return_type``."""
+
+    value: Value
+    lineno: int = 0
+    visit = "visit_return"
+
+
+@dataclasses.dataclass(eq=False)
+class Bail(Terminator):
+    """Give the call back to the interpreter (Python would raise, or the result's type differs
+    from the compiled return type)."""
+
+    reason: str
+    lineno: int = 0
+    visit = "visit_bail"
+
+
+@dataclasses.dataclass(eq=False)
+class BasicBlock:
+    """A version of bytecode block ``origin`` (or a helper block): params, ops, terminator."""
+
+    label: int
+    origin: int | None
+    params: list[BlockParam] = dataclasses.field(default_factory=list)
+    ops: list[Op] = dataclasses.field(default_factory=list)
+    terminator: Terminator | None = None
+
+
+@dataclasses.dataclass(eq=False)
+class FunctionIR:
+    """One function for one signature.  ``symbol`` is its LLVM name within the unit."""
+
+    name: str
+    symbol: str
+    params: list[Param]
+    blocks: list[BasicBlock] = dataclasses.field(default_factory=list)
+    return_type: Type | None = None
+
+    def new_block(self, origin: int | None) -> BasicBlock:
+        block = BasicBlock(len(self.blocks), origin)
+        self.blocks.append(block)
+        return block
+
+
+class OpVisitor:
+    """Base of IR consumers: one method per op and terminator class (see each ``visit``)."""
+
+    def visit_binary(self, op: Binary) -> Any: ...
+    def visit_unary(self, op: Unary) -> Any: ...
+    def visit_compare(self, op: Compare) -> Any: ...
+    def visit_truth(self, op: Truth) -> Any: ...
+    def visit_convert(self, op: Convert) -> Any: ...
+    def visit_select(self, op: Select) -> Any: ...
+    def visit_call_builtin(self, op: CallBuiltin) -> Any: ...
+    def visit_call_direct(self, op: CallDirect) -> Any: ...
+    def visit_make_tuple(self, op: MakeTuple) -> Any: ...
+    def visit_tuple_get(self, op: TupleGet) -> Any: ...
+    def visit_bail_if(self, op: BailIf) -> Any: ...
+    def visit_jump(self, op: Jump) -> Any: ...
+    def visit_branch(self, op: Branch) -> Any: ...
+    def visit_return(self, op: Return) -> Any: ...
+    def visit_bail(self, op: Bail) -> Any: ...
+
+
+def const_type(value: object) -> Type | None:
+    """The IR type of a literal, or None when it is not a native scalar (or an int past i64)."""
+    kind = {bool: BOOL, float: FLOAT, type(None): NONE, int: INT}.get(type(value))
+    if kind is INT and not -(2**63) <= value < 2**63:
+        return None
+    return kind
+
+
+class _Printer(OpVisitor):
+    """Renders ops as text; value names are ``%n`` numbered in order of first definition."""
+
+    def __init__(self) -> None:
+        self.names: dict[int, str] = {}
+        self.counter = itertools.count()
+
+    def name(self, value: Value) -> str:
+        if isinstance(value, Param):
+            return value.name
+        if isinstance(value, GlobalParam):
+            return f"@{value.name}"
+        if isinstance(value, Const):
+            return repr(value.value)
+        if id(value) not in self.names:
+            self.names[id(value)] = f"%{next(self.counter)}"
+        return self.names[id(value)]
+
+    def args(self, values: tuple[Value, ...]) -> str:
+        return ", ".join(map(self.name, values))
+
+    def visit_binary(self, op: Binary) -> str:
+        return f"{self.name(op.left)} {op.op} {self.name(op.right)}"
+
+    def visit_unary(self, op: Unary) -> str:
+        return f"{op.op} {self.name(op.operand)}"
+
+    visit_compare = visit_binary
+
+    def visit_truth(self, op: Truth) -> str:
+        return f"truth {self.name(op.operand)}"
+
+    def visit_convert(self, op: Convert) -> str:
+        return f"convert {self.name(op.operand)}"
+
+    def visit_select(self, op: Select) -> str:
+        return f"select {self.args(op.operands())}"
+
+    def visit_call_builtin(self, op: CallBuiltin) -> str:
+        return f"call {op.name}({self.args(op.args)})"
+
+    def visit_call_direct(self, op: CallDirect) -> str:
+        return f"call_direct {op.callee.symbol}({self.args(op.args)})"
+
+    def visit_make_tuple(self, op: MakeTuple) -> str:
+        return f"tuple ({self.args(op.items)})"
+
+    def visit_tuple_get(self, op: TupleGet) -> str:
+        return f"{self.name(op.tuple)}[{op.index}]"
+
+    def visit_bail_if(self, op: BailIf) -> str:
+        return f"bail_if {self.name(op.cond)}  # {op.reason}"
+
+    def visit_jump(self, op: Jump) -> str:
+        return f"block{op.target.label}({self.args(op.args)})"
+
+    def visit_branch(self, op: Branch) -> str:
+        return (
+            f"branch {self.name(op.cond)}, "
+            f"{self.visit_jump(op.if_true)}, {self.visit_jump(op.if_false)}"
+        )
+
+    def visit_return(self, op: Return) -> str:
+        return f"return {self.name(op.value)}"
+
+    def visit_bail(self, op: Bail) -> str:
+        return f"bail  # {op.reason}"
+
+
+def format_function(fn: FunctionIR) -> str:
+    """The IR of ``fn`` as text (deterministic: same function, same text)."""
+    printer = _Printer()
+    params = ", ".join(f"{p.name}: {p.type}" for p in fn.params)
+    lines = [f"def {fn.symbol}({params}) -> {fn.return_type}:"]
+    for block in fn.blocks:
+        bparams = ", ".join(f"{printer.name(p)}: {p.type}" for p in block.params)
+        origin = "" if block.origin is None else f"  # bytecode block {block.origin}"
+        lines.append(f"  block{block.label}({bparams}):{origin}")
+        for op in block.ops:
+            text = op.accept(printer)
+            if isinstance(op, BailIf):
+                lines.append(f"    {text}")
+            else:
+                lines.append(f"    {printer.name(op)} = {text} : {op.type}")
+        if block.terminator is not None:
+            lines.append(f"    {block.terminator.accept(printer)}")
+    return "\n".join(lines)

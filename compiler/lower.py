@@ -1,0 +1,197 @@
+"""Lower: typed SSA IR -> LLVM IR (``llvmlite.ir``) plus the METH_FASTCALL entry.
+
+In: a ``build.Unit`` (every ``FunctionIR`` of one compilation, their guards) and its entry
+function, an empty module from ``runtime.jit.new_module``.
+Out: the module filled with
+
+- one internal ``i32 @<symbol>(ptr out, i32 depth, <params>, <unit globals>)`` per function
+  (0 = result stored at ``out``, 1 = bail), direct calls between them passing ``depth + 1``
+  and bailing past ``MAX_NATIVE_DEPTH`` (the interpreter then recurses, and raises
+  ``RecursionError`` where Python would);
+- the body of the COMPILER.md ABI, ``i32 @<symbol>.body(ptr out, <params>, <globals>)``;
+- the entry thunk added by ``runtime.entry.add_entry``, whose ``EntrySpec`` is returned.
+
+All scalar semantics come from ``numeric`` (never duplicated here); block parameters become
+phi nodes; every possible bail branches to the function's single ``ret i32 1`` block.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir as ll
+from pyfast.compiler import ir, numeric
+from pyfast.compiler.build import Unit
+from pyfast.compiler.runtime.entry import EntrySpec, add_entry, llvm_type
+from pyfast.compiler.types import NONE, Type
+
+#: Native call depth past which a direct call bails (C stack safety; exact because bailing is).
+MAX_NATIVE_DEPTH = 200
+
+_I32 = ll.IntType(32)
+_PTR = ll.PointerType()
+
+
+def _signature(fir: ir.FunctionIR, unit: Unit) -> ll.FunctionType:
+    params = [llvm_type(p.type) for p in fir.params] + [llvm_type(g.type) for g in unit.globals]
+    return ll.FunctionType(_I32, [_PTR, _I32, *params])
+
+
+class _FunctionLowering(ir.OpVisitor):
+    """Emits one ``FunctionIR`` into its LLVM function."""
+
+    def __init__(self, fir: ir.FunctionIR, fn: ll.Function, impls: dict, unit: Unit) -> None:
+        self.fir = fir
+        self.fn = fn
+        self.impls = impls
+        self.out, self.depth, *rest = fn.args
+        self.params = rest[: len(fir.params)]
+        self.globals = rest[len(fir.params) :]
+        self.values: dict[int, ll.Value] = {}
+        entry = fn.append_basic_block("entry")
+        self.allocas = ll.IRBuilder(entry)
+        self.blocks = {b.label: fn.append_basic_block(f"block{b.label}") for b in fir.blocks}
+        self.bail_block = fn.append_basic_block("bail")
+        ll.IRBuilder(self.bail_block).ret(_I32(1))
+        self.b = ll.IRBuilder(entry)
+
+    def run(self) -> None:
+        for block in self.fir.blocks:
+            self.b.position_at_end(self.blocks[block.label])
+            for param in block.params:
+                self.values[id(param)] = self.b.phi(llvm_type(param.type))
+        self.allocas.position_at_end(self.fn.entry_basic_block)
+        for block in self.fir.blocks:
+            self.b.position_at_end(self.blocks[block.label])
+            for op in block.ops:
+                self.values[id(op)] = op.accept(self)
+            block.terminator.accept(self)
+        self.allocas.branch(self.blocks[0])
+
+    def value(self, v: ir.Value) -> ll.Value:
+        if isinstance(v, ir.Const):
+            return llvm_type(v.type)(0 if v.type is NONE else v.value)
+        if isinstance(v, ir.Param):
+            return self.params[v.index]
+        if isinstance(v, ir.GlobalParam):
+            return self.globals[v.index]
+        return self.values[id(v)]
+
+    def checked(self, emitted: numeric.Emitted) -> ll.Value:
+        if emitted.bail is not None:
+            self.bail_unless_false(emitted.bail)
+        return emitted.value
+
+    def bail_unless_false(self, flag: ll.Value) -> None:
+        cont = self.fn.append_basic_block()
+        self.b.cbranch(flag, self.bail_block, cont)
+        self.b.position_at_end(cont)
+
+    # -- ops ----------------------------------------------------------------------------
+
+    def visit_binary(self, op: ir.Binary) -> ll.Value:
+        a, b = self.value(op.left), self.value(op.right)
+        return self.checked(numeric.emit_binary(self.b, op.op, op.left.type, op.right.type, a, b))
+
+    def visit_unary(self, op: ir.Unary) -> ll.Value:
+        v = self.value(op.operand)
+        return self.checked(numeric.emit_unary(self.b, op.op, op.operand.type, v))
+
+    def visit_compare(self, op: ir.Compare) -> ll.Value:
+        a, b = self.value(op.left), self.value(op.right)
+        return numeric.emit_compare(self.b, op.op, op.left.type, op.right.type, a, b)
+
+    def visit_truth(self, op: ir.Truth) -> ll.Value:
+        return numeric.emit_truth(self.b, op.operand.type, self.value(op.operand))
+
+    def visit_convert(self, op: ir.Convert) -> ll.Value:
+        v = self.value(op.operand)
+        return self.checked(numeric.emit_convert(self.b, v, op.operand.type, op.type))
+
+    def visit_select(self, op: ir.Select) -> ll.Value:
+        return self.b.select(*map(self.value, op.operands()))
+
+    def visit_call_builtin(self, op: ir.CallBuiltin) -> ll.Value:
+        types = tuple(a.type for a in op.args)
+        values = [self.value(a) for a in op.args]
+        return self.checked(numeric.emit_call(self.b, op.name, types, values))
+
+    def visit_call_direct(self, op: ir.CallDirect) -> ll.Value:
+        slot = self.allocas.alloca(llvm_type(op.type))
+        depth = self.b.add(self.depth, _I32(1))
+        self.bail_unless_false(self.b.icmp_signed(">", depth, _I32(MAX_NATIVE_DEPTH)))
+        args = [slot, depth, *map(self.value, op.args), *self.globals]
+        status = self.b.call(self.impls[op.callee], args)
+        self.bail_unless_false(self.b.icmp_signed("!=", status, _I32(0)))
+        return self.b.load(slot, typ=llvm_type(op.type))
+
+    def visit_make_tuple(self, op: ir.MakeTuple) -> ll.Value:
+        result = ll.Constant(llvm_type(op.type), ll.Undefined)
+        for i, item in enumerate(op.items):
+            result = self.b.insert_value(result, self.value(item), i)
+        return result
+
+    def visit_tuple_get(self, op: ir.TupleGet) -> ll.Value:
+        return self.b.extract_value(self.value(op.tuple), op.index)
+
+    def visit_bail_if(self, op: ir.BailIf) -> ll.Value:
+        self.bail_unless_false(self.value(op.cond))
+        return _I1_FALSE
+
+    # -- terminators --------------------------------------------------------------------
+
+    def edge(self, jump: ir.Jump) -> ll.Block:
+        """The LLVM block to branch to for ``jump``, phis fed from the current block."""
+        for param, arg in zip(jump.target.params, jump.args, strict=True):
+            self.values[id(param)].add_incoming(self.value(arg), self.b.block)
+        return self.blocks[jump.target.label]
+
+    def visit_jump(self, op: ir.Jump) -> None:
+        self.b.branch(self.edge(op))
+
+    def visit_branch(self, op: ir.Branch) -> None:
+        cond = self.value(op.cond)
+        if op.if_true.target is op.if_false.target:
+            # Two edges to one block need distinct predecessors for the phis.
+            here = self.b.block
+            targets = []
+            for jump in (op.if_true, op.if_false):
+                self.b.position_at_end(self.fn.append_basic_block())
+                targets.append(self.b.block)
+                self.visit_jump(jump)
+            self.b.position_at_end(here)
+            self.b.cbranch(cond, *targets)
+            return
+        self.b.cbranch(cond, self.edge(op.if_true), self.edge(op.if_false))
+
+    def visit_return(self, op: ir.Return) -> None:
+        self.b.store(self.value(op.value), self.out)
+        self.b.ret(_I32(0))
+
+    def visit_bail(self, op: ir.Bail) -> None:
+        self.b.branch(self.bail_block)
+
+
+_I1_FALSE = ll.IntType(1)(0)
+
+
+def lower_unit(module: ll.Module, unit: Unit, main: ir.FunctionIR) -> EntrySpec:
+    """Fill ``module`` with the unit's functions, the ABI body of ``main`` and its entry."""
+    impls = {}
+    for fir in unit.functions.values():
+        impls[fir] = ll.Function(module, _signature(fir, unit), fir.symbol)
+        impls[fir].linkage = "internal"
+    for fir in unit.functions.values():
+        _FunctionLowering(fir, impls[fir], impls, unit).run()
+    params: list[Type] = [p.type for p in main.params]
+    body_type = ll.FunctionType(
+        _I32, [_PTR, *(llvm_type(t) for t in params), *(llvm_type(g.type) for g in unit.globals)]
+    )
+    body = ll.Function(module, body_type, f"{main.symbol}.body")
+    out, *rest = body.args
+    b = ll.IRBuilder(body.append_basic_block("entry"))
+    b.ret(b.call(impls[main], [out, _I32(0), *rest]))
+    return add_entry(module, body, params, main.return_type, unit.guards, f"{main.symbol}.entry")
+
+
+def format_unit(unit: Unit) -> str:
+    """The IR of every function of the unit, for ``CompiledFunction.ir_text``."""
+    return "\n\n".join(ir.format_function(fir) for fir in unit.functions.values())

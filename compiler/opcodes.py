@@ -1,0 +1,193 @@
+"""The one table of per-version bytecode differences (CPython 3.11, 3.12, 3.13).
+
+In: an instruction name and its argument as the ``bytecode`` library decodes them.
+Out: zero or more *neutral* instructions ``(op, arg)`` whose meaning is the same on every
+supported version.  Every other stage (decode, build, prescreen) speaks only the neutral set.
+
+Neutral instruction set (stack effect in brackets, TOS last):
+
+==================  =============================================================
+``LOAD_CONST c``    [] -> [c]
+``LOAD_FAST n``     [] -> [local n]
+``STORE_FAST n``    [v] -> []
+``LOAD_GLOBAL n``   [] -> [global or builtin n]      (the NULL of a call is not modelled)
+``LOAD_ATTR n``     [obj] -> [obj.n]
+``POP k``           [v1..vk] -> []
+``COPY k`` / ``SWAP k`` as in CPython
+``BINARY op``       [a, b] -> [a op b]     op is ``+ - * / // % ** << >> & | ^`` (in-place same)
+``UNARY op``        [v] -> [op v]          op is ``- + ~ not``
+``TO_BOOL``         [v] -> [bool(v)]
+``COMPARE op``      [a, b] -> [a op b]     op is ``< <= == != > >=``
+``IS invert``       [a, b] -> [a is b] (or ``is not``)
+``CALL n``          [f, a1..an] -> [f(a1..an)]
+``BUILD_TUPLE n``   [v1..vn] -> [(v1..vn)]
+``UNPACK n``        [t] -> [t[n-1]..t[0]]
+``GET_ITER``        [v] -> [iter(v)]
+``FOR_ITER b``      [it] -> [it, next(it)]; when exhausted jump to block b with the stack
+                    changed by ``FOR_ITER_EXIT_DELTA`` (the iterator popped on 3.11; on 3.12+
+                    kept with a placeholder above it, which the following ``POP`` removes)
+``JUMP b``          unconditional jump
+``BRANCH (s, b)``   [v] -> []; jump to b if bool(v) is s
+``BRANCH_NONE (s, b)``  [v] -> []; jump to b if (v is None) is s
+``BRANCH_OR_POP (s, b)`` [v] -> [v] and jump if bool(v) is s, else [] and fall through
+``RETURN``          [v] -> return v
+==================  =============================================================
+
+Names missing from ``TABLE`` are outside the compiled subset; ``api.prescreen`` rejects them.
+"""
+
+from __future__ import annotations
+
+import dis
+import sys
+from collections.abc import Callable
+
+Neutral = tuple[str, object]
+Rule = Callable[[object], list[Neutral]]
+
+VERSION = sys.version_info[:2]
+
+BINARY_SYMBOLS: tuple[str, ...] = tuple(sym.removesuffix("=") for _, sym in dis._nb_ops)
+COMPARE_SYMBOLS: dict[int, str] = {0: "<", 1: "<=", 2: "==", 3: "!=", 4: ">", 5: ">="}
+#: CALL_INTRINSIC_1 operands that are plain unary operators (3.12+).
+INTRINSIC_UNARY: dict[int, str] = {5: "+"}
+
+
+def _drop(arg: object) -> list[Neutral]:
+    return []
+
+
+def _same(op: str) -> Rule:
+    return lambda arg: [(op, arg)]
+
+
+def _fixed(op: str, value: object) -> Rule:
+    return lambda arg: [(op, value)]
+
+
+def _branch(op: str, sense: bool) -> Rule:
+    return lambda arg: [(op, (sense, arg))]
+
+
+def _global(arg: object) -> list[Neutral]:
+    return [("LOAD_GLOBAL", arg[1] if isinstance(arg, tuple) else arg)]
+
+
+def _attr(arg: object) -> list[Neutral]:
+    return [("LOAD_ATTR", arg[1] if isinstance(arg, tuple) else arg)]
+
+
+def _binary(arg: object) -> list[Neutral]:
+    return [("BINARY", BINARY_SYMBOLS[int(arg)])]
+
+
+def _compare(arg: object) -> list[Neutral]:
+    # 3.13 sets bit 16 ("cast to bool"); the result of a scalar compare is a bool anyway.
+    return [("COMPARE", COMPARE_SYMBOLS[int(arg) & 15])]
+
+
+def _intrinsic(arg: object) -> list[Neutral]:
+    if int(arg) not in INTRINSIC_UNARY:
+        return [("UNSUPPORTED", f"intrinsic {arg!r}")]
+    return [("UNARY", INTRINSIC_UNARY[int(arg)])]
+
+
+def _pair(first: str, second: str) -> Rule:
+    return lambda arg: [(first, arg[0]), (second, arg[1])]
+
+
+def _return_const(arg: object) -> list[Neutral]:
+    return [("LOAD_CONST", arg), ("RETURN", None)]
+
+
+_COMMON: dict[str, Rule] = {
+    "NOP": _drop,
+    "RESUME": _drop,
+    "CACHE": _drop,
+    "EXTENDED_ARG": _drop,
+    "PUSH_NULL": _drop,
+    "LOAD_CONST": _same("LOAD_CONST"),
+    "LOAD_FAST": _same("LOAD_FAST"),
+    "STORE_FAST": _same("STORE_FAST"),
+    "LOAD_GLOBAL": _global,
+    "LOAD_ATTR": _attr,
+    "POP_TOP": _fixed("POP", 1),
+    "COPY": _same("COPY"),
+    "SWAP": _same("SWAP"),
+    "BINARY_OP": _binary,
+    "UNARY_NEGATIVE": _fixed("UNARY", "-"),
+    "UNARY_INVERT": _fixed("UNARY", "~"),
+    "UNARY_NOT": _fixed("UNARY", "not"),
+    "COMPARE_OP": _compare,
+    "IS_OP": _same("IS"),
+    "CALL": _same("CALL"),
+    "BUILD_TUPLE": _same("BUILD_TUPLE"),
+    "UNPACK_SEQUENCE": _same("UNPACK"),
+    "GET_ITER": _same("GET_ITER"),
+    "FOR_ITER": _same("FOR_ITER"),
+    "JUMP_FORWARD": _same("JUMP"),
+    "JUMP_BACKWARD": _same("JUMP"),
+    "JUMP_BACKWARD_NO_INTERRUPT": _same("JUMP"),
+    "RETURN_VALUE": _fixed("RETURN", None),
+}
+
+_PER_VERSION: dict[tuple[int, int], dict[str, Rule]] = {
+    (3, 11): {
+        "PRECALL": _drop,
+        "LOAD_METHOD": _attr,
+        "UNARY_POSITIVE": _fixed("UNARY", "+"),
+        "POP_JUMP_FORWARD_IF_TRUE": _branch("BRANCH", True),
+        "POP_JUMP_BACKWARD_IF_TRUE": _branch("BRANCH", True),
+        "POP_JUMP_FORWARD_IF_FALSE": _branch("BRANCH", False),
+        "POP_JUMP_BACKWARD_IF_FALSE": _branch("BRANCH", False),
+        "POP_JUMP_FORWARD_IF_NONE": _branch("BRANCH_NONE", True),
+        "POP_JUMP_BACKWARD_IF_NONE": _branch("BRANCH_NONE", True),
+        "POP_JUMP_FORWARD_IF_NOT_NONE": _branch("BRANCH_NONE", False),
+        "POP_JUMP_BACKWARD_IF_NOT_NONE": _branch("BRANCH_NONE", False),
+        "JUMP_IF_TRUE_OR_POP": _branch("BRANCH_OR_POP", True),
+        "JUMP_IF_FALSE_OR_POP": _branch("BRANCH_OR_POP", False),
+    },
+    (3, 12): {
+        "LOAD_FAST_CHECK": _same("LOAD_FAST"),
+        "RETURN_CONST": _return_const,
+        "CALL_INTRINSIC_1": _intrinsic,
+        "END_FOR": _fixed("POP", 2),
+        "POP_JUMP_IF_TRUE": _branch("BRANCH", True),
+        "POP_JUMP_IF_FALSE": _branch("BRANCH", False),
+        "POP_JUMP_IF_NONE": _branch("BRANCH_NONE", True),
+        "POP_JUMP_IF_NOT_NONE": _branch("BRANCH_NONE", False),
+    },
+    (3, 13): {
+        "LOAD_FAST_CHECK": _same("LOAD_FAST"),
+        "LOAD_FAST_LOAD_FAST": _pair("LOAD_FAST", "LOAD_FAST"),
+        "STORE_FAST_STORE_FAST": _pair("STORE_FAST", "STORE_FAST"),
+        "STORE_FAST_LOAD_FAST": _pair("STORE_FAST", "LOAD_FAST"),
+        "RETURN_CONST": _return_const,
+        "CALL_INTRINSIC_1": _intrinsic,
+        "TO_BOOL": _same("TO_BOOL"),
+        "END_FOR": _fixed("POP", 1),
+        "POP_JUMP_IF_TRUE": _branch("BRANCH", True),
+        "POP_JUMP_IF_FALSE": _branch("BRANCH", False),
+        "POP_JUMP_IF_NONE": _branch("BRANCH_NONE", True),
+        "POP_JUMP_IF_NOT_NONE": _branch("BRANCH_NONE", False),
+    },
+}
+
+#: How the stack changes on the exhausted edge of FOR_ITER (see the module docstring).
+_FOR_ITER_EXIT_DELTA = {(3, 11): -1, (3, 12): +1, (3, 13): +1}
+
+TABLE: dict[str, Rule] = {**_COMMON, **_PER_VERSION.get(VERSION, {})}
+FOR_ITER_EXIT_DELTA: int = _FOR_ITER_EXIT_DELTA.get(VERSION, +1)
+
+#: Opcode numbers of ``TABLE`` for the fast ``dis``-level scan in ``api.prescreen``.
+SUPPORTED_OPCODES: frozenset[int] = frozenset(
+    dis.opmap[name] for name in TABLE if name in dis.opmap
+)
+
+
+def translate(name: str, arg: object) -> list[Neutral]:
+    """Neutral instructions for one versioned instruction; ``UNSUPPORTED`` if outside the subset."""
+    rule = TABLE.get(name)
+    if rule is None:
+        return [("UNSUPPORTED", name)]
+    return rule(arg)
