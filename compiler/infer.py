@@ -115,8 +115,9 @@ def unary(op: str, operand: Type, lineno: int) -> RType:
 
 def compare(op: str, left: Type, right: Type, lineno: int) -> None:
     """Check that ``left op right`` is a native numeric comparison (result: bool)."""
-    _numeric(left, f"'{op}'", lineno)
-    _numeric(right, f"'{op}'", lineno)
+    scalars = _numeric(left, f"'{op}'", lineno), _numeric(right, f"'{op}'", lineno)
+    if not numeric.compare_supported(op, *scalars):
+        raise Unsupported(f"'{op}' of {left} and {right} is not compiled", lineno)
 
 
 def call(name: str, args: tuple[Type, ...], lineno: int) -> Type:

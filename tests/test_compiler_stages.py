@@ -1,0 +1,286 @@
+"""Unit tests per compiler stage: opcodes/decode, IR build + printer, inference, prescreen."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pyfast.compiler import Unsupported, prescreen
+from pyfast.compiler.build import build_unit
+from pyfast.compiler.decode import decode, format_blocks
+from pyfast.compiler.ir import format_function
+from pyfast.compiler.types import BOOL, FLOAT, INT, NONE
+
+
+def ops(func) -> list[tuple[str, object]]:
+    return [(i.op, i.arg) for block in decode(func.__code__) for i in block.instrs]
+
+
+def ir_of(func, *types):
+    unit, fir = build_unit(func, types, lambda f: f.__code__)
+    return unit, fir, format_function(fir)
+
+
+# -- decode: the same neutral instructions on every version -------------------------------
+
+
+def add_one(x):
+    return x + 1
+
+
+def call_math(x):
+    return math.sqrt(x)
+
+
+def swap_pair(a, b):
+    a, b = b, a
+    return a
+
+
+def count(n):
+    t = 0
+    for i in range(n):
+        t += i
+    return t
+
+
+def test_decode_straight_line() -> None:
+    assert ops(add_one) == [
+        ("LOAD_FAST", "x"),
+        ("LOAD_CONST", 1),
+        ("BINARY", "+"),
+        ("RETURN", None),
+    ]
+
+
+def test_decode_call_drops_null_and_precall() -> None:
+    assert ops(call_math) == [
+        ("LOAD_GLOBAL", "math"),
+        ("LOAD_ATTR", "sqrt"),
+        ("LOAD_FAST", "x"),
+        ("CALL", 1),
+        ("RETURN", None),
+    ]
+
+
+def test_decode_superinstructions_are_split() -> None:
+    loads = [arg for op, arg in ops(swap_pair) if op in ("LOAD_FAST", "STORE_FAST")]
+    assert loads == ["b", "a", "b", "a", "a"]
+
+
+def test_decode_for_loop_and_liveness() -> None:
+    blocks = decode(count.__code__)
+    names = [i.op for b in blocks for i in b.instrs]
+    assert "FOR_ITER" in names and "GET_ITER" in names
+    header = next(b for b in blocks if b.instrs and b.instrs[0].op == "FOR_ITER")
+    assert header.live_in == {"t"}
+    assert blocks[0].live_in == {"n"}
+    assert "FOR_ITER" in format_blocks(blocks)
+
+
+def test_decode_branches_are_neutral() -> None:
+    def f(a, b):
+        if a < b < 3 and a is not None:
+            return 1
+        return 2
+
+    kinds = {op for op, _ in ops(f)}
+    assert kinds <= {
+        "LOAD_FAST", "LOAD_CONST", "COMPARE", "BRANCH", "BRANCH_OR_POP", "BRANCH_NONE",
+        "SWAP", "COPY", "POP", "JUMP", "RETURN", "IS", "TO_BOOL",
+    }  # fmt: skip
+
+
+def test_decode_keeps_source_lines() -> None:
+    first = count.__code__.co_firstlineno
+    lines = {i.lineno for b in decode(count.__code__) for i in b.instrs}
+    assert lines <= set(range(first, first + 5)) and first + 3 in lines
+
+
+# -- IR build and printer ----------------------------------------------------------------
+
+
+def test_ir_of_add_one() -> None:
+    _, fir, text = ir_of(add_one, INT)
+    assert fir.return_type is INT
+    assert text.splitlines()[0] == f"def {fir.symbol}(x: int) -> int:"
+    assert "%0 + 1 : int" in text
+    assert "return %1" in text
+
+
+def test_ir_is_deterministic() -> None:
+    assert ir_of(count, INT)[2].split(":", 1)[1] == ir_of(count, INT)[2].split(":", 1)[1]
+
+
+def test_ir_range_loop_has_no_objects() -> None:
+    _, fir, text = ir_of(count, INT)
+    assert "select" in text or "<" in text
+    assert fir.return_type is INT
+    assert "call" not in text
+
+
+def test_ir_swap_is_free() -> None:
+    _, _, text = ir_of(swap_pair, INT, INT)
+    assert "tuple" not in text
+
+
+def test_ir_math_guards() -> None:
+    unit, fir, text = ir_of(call_math, FLOAT)
+    assert "call math.sqrt(" in text
+    assert [(type(g).__name__, g.name) for g in unit.guards] == [
+        ("GlobalIdentity", "math"),
+        ("GlobalIdentity", "sqrt"),
+    ]
+
+
+def test_ir_tuple_return() -> None:
+    def pair(a, b):
+        return a, b
+
+    _, fir, text = ir_of(pair, INT, FLOAT)
+    assert str(fir.return_type) == "tuple[int, float]"
+    assert "tuple (%0, %1) : tuple[int, float]" in text
+
+
+# -- inference: block versions, return types, rejections -----------------------------------
+
+
+def half(n):
+    x = 0
+    for _ in range(n):
+        x += 0.5
+    return x
+
+
+def test_int_becoming_float_gets_two_versions() -> None:
+    _, fir, text = ir_of(half, INT)
+    assert fir.return_type is FLOAT
+    assert "bail  # returns int, compiled for float" in text
+
+
+def test_none_or_int_local_is_typed_per_path() -> None:
+    def f(x):
+        y = None
+        if x > 0:
+            y = x
+        return 0 if y is None else y
+
+    _, fir, _ = ir_of(f, INT)
+    assert fir.return_type is INT
+
+
+def test_bool_argument() -> None:
+    _, fir, _ = ir_of(add_one, BOOL)
+    assert fir.return_type is INT
+
+
+def test_returns_none() -> None:
+    def f(x):
+        x += 1
+
+    _, fir, _ = ir_of(f, INT)
+    assert fir.return_type is NONE
+
+
+def test_reject_types_that_keep_changing() -> None:
+    def f(n):
+        x = 0
+        for _ in range(n):
+            x = (x, x)
+        return 1
+
+    with pytest.raises(Unsupported) as info:
+        ir_of(f, INT)
+    assert info.value.lineno is not None
+
+
+def test_reject_unsupported_operation_with_line() -> None:
+    def f(x):
+        y = x + 1
+        return y + None
+
+    with pytest.raises(Unsupported) as info:
+        ir_of(f, INT)
+    assert info.value.lineno == f.__code__.co_firstlineno + 2
+    assert "None" in info.value.reason
+
+
+def test_reject_is_between_numbers() -> None:
+    def f(a, b):
+        return a is b
+
+    with pytest.raises(Unsupported, match="'is'"):
+        ir_of(f, INT, INT)
+
+
+def test_reject_unknown_global() -> None:
+    def f(x):
+        return undefined_name_xyz(x)  # noqa: F821
+
+    with pytest.raises(Unsupported, match="not defined"):
+        ir_of(f, INT)
+
+
+# -- prescreen ---------------------------------------------------------------------------
+
+
+def gen(n):
+    yield n
+
+
+def with_list(n):
+    x = n + 1
+    return [x]
+
+
+def with_attr(o):
+    return o.real
+
+
+def with_str(n):
+    s = "abc"
+    return s
+
+
+def with_try(n):
+    try:
+        return 1 // n
+    except ZeroDivisionError:
+        return 0
+
+
+def closure(n):
+    def inner():
+        return n
+
+    return inner
+
+
+def with_import(n):
+    import os
+
+    return os
+
+
+@pytest.mark.parametrize(
+    ("func", "line_offset", "words"),
+    [
+        (gen, 0, "generator"),
+        (with_list, 2, "BUILD_LIST"),
+        (with_attr, 1, "attribute"),
+        (with_str, 1, "constant"),
+        (with_try, 0, "try"),
+        (closure, 0, "closure"),
+        (with_import, 1, "IMPORT_NAME"),
+    ],
+)
+def test_prescreen_rejects(func, line_offset, words) -> None:
+    reason = prescreen(func.__code__)
+    assert isinstance(reason, Unsupported)
+    assert words in reason.reason
+    assert reason.lineno == func.__code__.co_firstlineno + line_offset
+
+
+@pytest.mark.parametrize("func", [add_one, call_math, swap_pair, count, half])
+def test_prescreen_accepts(func) -> None:
+    assert prescreen(func.__code__) is None
