@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 "available": probes[r.name].available,
                 "version": probes[r.name].version,
                 "reason": probes[r.name].reason,
+                "import_s": probes[r.name].import_s,
             }
             for r in table
         },
@@ -261,6 +262,7 @@ def _machine() -> dict:
         "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 

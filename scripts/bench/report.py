@@ -109,6 +109,7 @@ def render_markdown(results: dict) -> str:
                 "run",
                 "functions compiled",
                 "native calls",
+                "OSR entries",
                 "compile ms total",
                 "compile ms median / max",
                 "first native call ms",
@@ -143,15 +144,30 @@ def _used(results: dict) -> set[str]:
 
 def _header(results: dict) -> list[str]:
     machine = results["machine"]
-    versions = ", ".join(
-        f"{v['label']} {v['version']}" for v in results["runtimes"].values() if v.get("version")
-    )
+    named = {
+        v["label"].split(" (")[0]: v["version"]
+        for v in results["runtimes"].values()
+        if v.get("version")
+    }
+    versions = ", ".join(f"{label} {version}" for label, version in named.items())
     libraries = ", ".join(f"{k} {v}" for k, v in results.get("libraries", {}).items() if v)
+    load = machine.get("load_average")
+    busy = f" (load average at start {load[0]:.2f})" if load else ""
+    imports = [
+        f"`import {v['label'].split()[0].lower()}` alone {v['import_s']:.2f} s"
+        for v in results["runtimes"].values()
+        if v.get("import_s") is not None
+    ]
     return [
         f"- Date: {results['date']}",
-        f"- Machine: {machine['platform']}, {machine['cpu']}, {machine['cores']} cores",
+        f"- Machine: {machine['platform']}, {machine['cpu']}, {machine['cores']} cores{busy}",
         f"- Versions: {versions}" + (f"; {libraries}" if libraries else ""),
         f"- Scale: BENCH_SCALE={results['scale']}, {results['repeat']} runs per runtime",
+        *(
+            [f"- Start-up included in the timings: {', '.join(imports)} (one process)"]
+            if imports
+            else []
+        ),
     ]
 
 
@@ -175,7 +191,7 @@ def _pyfast_rows(results: dict) -> list[list[str]]:
                 continue
             p = cell.get("pyfast")
             if p is None:
-                rows.append([w["name"], name, "no report", "", "", "", ""])
+                rows.append([w["name"], name, "no report", "", "", "", "", ""])
                 continue
             rows.append(
                 [
@@ -183,6 +199,7 @@ def _pyfast_rows(results: dict) -> list[list[str]]:
                     name,
                     f"{p['functions_compiled']} of {p['functions']}",
                     str(p["native_calls"]),
+                    str(p["osr_entries"]),
                     _ms(p["compile_ms_total"]),
                     f"{_ms(p['compile_ms_median'])} / {_ms(p['compile_ms_max'])}",
                     _ms(p["first_native_call_ms"]),
@@ -213,6 +230,7 @@ def write_chart(results: dict, out: Path) -> str:
     names = [n for n in runtimes if n != "cpython" and n in _used(results)]
     workloads = results["workloads"]
     width = 0.8 / max(len(names), 1)
+    colors = plt.get_cmap("tab10").colors
     fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(workloads) + 2), 5))
     for k, name in enumerate(names):
         xs, ys = [], []
@@ -224,7 +242,7 @@ def write_chart(results: dict, out: Path) -> str:
                 ys.append(cell["speedup"])
             elif cell["status"] in (WRONG, FAILED):
                 ax.text(x, 1, cell["status"], rotation=90, ha="center", va="bottom", fontsize=6)
-        ax.bar(xs, ys, width, label=runtimes[name]["label"])
+        ax.bar(xs, ys, width, label=runtimes[name]["label"], color=colors[k % len(colors)])
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
     ax.set_xticks(range(len(workloads)))

@@ -39,6 +39,7 @@ class Probe:
     available: bool
     version: str | None = None
     reason: str | None = None
+    import_s: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,10 +60,11 @@ def _ask(ctx: Context, argv: list[str]) -> measure.Run:
     return measure.run(measure.Command(tuple(argv)), ctx.timeout, ctx.base_env)
 
 
-def _python_module_version(ctx: Context, module: str, install: str) -> Probe:
+def _python_module_version(ctx: Context, module: str, install: str, timed: bool = False) -> Probe:
+    """Import ``module`` in a fresh process; ``timed`` keeps that process's wall time."""
     found = _ask(ctx, [ctx.python, "-c", f"import {module}; print({module}.__version__)"])
     if found.ok:
-        return Probe(True, found.stdout.strip())
+        return Probe(True, found.stdout.strip(), import_s=found.wall_s if timed else None)
     return Probe(False, reason=f"{module} not importable ({found.failure()}); {install}")
 
 
@@ -145,7 +147,11 @@ class PyPy:
     def probe(self, ctx: Context) -> Probe:
         if ctx.pypy is None:
             return Probe(False, reason="pypy3 not found: install it with `apt-get install pypy3`")
-        found = _ask(ctx, [ctx.pypy, "-c", "import sys; print(' '.join(sys.version.split()))"])
+        code = (
+            "import platform, sys; v = getattr(sys, 'pypy_version_info', (0, 0, 0));"
+            " print('%d.%d.%d (Python %s)' % (v[0], v[1], v[2], platform.python_version()))"
+        )
+        found = _ask(ctx, [ctx.pypy, "-c", code])
         if not found.ok:
             return Probe(False, reason=f"{ctx.pypy} does not run ({found.failure()})")
         return Probe(True, found.stdout.strip())
@@ -161,7 +167,7 @@ class Numba:
     label = "Numba @njit"
 
     def probe(self, ctx: Context) -> Probe:
-        return _python_module_version(ctx, "numba", "install it with `pip install numba`")
+        return _python_module_version(ctx, "numba", "install it with `pip install numba`", True)
 
     def prepare(self, workload: Workload, ctx: Context) -> Prepared | Skip:
         variant = workload.numba
@@ -264,7 +270,8 @@ def summarize_report(report: object) -> dict | None:
     """Compiled-function count, compile times and first native call from a pyfast report.
 
     Accepts ``functions`` as a list of records or a mapping name -> record; each record may
-    carry ``status``, ``native_calls``, ``compile_ms``, ``osr_entries``.  The optional
+    carry ``status``, ``native_calls``, ``compile_ms``, ``osr_entries``.  The compile-time
+    median and maximum are over the functions that spent time compiling.  The optional
     top-level ``first_native_call_ms`` is passed through (None when the report lacks it).
     """
     if not isinstance(report, dict):
@@ -273,7 +280,9 @@ def summarize_report(report: object) -> dict | None:
     if isinstance(functions, dict):
         functions = [dict(record, name=name) for name, record in functions.items()]
     records = [f for f in functions if isinstance(f, dict)]
-    compile_ms = [float(f["compile_ms"]) for f in records if _number(f.get("compile_ms"))]
+    compile_ms = [
+        float(f["compile_ms"]) for f in records if _number(f.get("compile_ms")) and f["compile_ms"]
+    ]
     return {
         "functions": len(records),
         "functions_compiled": sum(1 for f in records if f.get("status") == "compiled"),
