@@ -59,6 +59,7 @@ LIBM: dict[str, tuple[str, tuple[str, ...]]] = {
         ).split()
     },
     **{name: ("double", ("double", "double")) for name in "pow fmod atan2 hypot copysign".split()},
+    "ldexp": ("double", ("double", "i32")),
 }
 
 
@@ -77,8 +78,15 @@ def function(module: ir.Module, name: str) -> ir.Function:
 
 
 def libm(module: ir.Module, name: str) -> ir.Function:
-    """Declare the libm function ``name`` in ``module`` (idempotent)."""
-    return _declare(module, name, LIBM[name])
+    """Declare the libm function ``name`` in ``module`` (idempotent).
+
+    Declared ``nobuiltin`` so LLVM keeps the call: its library-call simplifier would otherwise
+    rewrite e.g. ``pow(x, 2.0)`` as ``x * x``, whose rounding can differ from the C library's
+    that CPython uses.
+    """
+    fn = _declare(module, name, LIBM[name])
+    fn.attributes.add("nobuiltin")
+    return fn
 
 
 def data(module: ir.Module, name: str) -> ir.GlobalVariable:
@@ -89,6 +97,7 @@ def data(module: ir.Module, name: str) -> ir.GlobalVariable:
         return existing
     var = ir.GlobalVariable(module, ir.IntType(8), name)
     var.linkage = "external"
+    var.type = _TYPES["ptr"]  # llvmlite types a global as ``i8*``; LLVM sees an opaque ``ptr``
     return var
 
 

@@ -20,20 +20,25 @@ _lock = threading.Lock()
 
 
 @functools.cache
-def _target_machine() -> llvm.TargetMachine:
+def _host() -> tuple[llvm.Target, str, str]:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     for name, address in capi.addresses().items():
         llvm.add_symbol(name, address)
     target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
+def _new_target_machine() -> llvm.TargetMachine:
+    """A target machine for the host CPU.  An MCJIT engine owns (and frees) its machine, so
+    each engine gets a new one."""
+    target, cpu, features = _host()
     return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
-        opt=3,
-        reloc="static",
-        codemodel="jitdefault",
-        jit=True,
+        cpu=cpu, features=features, opt=3, reloc="static", codemodel="jitdefault", jit=True
     )
+
+
+_target_machine = functools.cache(_new_target_machine)  # triple and data layout; never owned
 
 
 class NativeLibrary:
@@ -63,7 +68,7 @@ def new_module(name: str) -> ir.Module:
 
 def compile_module(module: ir.Module) -> NativeLibrary:
     """Verify, optimise (O3) and compile ``module``; raise on invalid IR."""
-    tm = _target_machine()
+    tm = _new_target_machine()
     with _lock:
         mod = llvm.parse_assembly(str(module))
         mod.verify()
