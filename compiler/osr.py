@@ -6,7 +6,7 @@ values its frame holds there (the live locals and the ``range`` iterators of the
 Out: ``LoopHeader`` descriptions (``loop_headers``), a *continuation* function that performs
 "the rest of the call from header H" (``make_continuation``), native code for it
 (``compile_loop``, through the ordinary ``compile_function``), the trampoline the loop probe
-calls (``enter``), and the probe itself (``plant_probes``, for the hook).
+calls (``enter``), and the probe the hook plants on back edges (``plant_probes``).
 
 The transformation
 ------------------
@@ -40,9 +40,12 @@ reaches H, generators, and functions whose locals are captured by inner function
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import dataclasses
 import dis
+import functools
+import operator
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import CodeType, FunctionType
@@ -71,6 +74,12 @@ class _Version:
     """3.11 puts ``PRECALL n`` before ``CALL n``."""
     jump_if_true: str
     """The forward "pop and jump if true" opcode."""
+    jump_if_none: str
+    """The forward "pop and jump if None" opcode."""
+    jump_if_not_none: str
+    """The forward "pop and jump if not None" opcode."""
+    null_before_callable: bool
+    """``PUSH_NULL`` goes under the callable (3.11, 3.12) or above it (3.13)."""
     load_local: str
     """The load used by the probe: ``LOAD_FAST`` checks boundness only up to 3.11."""
     range_next: Callable[[range, int | None], int]
@@ -79,16 +88,38 @@ class _Version:
 
 
 _VERSIONS = {
-    (3, 11): _Version(True, "POP_JUMP_FORWARD_IF_TRUE", "LOAD_FAST", _next_indexed),
-    (3, 12): _Version(False, "POP_JUMP_IF_TRUE", "LOAD_FAST_CHECK", _next_rebased),
-    (3, 13): _Version(False, "POP_JUMP_IF_TRUE", "LOAD_FAST_CHECK", _next_rebased),
+    (3, 11): _Version(
+        True,
+        "POP_JUMP_FORWARD_IF_TRUE",
+        "POP_JUMP_FORWARD_IF_NONE",
+        "POP_JUMP_FORWARD_IF_NOT_NONE",
+        True,
+        "LOAD_FAST",
+        _next_indexed,
+    ),
+    (3, 12): _Version(
+        False,
+        "POP_JUMP_IF_TRUE",
+        "POP_JUMP_IF_NONE",
+        "POP_JUMP_IF_NOT_NONE",
+        True,
+        "LOAD_FAST_CHECK",
+        _next_rebased,
+    ),
+    (3, 13): _Version(
+        False,
+        "POP_JUMP_IF_TRUE",
+        "POP_JUMP_IF_NONE",
+        "POP_JUMP_IF_NOT_NONE",
+        False,
+        "LOAD_FAST_CHECK",
+        _next_rebased,
+    ),
 }
 _V = _VERSIONS[sys.version_info[:2]]
 
 # Opcode names by role; a name missing from a version simply never matches.
-_READS = frozenset(
-    {"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "DELETE_FAST", "LOAD_FAST_LOAD_FAST"}
-)
+_READS = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "DELETE_FAST", "LOAD_FAST_LOAD_FAST"})
 _WRITES = frozenset({"STORE_FAST", "STORE_FAST_STORE_FAST"})
 _UNBINDS = frozenset({"DELETE_FAST", "LOAD_FAST_AND_CLEAR"})
 _NO_FALLTHROUGH = frozenset(
@@ -104,7 +135,9 @@ _NO_FALLTHROUGH = frozenset(
         "JUMP",
     }
 )
+_LOCAL_OPS = _READS | _WRITES | _UNBINDS | {"STORE_FAST_LOAD_FAST"}
 _JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+_BACKWARD_OPCODES = [code for name, code in dis.opmap.items() if "BACKWARD" in name]
 _UNSUPPORTED_FLAGS = (
     ("generator", 0x20),  # CO_GENERATOR
     ("coroutine", 0x80),  # CO_COROUTINE
@@ -168,111 +201,139 @@ def _names(op: _Op) -> tuple[str, ...]:
     return op.argval if isinstance(op.argval, tuple) else (op.argval,)
 
 
-def _reads(op: _Op) -> tuple[str, ...]:
-    if op.name in _READS:
-        return _names(op)
-    if op.name == "STORE_FAST_LOAD_FAST":
-        return _names(op)[1:]
-    return ()
+def _effects(op: _Op, slot: Mapping[str, int], saved: int) -> tuple[int, int, int]:
+    """``(reads, writes, unbinds)`` of one op as bit masks over ``co_varnames``.
 
-
-def _writes(op: _Op) -> tuple[str, ...]:
-    if op.name in _WRITES:
-        return _names(op)
-    if op.name == "STORE_FAST_LOAD_FAST":
-        return _names(op)[:1]
-    return ()
+    ``saved``: the locals an inlined comprehension (3.12+) saves with ``LOAD_FAST_AND_CLEAR``
+    and restores with a plain ``STORE_FAST`` of a value that may be "unbound": a store to one
+    of those never proves it bound."""
+    names = _names(op) if op.name in _LOCAL_OPS else ()
+    bits = [1 << slot[n] if n in slot else 0 for n in names]  # 3.13 cells are not varnames
+    if op.name == "STORE_FAST_LOAD_FAST":  # stores the first, then loads the second
+        return bits[1] & ~bits[0], bits[0] & ~saved, 0
+    mask = functools.reduce(operator.or_, bits, 0)  # LOAD_FAST_LOAD_FAST may name one twice
+    reads = mask if op.name in _READS else 0
+    writes = mask & ~saved if op.name in _WRITES else 0
+    unbinds = mask if op.name in _UNBINDS else 0
+    return reads, writes, unbinds
 
 
 @dataclasses.dataclass
 class _Flow:
-    """Instruction-level control flow of one code object."""
+    """Control flow of one code object: ops, basic blocks, and stack depths."""
 
     ops: list[_Op]
     index: dict[int, int]  # start offset -> position in ops
-    succ: list[list[int]]  # normal successors
-    handler: list[int | None]  # exception handler position covering each op
     depth: list[int | None]  # value-stack depth before each op (None: unreachable)
+    blocks: list[range]  # op positions of each basic block
+    block_at: list[int]  # op position -> its block
+    succ: list[list[int]]  # normal successor blocks
+    handler: list[int | None]  # the exception handler block covering each block
 
 
 def _flow(code: CodeType) -> _Flow:
     ops = _ops(code)
     index = {op.start: k for k, op in enumerate(ops)}
-    succ: list[list[int]] = []
-    for k, op in enumerate(ops):
-        nxt = [k + 1] if op.name not in _NO_FALLTHROUGH and k + 1 < len(ops) else []
-        if op.opcode in _JUMPS:
-            nxt.append(index[op.argval])
-        succ.append(nxt)
-    handler: list[int | None] = [None] * len(ops)
+    starts = [op.start for op in ops]
+    cover: list[int | None] = [None] * len(ops)
     handler_depth: dict[int, int] = {}
     for entry in dis.Bytecode(code).exception_entries:
         target = index[entry.target]
         handler_depth[target] = entry.depth + int(entry.lasti) + 1
-        for k, op in enumerate(ops):
-            if entry.start <= op.start < entry.end:
-                handler[k] = target
+        lo, hi = bisect.bisect_left(starts, entry.start), bisect.bisect_left(starts, entry.end)
+        cover[lo:hi] = [target] * (hi - lo)
+    leaders = {0, *handler_depth}
+    for k, op in enumerate(ops):
+        if op.opcode in _JUMPS:
+            leaders.update((index[op.argval], k + 1))
+        if op.name in _NO_FALLTHROUGH:
+            leaders.add(k + 1)
+        if k and cover[k] != cover[k - 1]:
+            leaders.add(k)
+    bounds = sorted(b for b in leaders if b < len(ops)) + [len(ops)]
+    blocks = [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+    block_at = [b for b, r in enumerate(blocks) for _ in r]
+    succ: list[list[int]] = []
+    for r in blocks:
+        last = ops[r.stop - 1]
+        nxt = [block_at[r.stop]] if last.name not in _NO_FALLTHROUGH and r.stop < len(ops) else []
+        if last.opcode in _JUMPS:
+            nxt.append(block_at[index[last.argval]])
+        succ.append(nxt)
+    handler = [None if cover[r.start] is None else block_at[cover[r.start]] for r in blocks]
+
     depth: list[int | None] = [None] * len(ops)
     depth[0] = 0
     work = [0]
     while work:
         k = work.pop()
         op = ops[k]
-        edges: list[tuple[int, int]] = []
-        for s in succ[k]:
-            jump = op.opcode in _JUMPS and s == index[op.argval] and (s != k + 1)
-            arg = op.arg if op.opcode >= dis.HAVE_ARGUMENT else None
-            edges.append((s, depth[k] + dis.stack_effect(op.opcode, arg, jump=jump)))
-        if handler[k] is not None:
-            edges.append((handler[k], handler_depth[handler[k]]))
+        arg = op.arg if op.opcode >= dis.HAVE_ARGUMENT else None
+        edges = []
+        if op.name not in _NO_FALLTHROUGH and k + 1 < len(ops):
+            edges.append((k + 1, dis.stack_effect(op.opcode, arg, jump=False)))
+        if op.opcode in _JUMPS:
+            edges.append((index[op.argval], dis.stack_effect(op.opcode, arg, jump=True)))
+        edges = [(s, depth[k] + effect) for s, effect in edges]
+        if cover[k] is not None:
+            edges.append((cover[k], handler_depth[cover[k]]))
         for s, d in edges:
             if depth[s] is None:
                 depth[s] = d
                 work.append(s)
-    return _Flow(ops, index, succ, handler, depth)
+    return _Flow(ops, index, depth, blocks, block_at, succ, handler)
 
 
-def _live_in(flow: _Flow) -> list[frozenset[str]]:
-    """Locals that may be read before being written, on entry to each op."""
-    n = len(flow.ops)
-    live: list[frozenset[str]] = [frozenset()] * n
+def _live_in(flow: _Flow, effects: list[tuple[int, int, int]]) -> list[int]:
+    """Per block: the locals (bit mask) that may be read before being written."""
+    gen_kill = []
+    for r in flow.blocks:
+        gen = kill = 0
+        for k in reversed(r):
+            reads, writes, _ = effects[k]
+            gen = reads | (gen & ~writes)
+            kill |= writes
+        gen_kill.append((gen, kill))
+    live = [0] * len(flow.blocks)
     changed = True
     while changed:
         changed = False
-        for k in range(n - 1, -1, -1):
-            op = flow.ops[k]
-            out: set[str] = set()
-            for s in flow.succ[k]:
+        for b in range(len(flow.blocks) - 1, -1, -1):
+            out = 0
+            for s in flow.succ[b]:
                 out |= live[s]
-            new = (out - set(_writes(op))) | set(_reads(op))
-            if flow.handler[k] is not None:
-                new |= live[flow.handler[k]]
-            new = frozenset(new)
-            if new != live[k]:
-                live[k] = new
+            gen, kill = gen_kill[b]
+            new = gen | (out & ~kill)
+            if flow.handler[b] is not None:
+                new |= live[flow.handler[b]]
+            if new != live[b]:
+                live[b] = new
                 changed = True
     return live
 
 
-def _assigned_out(flow: _Flow, params: frozenset[str], every: frozenset[str]) -> list[frozenset]:
-    """Locals definitely bound after each op (``every`` for unreachable ops)."""
-    n = len(flow.ops)
-    into: list[frozenset[str]] = [every] * n
+def _bound_out(flow: _Flow, effects: list[tuple[int, int, int]], params: int) -> list[int]:
+    """Per block: the locals (bit mask) definitely bound at its end (all, if unreachable)."""
+    transfer = []
+    for r in flow.blocks:
+        keep, add = -1, 0
+        for k in r:
+            _, writes, unbinds = effects[k]
+            add = (add | writes) & ~unbinds
+            keep &= ~unbinds
+        transfer.append((keep, add))
+    into = [-1] * len(flow.blocks)
     into[0] = params
-    out: list[frozenset[str]] = [every] * n
+    out = [-1] * len(flow.blocks)
     changed = True
     while changed:
         changed = False
-        for k in range(n):
-            op = flow.ops[k]
-            unbinds = set(_names(op)) if op.name in _UNBINDS else set()
-            new_out = frozenset((into[k] | set(_writes(op))) - unbinds)
-            if new_out != out[k]:
-                out[k] = new_out
-                changed = True
-            targets = [(s, new_out) for s in flow.succ[k]]
-            if flow.handler[k] is not None:
-                targets.append((flow.handler[k], into[k]))
+        for b in range(len(flow.blocks)):
+            keep, add = transfer[b]
+            out[b] = (into[b] & keep) | add
+            targets = [(s, out[b]) for s in flow.succ[b]]
+            if flow.handler[b] is not None:
+                targets.append((flow.handler[b], into[b] & keep))
             for s, bound in targets:
                 merged = into[s] & bound if s != 0 else params
                 if merged != into[s]:
@@ -285,10 +346,8 @@ def _reachable(flow: _Flow, start: int) -> set[int]:
     seen = {start}
     work = [start]
     while work:
-        k = work.pop()
-        nxt = list(flow.succ[k])
-        if flow.handler[k] is not None:
-            nxt.append(flow.handler[k])
+        b = work.pop()
+        nxt = flow.succ[b] if flow.handler[b] is None else [*flow.succ[b], flow.handler[b]]
         for s in nxt:
             if s not in seen:
                 seen.add(s)
@@ -311,57 +370,65 @@ MODULE_LEVEL_REASON = "loop at module level: its variables are module globals"
 """Reason the hook reports for a loop in module (or class) body code; see docs/osr.md."""
 
 
-def loop_headers(code: CodeType) -> list[LoopHeader]:
-    """Every loop header of an original code object, in offset order (pure ``dis`` analysis)."""
+@functools.lru_cache(maxsize=512)
+def loop_headers(code: CodeType) -> tuple[LoopHeader, ...]:
+    """Every loop header of an original code object, in offset order (pure ``dis`` analysis).
+
+    Cached per code object; cheap when the code has no backward jump."""
+    if not any(op in code.co_code[::2] for op in _BACKWARD_OPCODES):
+        return ()
     flow = _flow(code)
     backs: dict[int, list[int]] = {}
     for k, op in enumerate(flow.ops):
-        if op.opcode in _JUMPS and flow.depth[k] is not None:
-            target = flow.index[op.argval]
-            if target <= k:
-                backs.setdefault(target, []).append(k)
-    if not backs:
-        return []
+        if op.opcode in _JUMPS and flow.depth[k] is not None and flow.index[op.argval] <= k:
+            backs.setdefault(flow.block_at[flow.index[op.argval]], []).append(k)
     code_reason = _code_reason(code)
-    live = _live_in(flow)
+    slot = {name: n for n, name in enumerate(code.co_varnames)}
+    saved = 0
+    for op in flow.ops:
+        if op.name == "LOAD_FAST_AND_CLEAR":
+            saved |= 1 << slot[op.argval]
+    effects = [_effects(op, slot, saved) for op in flow.ops]
+    live = _live_in(flow, effects)
     nparams = code.co_argcount + code.co_kwonlyargcount
     nparams += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
-    params = frozenset(code.co_varnames[:nparams])
-    assigned = _assigned_out(flow, params, frozenset(code.co_varnames))
+    bound = _bound_out(flow, effects, (1 << nparams) - 1)
     loops = [
         (k, flow.index[op.argval])
         for k, op in enumerate(flow.ops)
         if op.name == "FOR_ITER" and flow.depth[k] is not None
     ]
     headers = []
-    for h, sources in sorted(backs.items()):
-        body = _reachable(flow, h)
-        sources = [s for s in sources if s in body]
+    for b, sources in sorted(backs.items()):
+        body = _reachable(flow, b)
+        sources = [s for s in sources if flow.block_at[s] in body]
         if not sources:
             continue  # a backward jump that closes no cycle (e.g. out of a cold handler)
-        op = flow.ops[h]
+        h = flow.blocks[b].start
         enclosing = [f for f, exit_ in loops if f <= h < exit_]
-        names = tuple(n for n in code.co_varnames if n in live[h])
-        bound = frozenset.intersection(*(assigned[s] for s in sources))
+        names = tuple(n for n in code.co_varnames if live[b] >> slot[n] & 1)
         reason = code_reason
         if reason is None:
+            on_back_edges = -1
+            for s in sources:
+                on_back_edges &= bound[flow.block_at[s]]
             if flow.depth[h] != len(enclosing) or any(
                 flow.depth[f] != depth for depth, f in enumerate(enclosing, 1)
             ):
                 reason = "the value stack at the loop header holds more than loop iterators"
-            elif unbound := [n for n in names if n not in bound]:
+            elif unbound := [n for n in names if not on_back_edges >> slot[n] & 1]:
                 reason = f"local {unbound[0]!r} may be unbound at the loop header"
         headers.append(
             LoopHeader(
-                key=op.start,
-                lineno=op.lineno,
+                key=flow.ops[h].start,
+                lineno=flow.ops[h].lineno,
                 iterators=len(enclosing),
                 locals=names,
                 back_edges=tuple(flow.ops[s].start for s in sources),
                 reason=reason,
             )
         )
-    return headers
+    return tuple(headers)
 
 
 def iterator_state(it: object) -> tuple[int, int, int] | None:
@@ -520,57 +587,75 @@ def plant_probes(
     labels: Mapping[int, Label],
     headers: Iterable[LoopHeader],
     *,
-    slot: str,
+    load_slot: Callable[[LoopHeader, object], list[Instr]],
     miss: str,
-    token: Callable[[LoopHeader], object],
 ) -> None:
     """Put a loop probe on every back edge of each OSR-able header, in place in ``bc``.
 
-    For header H (``labels[H.key]``) the back edges are re-routed through a probe block P
-    placed just before H; code that reached H by falling through jumps over P, so the probe
-    runs only when an iteration ends.  P calls the global ``slot`` as
-    ``slot(token(H), *locals, *iterators)`` (iterators outermost first, copied, not popped);
-    if the result is not the global ``miss`` P pops the iterators and returns it from the
-    frame, otherwise it drops it and continues at H.
+    For header H (``labels[H.key]``) the back edges are re-routed through a check C placed
+    just before H; code that reached H by falling through jumps over C, so the probe runs only
+    when an iteration ends (every local it passes is bound there).  C pushes the probe's
+    callable with ``load_slot(H, location)`` and goes on to H when it is ``None`` (four
+    instructions per iteration).  Otherwise an out-of-line block, appended to ``bc``, calls it
+    as ``slot(*locals, *iterators)`` (iterators outermost first, copied, not popped); if the
+    result is not the global ``miss`` it pops the iterators and returns it from the frame,
+    else it drops it and jumps to H.
     """
     wanted = {labels[h.key]: h for h in headers if h.reason is None}
-    probes = {label: Label() for label in wanted}
+    checks = {label: Label() for label in wanted}
     seen: set[Label] = set()
     for item in bc:
         if isinstance(item, Label):
             seen.add(item)
         elif (
-            isinstance(item, Instr) and item.has_jump() and item.arg in seen and item.arg in probes
+            isinstance(item, Instr) and item.has_jump() and item.arg in seen and item.arg in checks
         ):
-            item.arg = probes[item.arg]
+            item.arg = checks[item.arg]
+    tail: list = []
     k = 0
     while k < len(bc):
         item = bc[k]
         if isinstance(item, Label) and item in wanted:
-            block = [Instr("JUMP_FORWARD", item), probes[item]]
-            block += _probe(wanted[item], slot, miss, token)
+            header = wanted[item]
+            where = next(x.location for x in bc[k:] if isinstance(x, Instr))
+            probe = Label()
+            block = [Instr("JUMP_FORWARD", item, location=where), checks[item]]
+            block += load_slot(header, where)
+            block.append(Instr(_V.jump_if_not_none, probe, location=where))
             bc[k:k] = block
             k += len(block)
+            tail += [probe, *_probe(header, load_slot(header, where), miss, where)]
+            tail.append(Instr("JUMP_BACKWARD", item, location=where))
         k += 1
+    bc.extend(tail)
 
 
-def _probe(header: LoopHeader, slot: str, miss: str, token: Callable) -> list[Instr]:
+def _probe(header: LoopHeader, load: list[Instr], miss: str, where: object) -> list[Instr]:
+    """Reload the slot (another thread may have emptied it), call it, return or drop."""
     n = len(header.locals)
     k = header.iterators
-    resume = Label()
-    block = [Instr("LOAD_GLOBAL", (True, slot)), Instr("LOAD_CONST", token(header))]
-    block += [Instr(_V.load_local, name) for name in header.locals]
-    block += [Instr("COPY", n + k + 3) for _ in range(k)]
-    block += _call(1 + n + k, None)
+    drop = Label()
+    null = [Instr("PUSH_NULL", location=where)]
+    if _V.null_before_callable:
+        null.append(Instr("SWAP", 2, location=where))
+    block = [
+        *load,
+        Instr("COPY", 1, location=where),
+        Instr(_V.jump_if_none, drop, location=where),
+        *null,
+    ]
+    block += [Instr(_V.load_local, name, location=where) for name in header.locals]
+    block += [Instr("COPY", n + k + 2, location=where) for _ in range(k)]
+    block += _call(n + k, where)
     block += [
-        Instr("COPY", 1),
-        Instr("LOAD_GLOBAL", (False, miss)),
-        Instr("IS_OP", 0),
-        Instr(_V.jump_if_true, resume),
+        Instr("COPY", 1, location=where),
+        Instr("LOAD_GLOBAL", (False, miss), location=where),
+        Instr("IS_OP", 0, location=where),
+        Instr(_V.jump_if_true, drop, location=where),
     ]
     for _ in range(k):
-        block += [Instr("SWAP", 2), Instr("POP_TOP")]
-    block += [Instr("RETURN_VALUE"), resume, Instr("POP_TOP")]
+        block += [Instr("SWAP", 2, location=where), Instr("POP_TOP", location=where)]
+    block += [Instr("RETURN_VALUE", location=where), drop, Instr("POP_TOP", location=where)]
     return block
 
 

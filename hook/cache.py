@@ -3,9 +3,10 @@
 In: a source path, its ``os.stat`` result, and the instrumentation result to store.
 Out: the stored result when it is still valid, else ``None``.
 
-File: ``__pycache__/<stem>.<cache_tag>[.opt-N].pyfast-<version>.pyc`` next to CPython's own
-``.pyc`` (never the same name), or ``<cache_dir>/<crc of the path>-<stem>...`` with
-``--cache-dir``.  Layout: 4-byte little-endian header length, a marshaled header
+File: ``__pycache__/<stem>.<cache_tag>[.opt-N].pyfast-<version>-<crc of fingerprint>.pyc``
+next to CPython's own ``.pyc`` (never the same name), or ``<cache_dir>/<crc of the
+folder>-<stem>...`` with ``--cache-dir``; so runs with different compilers (or prescreens)
+keep separate caches.  Layout: 4-byte little-endian header length, a marshaled header
 ``(MAGIC, fingerprint, source mtime_ns, source size)``, then the marshaled payload.  The
 fingerprint names everything that changes the instrumented bytes: pyfast's version, the
 Python version and optimisation level, and the size and mtime of every hook and compiler
@@ -18,6 +19,7 @@ from __future__ import annotations
 import marshal
 import os
 import sys
+import zlib
 
 from pyfast.hook import runtime
 
@@ -49,11 +51,10 @@ def path_for(source: str) -> str:
     folder, base = os.path.split(os.path.abspath(source))
     stem = base.rpartition(".")[0] or base
     opt = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
-    name = f"{stem}.{sys.implementation.cache_tag}{opt}.pyfast-{pyfast.__version__}.pyc"
+    key = zlib.crc32(fingerprint().encode())
+    name = f"{stem}.{sys.implementation.cache_tag}{opt}.pyfast-{pyfast.__version__}-{key:08x}.pyc"
     cache_dir = runtime.settings.cache_dir
     if cache_dir:
-        import zlib
-
         return os.path.join(cache_dir, f"{zlib.crc32(os.fsencode(folder)):08x}-{name}")
     return os.path.join(folder, "__pycache__", name)
 

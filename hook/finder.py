@@ -15,7 +15,6 @@ frozen and sourceless modules all behave as under python.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import site
 import sys
@@ -47,9 +46,9 @@ class Policy:
         """True/False when the name decides; None when the module's location must."""
         if fullname == "pyfast" or fullname.startswith("pyfast."):
             return False
-        if any(fnmatch.fnmatchcase(fullname, glob) for glob in self.exclude):
+        if self.exclude and runtime.matches(fullname, self.exclude):
             return False
-        if any(fnmatch.fnmatchcase(fullname, glob) for glob in self.include):
+        if self.include and runtime.matches(fullname, self.include):
             return True
         if fullname.partition(".")[0] in sys.stdlib_module_names:
             return False

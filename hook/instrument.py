@@ -21,10 +21,17 @@ What a function gets (``OPS`` supplies the per-version opcodes), in Python terms
     goto body
 
 and each loop header (the target of a backward jump: the ``FOR_ITER`` of a ``for`` loop, the
-first body instruction of a ``while`` loop) gets the same 4-instruction inline check, with an
-out-of-line ``__pyfast__[LID]()`` call that jumps back to the header.  The OSR issue extends
-that out-of-line block: the call receives the live locals and the iterator (still on the stack
-there), and on success stores the results and jumps to the loop exit; nothing inline changes.
+first body instruction of a ``while`` loop) gets a probe.  Where on-stack replacement can enter
+(``pyfast.compiler.osr.loop_headers``), the back edges go through ``osr.plant_probes``::
+
+    slot = __pyfast__[LID]
+    if slot is not None:
+        r = slot(<the locals live at the header>, <the for-loop iterators, outermost first>)
+        if r is not __pyfast_miss__: return r       # the rest of the call ran natively
+    goto header
+
+Elsewhere the header gets the same 4-instruction inline check as a function, with an
+out-of-line ``__pyfast__[LID]()`` call (it only counts iterations) that jumps back.
 
 Functions whose dispatch would be wrong or useless are left untouched: generators and
 coroutines (a call returns a generator), closures (one code object is shared by every closure
@@ -33,7 +40,6 @@ instance, but a compiled entry binds one set of cells), and whatever ``prescreen
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from types import CodeType
 
@@ -48,40 +54,51 @@ _NOT_DISPATCHABLE = 0x0020 | 0x0080 | 0x0100 | 0x0200  # generator, coroutine, .
 _VARARGS, _VARKEYWORDS = 0x0004, 0x0008
 
 
-@dataclasses.dataclass(frozen=True)
-class SlotSpec:
-    """One probe.  ``kind`` is "function" or "loop"; a loop names its function's slot."""
+class _Record(tuple):
+    """A marshalable record: a tuple with named fields (cheaper to define than a NamedTuple)."""
 
-    kind: str
-    qualname: str
-    line: int
-    code_index: int  # pre-order index of the function's ORIGINAL code in the module tree
-    owner: int  # for a loop: index of its function's SlotSpec; for a function: itself
+    __slots__ = ()
+    fields: tuple[str, ...] = ()
 
-    def to_tuple(self) -> tuple:
-        return (self.kind, self.qualname, self.line, self.code_index, self.owner)
+    def __new__(cls, *values: object) -> _Record:
+        assert len(values) == len(cls.fields)
+        return super().__new__(cls, values)
 
-
-@dataclasses.dataclass(frozen=True)
-class Untouched:
-    qualname: str
-    line: int
-    status: str  # "unsupported" or "failed"
-    reason: str
+    def __getattr__(self, name: str) -> object:
+        try:
+            return self[type(self).fields.index(name)]
+        except ValueError:
+            raise AttributeError(name) from None
 
 
-@dataclasses.dataclass
+class SlotSpec(_Record):
+    """One probe: (kind "function" or "loop", qualname, line, code_index, owner, header).
+
+    ``code_index`` is the pre-order index of the function's ORIGINAL code in the module tree;
+    ``owner`` is, for a loop, the index of its function's SlotSpec (for a function, its own);
+    ``header`` is an OSR loop's ``LoopHeader.key`` (its probe passes the live locals and the
+    iterators), ``-1`` for a function or a loop that only counts iterations.
+    """
+
+    __slots__ = ()
+    fields = ("kind", "qualname", "line", "code_index", "owner", "header")
+
+
+class Untouched(_Record):
+    """A function left alone: (qualname, line, status "unsupported" or "failed", reason)."""
+
+    __slots__ = ()
+    fields = ("qualname", "line", "status", "reason")
+
+
 class Instrumented:
-    code: CodeType
-    slots: list[SlotSpec]
-    others: list[Untouched]
+    def __init__(self, code: CodeType, slots: list[SlotSpec], others: list[Untouched]) -> None:
+        self.code = code
+        self.slots = slots
+        self.others = others
 
     def to_marshal(self) -> tuple:
-        return (
-            self.code,
-            tuple(s.to_tuple() for s in self.slots),
-            tuple(dataclasses.astuple(u) for u in self.others),
-        )
+        return (self.code, tuple(map(tuple, self.slots)), tuple(map(tuple, self.others)))
 
     @classmethod
     def from_marshal(cls, data: tuple) -> Instrumented:
@@ -185,17 +202,23 @@ class _Walk:
 def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
     from bytecode import Bytecode, CellVar, Instr, Label
     from bytecode.instr import InstrLocation
+    from pyfast.compiler import osr
 
     if OPS is None:
         raise RuntimeError("unsupported Python version")
     bc = Bytecode.from_code(code)
+    try:
+        labels = osr.header_labels(bc, code)
+        entries = {labels[h.key]: h for h in osr.loop_headers(code) if h.reason is None}
+    except osr.OsrUnsupported:
+        labels, entries = {}, {}
     items = list(bc)
     resume = next(
         i for i, item in enumerate(items) if isinstance(item, Instr) and item.name == "RESUME"
     )
     loc = items[resume].location
     own = len(slots)
-    slots.append(SlotSpec("function", code.co_qualname, code.co_firstlineno, index, own))
+    slots.append(SlotSpec("function", code.co_qualname, code.co_firstlineno, index, own, -1))
 
     def check(key: str, target: Label, where) -> list:
         return [
@@ -244,6 +267,7 @@ def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
     ]
 
     headers = _loop_headers(items)
+    osr_keys: dict[int, str] = {}
     out: list = []
     for i, item in enumerate(items):
         out.append(item)
@@ -253,7 +277,13 @@ def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
         elif isinstance(item, Label) and item in headers:
             where = next(x.location for x in items[i:] if isinstance(x, Instr))
             lkey = f"{PLACEHOLDER}{len(slots)}"
-            slots.append(SlotSpec("loop", code.co_qualname, where.lineno or 0, index, own))
+            header = entries.get(item)
+            line = where.lineno or 0
+            if header is not None:
+                osr_keys[header.key] = lkey
+                slots.append(SlotSpec("loop", code.co_qualname, line, index, own, header.key))
+                continue
+            slots.append(SlotSpec("loop", code.co_qualname, line, index, own, -1))
             back, probe, none = Label(), Label(), Label()
             out.extend(check(lkey, probe, where))
             out.append(back)
@@ -270,6 +300,13 @@ def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
     bc.clear()
     bc.extend(out)
     bc.extend(tail)
+    osr.plant_probes(
+        bc,
+        labels,
+        entries.values(),
+        load_slot=lambda h, where: load_slot(osr_keys[h.key], where),
+        miss=MISS,
+    )
     bc.argnames = list(code.co_varnames)  # keeps co_varnames in python's order
     return bc.to_code()
 

@@ -29,6 +29,7 @@ def records() -> list[dict]:
     for profile in runtime.functions:
         counters = profile.counters()
         native = counters.get("native_calls", 0)
+        osr_entries = sum(loop.osr_entries for loop in profile.loops)
         out.append(
             {
                 "module": profile.module.name,
@@ -40,9 +41,9 @@ def records() -> list[dict]:
                 "signatures": profile.signatures(),
                 "status": profile.status,
                 "reason": profile.reason,
-                "native_calls": native,
+                "native_calls": native + osr_entries,
                 "compile_ms": round(profile.compile_ms, 3),
-                "osr_entries": 0,
+                "osr_entries": osr_entries,
             }
         )
     for module in runtime.modules:

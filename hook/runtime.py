@@ -22,9 +22,10 @@ is not entered and nothing is counted; the slots come back when the last tracer 
 from __future__ import annotations
 
 import builtins
-import fnmatch
+import functools
 import sys
 import time
+from collections.abc import Callable
 from types import CodeType, FunctionType
 
 from pyfast.hook import instrument
@@ -32,6 +33,7 @@ from pyfast.hook import instrument
 from pyfast.settings import Settings
 
 MAX_SIGNATURES = 4
+MAX_OSR_BAILS = 3  # an OSR entry that missed this often stays off: the interpreter keeps the loop
 
 
 class _Miss:
@@ -58,6 +60,12 @@ _worker = None
 def log(message: str) -> None:
     if settings.verbose:
         print(f"pyfast: {message}", file=sys.stderr, flush=True)
+
+
+def matches(name: str, globs: tuple[str, ...]) -> bool:
+    from fnmatch import fnmatchcase  # imports re: only when there are globs
+
+    return any(fnmatchcase(name, glob) for glob in globs)
 
 
 def publish(new_settings: Settings) -> None:
@@ -92,6 +100,8 @@ class ModuleRecord:
         self.others = result.others
         self._original = original  # the un-instrumented code tree, or its marshaled bytes
         self._originals: list[CodeType] | None = None
+        self.code: CodeType | None = None  # the instrumented tree, as executed
+        self.indexed = False
 
     def original(self, index: int) -> CodeType:
         if self._originals is None:
@@ -102,6 +112,31 @@ class ModuleRecord:
                 tree = marshal.loads(tree)
             self._originals = instrument.walk(tree)
         return self._originals[index]
+
+    def index(self, table: dict[int, tuple[CodeType, CodeType]]) -> None:
+        """Add ``id(instrumented code) -> (instrumented, original)`` for the whole tree."""
+        if self.indexed or self.code is None:
+            return
+        self.indexed = True
+        live_tree = instrument.walk(self.code)
+        self.original(0)
+        if len(live_tree) == len(self._originals):
+            for live_code, original in zip(live_tree, self._originals, strict=True):
+                table[id(live_code)] = (live_code, original)
+
+
+_by_code: dict[int, tuple[CodeType, CodeType]] = {}
+
+
+def original_code(function: FunctionType) -> CodeType:
+    """The un-instrumented code of ``function`` (the compiler reads callees through this)."""
+    code = function.__code__
+    hit = _by_code.get(id(code))
+    if hit is None or hit[0] is not code:
+        for module in modules:
+            module.index(_by_code)
+        hit = _by_code.get(id(code))
+    return hit[1] if hit is not None and hit[0] is code else code
 
 
 def register(name: str, file: str, result: instrument.Instrumented, original) -> CodeType:
@@ -117,29 +152,98 @@ def register(name: str, file: str, result: instrument.Instrumented, original) ->
             functions.append(profile)
             callback = profile.on_call
         else:
-            callback = LoopProfile(owners[spec.owner], base + k).on_iteration
+            callback = LoopProfile(owners[spec.owner], base + k, spec.header).on_iteration
         desired.append(callback)
         live.append(None if _suspended else callback)
-    return instrument.relocate(result.code, base)
+    module.code = instrument.relocate(result.code, base)
+    return module.code
 
 
 class LoopProfile:
-    __slots__ = ("owner", "slot", "iterations")
+    """One loop probe.  Counts iterations until the threshold, then asks for its function to
+    be compiled (for the next calls) and, at an OSR header, for native code of the rest of the
+    running call (``pyfast.compiler.osr``): the slot becomes ``enter`` once that is ready."""
 
-    def __init__(self, owner: FunctionProfile, slot: int) -> None:
+    __slots__ = ("owner", "slot", "header", "iterations", "osr_entries", "bails", "ready")
+
+    def __init__(self, owner: FunctionProfile, slot: int, header: int) -> None:
         self.owner = owner
         self.slot = slot
+        self.header = header
         self.iterations = 0
+        self.osr_entries = 0
+        self.bails = 0
+        self.ready = False  # an OSR entry is in the slot
         owner.loops.append(self)
 
-    def on_iteration(self) -> None:
+    def on_iteration(self, *values: object) -> object:
         self.iterations += 1
         if self.iterations >= settings.threshold:
             set_slot(self.slot, None)
+            frame = sys._getframe(1)
             try:
-                self.owner.loop_hot(sys._getframe(1))
+                if self.header >= 0 and settings.jit:
+                    self.request(frame, values)
+                self.owner.loop_hot(frame)
             except Exception as exc:  # noqa: BLE001
                 self.owner.decide("failed", f"hook error: {exc!r}")
+        return MISS
+
+    def request(self, frame, values: tuple) -> None:
+        from pyfast.compiler import osr
+
+        if self.owner.func is None:
+            self.owner.func = self.owner.original_function(frame)
+        func = self.owner.func
+        header = next(h for h in osr.loop_headers(func.__code__) if h.key == self.header)
+        signature = osr.signature_of(header, values)
+        if signature is None:
+            log(f"no OSR into {self.owner.name} line {header.lineno}: not a range() loop")
+            return
+        log(f"{self.owner.name} line {header.lineno}: compiling an OSR entry")
+        job = functools.partial(self.compile, func, header, signature)
+        job() if settings.threshold == 1 else background(job)
+
+    def compile(self, func: FunctionType, header, signature: tuple[type, ...]) -> None:
+        from pyfast.compiler import osr
+
+        start = time.perf_counter()
+        try:
+            compiled = osr.compile_loop(func, header, signature, fallback=_missed, miss=MISS)
+        except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported or a compiler bug
+            log(f"no OSR into {self.owner.name} line {header.lineno}: {_reason(exc)}")
+            return
+        finally:
+            self.owner.compile_ms += (time.perf_counter() - start) * 1000
+        log(f"OSR entry for {self.owner.name} line {header.lineno} ready")
+
+        def enter(*values: object) -> object:
+            result = osr.enter(compiled.entry, header, values, MISS)
+            if result is MISS:
+                self.bails += 1
+                if self.bails >= MAX_OSR_BAILS:
+                    self.ready = False
+                    set_slot(self.slot, None)
+            else:
+                self.osr_entries += 1
+            return result
+
+        self.owner.osr_compiled.append(compiled)
+        self.ready = True
+        if self.owner.status != "compiled":
+            self.owner.status, self.owner.reason = (
+                "compiled",
+                f"OSR entry only: {self.owner.reason}",
+            )
+        set_slot(self.slot, enter)
+
+
+def _missed(*args: object) -> object:
+    return MISS
+
+
+def _reason(exc: BaseException) -> str:
+    return instrument._reason_of(exc) if hasattr(exc, "reason") else repr(exc)
 
 
 class FunctionProfile:
@@ -158,6 +262,8 @@ class FunctionProfile:
         self.reason: str | None = None
         self.compile_ms = 0.0
         self.func: FunctionType | None = None
+        self.live: FunctionType | None = None  # the program's function object, once found
+        self.osr_compiled: list = []  # keeps the OSR entries' native code alive
 
     @property
     def name(self) -> str:
@@ -203,11 +309,14 @@ class FunctionProfile:
         if settings.threshold == 1:
             self.compile(key)
         else:
-            background(self, key)
+            if not self.entries:
+                self.reason = "compiling in background"
+            background(functools.partial(self.compile, key))
 
     def original_function(self, frame) -> FunctionType:
         """A function object like the live one, with the original code (the compiler's input)."""
         live_fn = find_function(frame.f_code, frame.f_globals)
+        self.live = live_fn
         code = self.module.original(self.spec.code_index)
         func = FunctionType(code, live_fn.__globals__, live_fn.__name__, live_fn.__defaults__)
         func.__kwdefaults__ = live_fn.__kwdefaults__
@@ -220,7 +329,9 @@ class FunctionProfile:
         fallback = desired[self.slot] or self.on_call
         start = time.perf_counter()
         try:
-            compiled = api.compile_function(self.func, key, fallback=fallback, miss=MISS)
+            compiled = api.compile_function(
+                self.func, key, fallback=fallback, miss=MISS, code_of=original_code
+            )
         except api.Unsupported as exc:
             self.reject("unsupported", instrument._reason_of(exc))
             return
@@ -233,7 +344,7 @@ class FunctionProfile:
         self.status, self.reason = "compiled", None
         set_slot(self.slot, compiled.entry)
         log(f"compiled {self.name}{signature_text(key)} in {self.compile_ms:.1f} ms")
-        if any(fnmatch.fnmatchcase(self.spec.qualname, g) for g in settings.dump):
+        if settings.dump and matches(self.spec.qualname, settings.dump):
             print(
                 f"pyfast: IR of {self.name}{signature_text(key)}\n{compiled.ir_text}\n"
                 f"pyfast: LLVM IR of {self.name}{signature_text(key)}\n{compiled.llvm_ir}",
@@ -254,8 +365,11 @@ class FunctionProfile:
         log(f"not compiling {self.name}: {reason}")
         if not self.entries:
             set_slot(self.slot, None)
+            if self.live is not None and self.func is not None and not self.osr_compiled:
+                self.live.__code__ = self.func.__code__  # later calls skip the probes entirely
         for loop in self.loops:
-            set_slot(loop.slot, None)
+            if not loop.ready:
+                set_slot(loop.slot, None)
 
     def counters(self) -> dict[str, int]:
         total: dict[str, int] = {"native_calls": 0, "bailouts": 0}
@@ -319,7 +433,8 @@ def signature_text(key: tuple[type, ...]) -> str:
     return "(" + ", ".join(t.__name__ for t in key) + ")"
 
 
-def background(profile: FunctionProfile, key: tuple[type, ...]) -> None:
+def background(job: Callable[[], None]) -> None:
+    """Run ``job`` on the compiler thread (started on first use); the program never waits."""
     global _worker
     if _worker is None:
         import queue
@@ -327,15 +442,24 @@ def background(profile: FunctionProfile, key: tuple[type, ...]) -> None:
 
         _worker = queue.SimpleQueue()
         threading.Thread(target=_work, args=(_worker,), name="pyfast-compiler", daemon=True).start()
-    if not profile.entries:
-        profile.reason = "compiling in background"
-    _worker.put((profile, key))
+    _worker.put(job)
+
+
+#: GIL switch interval while the compiler thread works.  Each of llvmlite's many ctypes calls
+#: releases the GIL, and getting it back from a busy main thread takes a whole switch interval
+#: (5 ms by default): a 30 ms compile then takes about a second.
+COMPILE_SWITCH_INTERVAL = 0.0002
 
 
 def _work(jobs) -> None:
+    interval = sys.getswitchinterval()
     while True:
-        profile, key = jobs.get()
+        job = jobs.get()
+        sys.setswitchinterval(min(interval, COMPILE_SWITCH_INTERVAL))
         try:
-            profile.compile(key)
+            job()
         except Exception as exc:  # noqa: BLE001
-            profile.reject("failed", f"hook error: {exc!r}")
+            log(f"compiler thread: {exc!r}")
+        finally:
+            if jobs.empty():
+                sys.setswitchinterval(interval)

@@ -8,20 +8,36 @@ inserts from these fields only.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 
 
-@dataclasses.dataclass(frozen=True)
 class Ops:
-    #: jump to a label later in the code when TOS is (not) None; pops TOS
-    jump_forward_if_none: str
-    jump_forward_if_not_none: str
-    jump_forward_if_true: str
-    #: ``PUSH_NULL`` precedes the callable (3.11, 3.12) or follows it (3.13)
-    null_before_callable: bool
-    #: 3.11 calls are ``PRECALL n; CALL n``
-    precall: bool
+    """Fields: the forward conditional jumps (they pop TOS); whether ``PUSH_NULL`` precedes the
+    callable (3.11, 3.12) or follows it (3.13); whether a call is ``PRECALL n; CALL n`` (3.11).
+    """
+
+    __slots__ = (
+        "jump_forward_if_none",
+        "jump_forward_if_not_none",
+        "jump_forward_if_true",
+        "null_before_callable",
+        "precall",
+    )
+
+    def __init__(
+        self,
+        jump_forward_if_none: str,
+        jump_forward_if_not_none: str,
+        jump_forward_if_true: str,
+        *,
+        null_before_callable: bool,
+        precall: bool,
+    ) -> None:
+        self.jump_forward_if_none = jump_forward_if_none
+        self.jump_forward_if_not_none = jump_forward_if_not_none
+        self.jump_forward_if_true = jump_forward_if_true
+        self.null_before_callable = null_before_callable
+        self.precall = precall
 
 
 TABLE: dict[tuple[int, int], Ops] = {

@@ -13,7 +13,7 @@ import sys
 from types import FunctionType
 
 import pytest
-from bytecode import Bytecode
+from bytecode import Bytecode, Instr
 from pyfast.compiler import osr
 
 MISS = object()
@@ -227,7 +227,11 @@ def instrumented(func, slot, headers=None):
     labels = osr.header_labels(bc, code)
     chosen = osr.loop_headers(code) if headers is None else headers
     osr.plant_probes(
-        bc, labels, chosen, slot="__osr_slot__", miss="__osr_miss__", token=lambda h: h.key
+        bc,
+        labels,
+        chosen,
+        load_slot=lambda h, where: [Instr("LOAD_GLOBAL", (False, "__osr_slot__"))],
+        miss="__osr_miss__",
     )
     namespace = dict(func.__globals__, __osr_slot__=slot, __osr_miss__=MISS)
     inst = FunctionType(bc.to_code(), namespace, func.__name__, func.__defaults__, func.__closure__)
@@ -240,8 +244,7 @@ def switch_at(func, header, k):
     cont = osr.make_continuation(func, header)
     seen = {"arrivals": 0, "switched": 0}
 
-    def slot(token, *values):
-        assert token == header.key
+    def slot(*values):
         seen["arrivals"] += 1
         if seen["arrivals"] != k:
             return MISS
@@ -318,7 +321,7 @@ def test_no_loops_no_headers():
     def straight(a, b):
         return a + b if a > b else a - b
 
-    assert osr.loop_headers(straight.__code__) == []
+    assert osr.loop_headers(straight.__code__) == ()
 
 
 def test_with_block_is_refused():
@@ -377,7 +380,7 @@ def test_comprehension_header_inside_function():
     if sys.version_info >= (3, 12):  # inlined: list and saved `x` sit under the iterator
         assert [h.reason is not None for h in headers] == [True]
     else:
-        assert headers == []
+        assert headers == ()
         (inner,) = [c for c in comp.__code__.co_consts if hasattr(c, "co_code")]
         assert [h.reason is not None for h in osr.loop_headers(inner)] == [True]
 
@@ -451,7 +454,7 @@ def test_continuation_matches_original(func, args, header, k):
 
 def test_probe_that_always_misses_is_transparent():
     for func, args in CORPUS:
-        inst = instrumented(func, lambda token, *values: MISS)
+        inst = instrumented(func, lambda *values: MISS)
         assert outcome(inst, copied(args)) == outcome(func, copied(args))
 
 
