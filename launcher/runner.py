@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import builtins
 import importlib.util
+import linecache
 import marshal
 import os
 import runpy
@@ -60,6 +61,9 @@ def run(command: Command, program: str, main_code: MainCode) -> int:
     if command.mode == "command":
         sys.argv[:] = ["-c", *command.args]
         _insert_path0(None if safe_path else "")
+        if sys.version_info >= (3, 13):  # 3.13 shows the lines of -c code in tracebacks
+            lines = [line + "\n" for line in command.target.splitlines()]
+            linecache.cache["<string>"] = (len(command.target), None, lines, "<string>")
         return _execute(lambda: exec(main_code(command.target.encode(), "<string>"), globals_))
     if command.mode in ("stdin", "interactive"):
         sys.argv[:] = ["-" if command.mode == "stdin" else "", *command.args]

@@ -1,0 +1,62 @@
+"""Shared fixtures.  Tests run with ``--import-mode=importlib``: share helpers as fixtures.
+
+``clean_env``     the environment for spawned interpreters: no ``PYFAST*`` and no ``PYTHON*``
+                  variable that changes what python prints (buffering, warnings, colours).
+``pyfast_cmds``   the ways to run pyfast with this interpreter: ``python -m pyfast`` and, when
+                  installed, the ``pyfast`` console script next to ``sys.executable``.
+``spawn``         ``spawn(argv, cwd, env=None, input=None)`` -> ``CompletedProcess`` (text,
+                  captured, 60 s timeout), with ``clean_env`` by default.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+_DROPPED_PREFIXES = ("PYFAST", "PYTHON")
+_DROPPED = {"FORCE_COLOR", "NO_COLOR"}
+
+
+@pytest.fixture
+def clean_env() -> dict[str, str]:
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(_DROPPED_PREFIXES) and name not in _DROPPED
+    }
+
+
+@pytest.fixture(scope="session")
+def pyfast_cmds() -> list[list[str]]:
+    commands = [[sys.executable, "-m", "pyfast"]]
+    script = Path(sys.executable).with_name("pyfast")
+    if script.exists():
+        commands.append([str(script)])
+    return commands
+
+
+@pytest.fixture
+def spawn(clean_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess]:
+    def run(
+        argv: list[str],
+        cwd: Path | str,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            argv,
+            cwd=cwd,
+            env=clean_env if env is None else env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+
+    return run
