@@ -1,0 +1,27 @@
+"""``pyfast`` whose compiler accepts every function statically and compiles none.
+
+Worst case for the probes: every function of the user's code is instrumented, profiled until
+it is hot, then decided ("unsupported") so its probes stay as the residual cost.  Usage:
+``python accept_all.py [pyfast options] script.py``.
+"""
+
+import sys
+
+from pyfast.compiler import api
+
+
+def prescreen(code):
+    return None
+
+
+def compile_function(func, signature, *, fallback, miss):
+    raise api.Unsupported("overhead benchmark: compiles nothing")
+
+
+api.prescreen = prescreen
+api.compile_function = compile_function
+
+from pyfast.launcher.cli import main  # noqa: E402
+
+sys.argv[0] = "pyfast"
+sys.exit(main())
