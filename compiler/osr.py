@@ -367,7 +367,7 @@ def _code_reason(code: CodeType) -> str | None:
 
 
 MODULE_LEVEL_REASON = "loop at module level: its variables are module globals"
-"""Reason the hook reports for a loop in module (or class) body code; see docs/osr.md."""
+"""Reason the hook reports for a loop in module (or class) body code (see docs/osr.md)."""
 
 
 @functools.lru_cache(maxsize=512)

@@ -166,7 +166,13 @@ class _Walk:
         consts = tuple(self.visit(c) if isinstance(c, CodeType) else c for c in code.co_consts)
         if any(a is not b for a, b in zip(consts, code.co_consts, strict=True)):
             code = code.replace(co_consts=consts)
-        return self.function(code, index) if is_function(code) else code
+        if is_function(code):
+            return self.function(code, index)
+        from pyfast.compiler import osr
+
+        if osr.loop_headers(code):
+            self.note(code, "unsupported", osr.MODULE_LEVEL_REASON)
+        return code
 
     def function(self, code: CodeType, index: int) -> CodeType:
         reason = self.screen(code)

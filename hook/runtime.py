@@ -311,6 +311,7 @@ class FunctionProfile:
         else:
             if not self.entries:
                 self.reason = "compiling in background"
+                set_slot(self.slot, None)  # calls run at python's speed until native code is in
             background(functools.partial(self.compile, key))
 
     def original_function(self, frame) -> FunctionType:
@@ -437,12 +438,28 @@ def background(job: Callable[[], None]) -> None:
     """Run ``job`` on the compiler thread (started on first use); the program never waits."""
     global _worker
     if _worker is None:
+        import atexit
         import queue
         import threading
 
         _worker = queue.SimpleQueue()
-        threading.Thread(target=_work, args=(_worker,), name="pyfast-compiler", daemon=True).start()
+        thread = threading.Thread(target=_work, args=(_worker,), name="pyfast-compiler")
+        thread.daemon = True
+        thread.start()
+        atexit.register(_stop, _worker, thread)
     _worker.put(job)
+
+
+def _stop(jobs, thread) -> None:
+    """At exit: drop the queued jobs and wait for the one running.  A thread still inside LLVM
+    while the process runs its C++ static destructors crashes it."""
+    global _closing
+    _closing = True
+    jobs.put(None)
+    thread.join()
+
+
+_closing = False
 
 
 #: GIL switch interval while the compiler thread works.  Each of llvmlite's many ctypes calls
@@ -455,6 +472,10 @@ def _work(jobs) -> None:
     interval = sys.getswitchinterval()
     while True:
         job = jobs.get()
+        if job is None:
+            return
+        if _closing:
+            continue
         sys.setswitchinterval(min(interval, COMPILE_SWITCH_INTERVAL))
         try:
             job()

@@ -1,0 +1,191 @@
+"""The whole chain, as a user runs it: ``pyfast --threshold 1 --report-json R script.py``
+against ``python script.py`` -- same stdout, stderr's last line and exit code -- with the JSON
+report proving the named functions really ran natively (calls or OSR entries)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+# name -> (script, {qualname: least native_calls}, {qualname: least osr_entries})
+SCRIPTS: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
+    "fib": (
+        """
+        def fib(n):
+            return n if n < 2 else fib(n - 1) + fib(n - 2)
+        print(fib(20), fib(21))
+        """,
+        {"fib": 1},
+        {},
+    ),
+    "overflow_to_big_int": (
+        """
+        def square(x):
+            return x * x
+        print([square(v) for v in (3, 2**31, 2**40, -(2**62))])
+        """,
+        {"square": 1},
+        {},
+    ),
+    "float_kernel": (
+        """
+        def leibniz(n):
+            s = 0.0
+            sign = 1.0
+            for k in range(n):
+                s += sign / (2 * k + 1)
+                sign = -sign
+            return 4 * s
+        for _ in range(3):
+            print(leibniz(100_000))
+        """,
+        {"leibniz": 1},
+        {},
+    ),
+    "exceptions_keep_python_messages": (
+        """
+        def div(a, b):
+            return a // b
+        print(div(7, 2), div(-9, 4))
+        try:
+            div(1, 0)
+        except ZeroDivisionError as e:
+            print("caught", e)
+        div(5, 0)
+        """,
+        {"div": 1},
+        {},
+    ),
+    "global_rebinding_seen": (
+        """
+        SCALE = 2
+        def scaled(x):
+            return x * SCALE
+        print(scaled(3), scaled(4))
+        SCALE = 2.5
+        print(scaled(3), scaled(4))
+        """,
+        {"scaled": 1},
+        {},
+    ),
+    "osr_seed_sum": (
+        """
+        def calculate_sum(n):
+            total = 0
+            for i in range(1, n + 1):
+                total += i
+            return total
+        print(calculate_sum(200_000))
+        """,
+        {"calculate_sum": 1},
+        {"calculate_sum": 1},
+    ),
+    "osr_while_break_continue_else": (
+        """
+        def search(n):
+            k = 0
+            hits = 0
+            while k < n:
+                k += 1
+                if k % 3 == 0:
+                    continue
+                hits += k
+                if hits > 10**12:
+                    break
+            else:
+                hits = -hits
+            return k, hits
+        print(search(100_000))
+        """,
+        {"search": 1},
+        {"search": 1},
+    ),
+    "osr_nested_loops": (
+        """
+        def grid(n):
+            total = 0
+            for i in range(n):
+                for j in range(i, n, 2):
+                    total += i * j
+            return total
+        print(grid(300))
+        """,
+        {"grid": 1},
+        {"grid": 1},
+    ),
+    "osr_int_overflows_mid_loop": (
+        """
+        def grow(n):
+            x = 1
+            for i in range(n):
+                x = x * 3 + i
+            return x
+        print(grow(100))
+        """,
+        {},
+        {},
+    ),
+}
+
+
+def _dedent(source: str) -> str:
+    return textwrap.dedent(source).lstrip()
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_native_run_matches_python(name, tmp_path, spawn):
+    source, native, osr = SCRIPTS[name]
+    (tmp_path / "main.py").write_text(_dedent(source))
+    expected = spawn([sys.executable, "main.py"], tmp_path)
+    report = tmp_path / "report.json"
+    got = spawn(
+        [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
+        + ["main.py"],
+        tmp_path,
+    )
+    assert got.stdout == expected.stdout
+    assert got.returncode == expected.returncode
+    assert got.stderr.strip().splitlines()[-1:] == expected.stderr.strip().splitlines()[-1:]
+    records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
+    for qualname, least in native.items():
+        rec = records[qualname]
+        assert rec["status"] == "compiled", rec
+        assert rec["native_calls"] >= least, rec
+    for qualname, least in osr.items():
+        assert records[qualname]["osr_entries"] >= least, records[qualname]
+
+
+def test_traceback_of_native_exception_points_at_user_line(tmp_path, spawn):
+    (tmp_path / "main.py").write_text(
+        _dedent(
+            """
+            import math
+            def f(x):
+                return math.sqrt(x)
+            print(f(4.0))
+            f(-1.0)
+            """
+        )
+    )
+    expected = spawn([sys.executable, "main.py"], tmp_path)
+    got = spawn([sys.executable, "-m", "pyfast", "--threshold", "1", "main.py"], tmp_path)
+    assert got.stderr == expected.stderr
+    assert "ValueError: math domain error" in got.stderr
+
+
+def test_module_level_loop_is_reported_unsupported(tmp_path, spawn):
+    (tmp_path / "main.py").write_text(
+        "total = 0\nfor i in range(1000):\n    total += i\nprint(total)\n"
+    )
+    report = tmp_path / "report.json"
+    got = spawn(
+        [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
+        + ["main.py"],
+        tmp_path,
+    )
+    assert got.stdout == "499500\n"
+    (rec,) = [f for f in json.loads(report.read_text())["functions"] if f["qualname"] == "<module>"]
+    assert rec["status"] == "unsupported" and "module level" in rec["reason"]
