@@ -63,8 +63,8 @@ def log(message: str) -> None:
 
 
 def matches(name: str, globs: tuple[str, ...]) -> bool:
-    from fnmatch import fnmatchcase  # imports re: only when there are globs
-
+    """``name`` matches one of ``globs`` (``publish`` imported fnmatch when there are any)."""
+    fnmatchcase = sys.modules["fnmatch"].fnmatchcase
     return any(fnmatchcase(name, glob) for glob in globs)
 
 
@@ -73,6 +73,10 @@ def publish(new_settings: Settings) -> None:
     settings = new_settings
     builtins.__pyfast__ = live
     builtins.__pyfast_miss__ = MISS
+    if settings.include or settings.exclude or settings.dump:
+        # fnmatch imports re: only when there are globs, and now, before the finder needs it
+        # (importing it from inside find_spec would recurse into find_spec).
+        import fnmatch  # noqa: F401
 
 
 def set_slot(index: int, value: object) -> None:
@@ -218,7 +222,11 @@ class LoopProfile:
         log(f"OSR entry for {self.owner.name} line {header.lineno} ready")
 
         def enter(*values: object) -> object:
-            result = osr.enter(compiled.entry, header, values, MISS)
+            try:
+                result = osr.enter(compiled.entry, header, values, MISS)
+            except Exception as exc:  # noqa: BLE001 - the interpreter continues the loop
+                log(f"OSR entry of {self.owner.name} raised {exc!r}")
+                result = MISS
             if result is MISS:
                 self.bails += 1
                 if self.bails >= MAX_OSR_BAILS:
