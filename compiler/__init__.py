@@ -6,6 +6,7 @@ Pipeline, one module per stage (each module's docstring says what goes in and ou
     build   (blocks + argument types -> typed SSA IR, by abstract interpretation of the stack)
     infer   (type inference over locals; reject with a reason what cannot be typed exactly)
     lower   (IR -> LLVM IR with llvmlite.ir)
+    pipeline (the stages in order: prepare -> LLVM IR text, finish -> native builtin)
     runtime (LLVM engine, C-API symbols, boxing, guards, METH_FASTCALL entry thunks)
 
 The hook talks to the compiler only through the names exported here.  ``prescreen`` must
@@ -16,6 +17,15 @@ thread.
 
 from __future__ import annotations
 
-from pyfast.compiler.api import CompiledFunction, Unsupported, compile_function, prescreen
+from pyfast.compiler.api import Unsupported, compile_function, prescreen
 
 __all__ = ["CompiledFunction", "Unsupported", "compile_function", "prescreen"]
+
+
+def __getattr__(name: str) -> object:
+    """``CompiledFunction`` on first use (see ``api.__getattr__``)."""
+    if name == "CompiledFunction":
+        from pyfast.compiler import api
+
+        return api.CompiledFunction
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,6 +17,11 @@ Contract
     Raises ``Unsupported`` when the function cannot be compiled for this signature; any other
     exception is a compiler failure that the hook reports as ``failed``.
 
+``prepare_function(...)`` (same arguments) ``-> PreparedFunction``, then ``.finish()``
+    The same compilation in two halves: the front end (Python, holds the GIL, ~10 ms) and
+    LLVM (``finish``; mostly outside the GIL).  The hook runs the first where the function
+    got hot and the second on its compiler thread.
+
 ``CompiledFunction.entry`` is a real builtin (METH_FASTCALL) called with those positional
 values.  It returns:
 
@@ -30,14 +35,15 @@ values.  It returns:
 
 from __future__ import annotations
 
-import dataclasses
 import dis
-import inspect
-import time
 from collections.abc import Callable
 from types import CodeType, FunctionType
 
 from pyfast.compiler import opcodes
+
+TYPE_CHECKING = False  # typing costs 4 ms of start-up
+if TYPE_CHECKING:
+    from pyfast.compiler.pipeline import CompiledFunction, PreparedFunction
 
 
 class Unsupported(Exception):
@@ -49,31 +55,14 @@ class Unsupported(Exception):
         self.lineno = lineno
 
 
-@dataclasses.dataclass
-class CompiledFunction:
-    """Native code for one (function, signature) pair, kept alive as long as ``entry`` is.
-
-    ``ir_text`` is the typed SSA IR of the function and of every function compiled into the
-    same module (``--dump``); ``llvm_ir`` the optimised LLVM IR; ``counters()`` returns
-    ``{"native_calls": n, "bailouts": m}``; ``functions`` names every function in the unit.
-    """
-
-    entry: Callable[..., object]
-    signature: tuple[type, ...]
-    compile_ms: float
-    ir_text: str = ""
-    llvm_ir: str = ""
-    counters: Callable[[], dict[str, int]] = dict
-    functions: tuple[str, ...] = ()
-
-
+#: ``inspect.CO_*`` values (``inspect`` itself would cost 9 ms of start-up).
 _REJECTED_FLAGS = {
-    inspect.CO_GENERATOR: "generator",
-    inspect.CO_COROUTINE: "coroutine",
-    inspect.CO_ASYNC_GENERATOR: "async generator",
-    inspect.CO_ITERABLE_COROUTINE: "coroutine",
-    inspect.CO_VARARGS: "*args parameter",
-    inspect.CO_VARKEYWORDS: "**kwargs parameter",
+    0x20: "generator",
+    0x80: "coroutine",
+    0x200: "async generator",
+    0x100: "coroutine",
+    0x04: "*args parameter",
+    0x08: "**kwargs parameter",
 }
 _ATTRIBUTE_OPS = frozenset(dis.opmap[n] for n in ("LOAD_ATTR", "LOAD_METHOD") if n in dis.opmap)
 _CONST_OPS = frozenset(dis.opmap[n] for n in ("LOAD_CONST", "RETURN_CONST") if n in dis.opmap)
@@ -133,6 +122,20 @@ def prescreen(code: CodeType) -> Unsupported | None:
     return None
 
 
+def prepare_function(
+    func: FunctionType,
+    signature: tuple[type, ...],
+    *,
+    fallback: Callable[..., object],
+    miss: object,
+    code_of: Callable[[FunctionType], CodeType] | None = None,
+) -> PreparedFunction:
+    """The front half of ``compile_function``; raises ``Unsupported`` the same way."""
+    from pyfast.compiler import pipeline
+
+    return pipeline.prepare(func, signature, fallback=fallback, miss=miss, code_of=code_of)
+
+
 def compile_function(
     func: FunctionType,
     signature: tuple[type, ...],
@@ -142,30 +145,14 @@ def compile_function(
     code_of: Callable[[FunctionType], CodeType] | None = None,
 ) -> CompiledFunction:
     """Compile ``func`` for ``signature`` (see the module docstring for the contract)."""
-    from pyfast.compiler import build, lower
-    from pyfast.compiler.runtime import entry, jit
-    from pyfast.compiler.types import FROM_PY
+    return prepare_function(func, signature, fallback=fallback, miss=miss, code_of=code_of).finish()
 
-    start = time.perf_counter()
-    original = func.__code__
-    types = tuple(FROM_PY.get(t) for t in signature)
-    if None in types:
-        names = ", ".join(t.__name__ for t in signature)
-        raise Unsupported(f"argument types ({names}) are not compiled", original.co_firstlineno)
-    others = code_of or (lambda g: g.__code__)
-    unit, fir = build.build_unit(func, types, lambda g: original if g is func else others(g))
-    module = jit.new_module(fir.symbol)
-    spec = lower.lower_unit(module, unit, fir)
-    library = jit.compile_module(module)
-    native, counters = entry.make_builtin(
-        library, spec, fallback=fallback, miss=miss, qualname=func.__qualname__
-    )
-    return CompiledFunction(
-        entry=native,
-        signature=signature,
-        compile_ms=(time.perf_counter() - start) * 1000,
-        ir_text=lower.format_unit(unit),
-        llvm_ir=library.llvm_ir,
-        counters=counters,
-        functions=tuple(f.name for f in unit.functions.values()),
-    )
+
+def __getattr__(name: str) -> object:
+    """``CompiledFunction`` and ``PreparedFunction`` live in ``pipeline``, loaded on first use
+    (``dataclasses`` costs 10 ms of start-up; the hook needs only ``prescreen`` then)."""
+    if name in ("CompiledFunction", "PreparedFunction"):
+        from pyfast.compiler import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

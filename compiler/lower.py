@@ -1,7 +1,7 @@
 """Lower: typed SSA IR -> LLVM IR (``llvmlite.ir``) plus the METH_FASTCALL entry.
 
 In: a ``build.Unit`` (every ``FunctionIR`` of one compilation, their guards) and its entry
-function, an empty module from ``runtime.jit.new_module``.
+function, an empty ``llvmlite.ir.Module`` (the JIT sets its triple and data layout).
 Out: the module filled with
 
 - one internal ``i32 @<symbol>(ptr out, i32 depth, <params>, <unit globals>)`` per function

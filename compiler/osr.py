@@ -5,7 +5,7 @@ values its frame holds there (the live locals and the ``range`` iterators of the
 ``for`` loops).
 Out: ``LoopHeader`` descriptions (``loop_headers``), a *continuation* function that performs
 "the rest of the call from header H" (``make_continuation``), native code for it
-(``compile_loop``, through the ordinary ``compile_function``), the trampoline the loop probe
+(``prepare_loop``, through the ordinary ``prepare_function``), the trampoline the loop probe
 calls (``enter``), and the probe the hook plants on back edges (``plant_probes``).
 
 The transformation
@@ -444,7 +444,7 @@ def iterator_state(it: object) -> tuple[int, int, int] | None:
 
 
 def signature_of(header: LoopHeader, values: Sequence[object]) -> tuple[type, ...] | None:
-    """The ``compile_loop`` signature for one probe's values, or ``None`` (not a range loop)."""
+    """The ``prepare_loop`` signature for one probe's values, or ``None`` (not a range loop)."""
     n = len(header.locals)
     if any(type(it) not in _RANGE_ITERATORS for it in values[n:]):
         return None
@@ -547,7 +547,7 @@ def make_continuation(
     return cont
 
 
-def compile_loop(
+def prepare_loop(
     func: FunctionType,
     header: LoopHeader,
     signature: tuple[type, ...],
@@ -555,14 +555,15 @@ def compile_loop(
     fallback: Callable[..., object],
     miss: object,
 ):
-    """Native code for ``func``'s continuation at ``header`` (a ``CompiledFunction``).
+    """The front half of native code for ``func``'s continuation at ``header`` (a
+    ``PreparedFunction``; ``finish()`` gives the ``CompiledFunction``).
 
     ``signature``: the types of ``header.locals`` then ``int, int, int`` per iterator (see
     ``signature_of``).  Raises ``Unsupported``/``OsrUnsupported`` like ``compile_function``."""
-    from pyfast.compiler.api import compile_function
+    from pyfast.compiler.api import prepare_function
 
     cont = make_continuation(func, header)
-    return compile_function(cont, signature, fallback=fallback, miss=miss)
+    return prepare_function(cont, signature, fallback=fallback, miss=miss)
 
 
 def enter(
@@ -664,7 +665,7 @@ __all__ = [
     "RANGE_STATE",
     "LoopHeader",
     "OsrUnsupported",
-    "compile_loop",
+    "prepare_loop",
     "continuation_code",
     "enter",
     "header_labels",

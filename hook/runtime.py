@@ -188,7 +188,7 @@ class LoopProfile:
             try:
                 if self.header >= 0 and settings.jit:
                     self.request(frame, values)
-                self.owner.loop_hot(frame)
+                self.owner.loop_hot = True
             except Exception as exc:  # noqa: BLE001
                 self.owner.decide("failed", f"hook error: {exc!r}")
         return MISS
@@ -202,20 +202,34 @@ class LoopProfile:
         header = next(h for h in osr.loop_headers(func.__code__) if h.key == self.header)
         signature = osr.signature_of(header, values)
         if signature is None:
-            log(f"no OSR into {self.owner.name} line {header.lineno}: not a range() loop")
+            self.no_osr(header, "not a range() loop")
             return
         log(f"{self.owner.name} line {header.lineno}: compiling an OSR entry")
-        job = functools.partial(self.compile, func, header, signature)
+        start = time.perf_counter()
+        try:
+            prepared = osr.prepare_loop(func, header, signature, fallback=_missed, miss=MISS)
+        except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported or a compiler bug
+            self.no_osr(header, _reason(exc))
+            return
+        finally:
+            self.owner.compile_ms += (time.perf_counter() - start) * 1000
+        job = functools.partial(self.finish, header, prepared)
         job() if settings.threshold == 1 else background(job)
 
-    def compile(self, func: FunctionType, header, signature: tuple[type, ...]) -> None:
+    def no_osr(self, header, reason: str) -> None:
+        """The loop stays interpreted; the report says why unless the function says more."""
+        log(f"no OSR into {self.owner.name} line {header.lineno}: {reason}")
+        if self.owner.status == "cold" and self.owner.reason is None:
+            self.owner.reason = f"no OSR entry at line {header.lineno}: {reason}"
+
+    def finish(self, header, prepared) -> None:
         from pyfast.compiler import osr
 
         start = time.perf_counter()
         try:
-            compiled = osr.compile_loop(func, header, signature, fallback=_missed, miss=MISS)
-        except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported or a compiler bug
-            log(f"no OSR into {self.owner.name} line {header.lineno}: {_reason(exc)}")
+            compiled = prepared.finish()
+        except Exception as exc:  # noqa: BLE001 - a compiler bug: the loop stays interpreted
+            self.no_osr(header, f"compiler error: {exc!r}")
             return
         finally:
             self.owner.compile_ms += (time.perf_counter() - start) * 1000
@@ -241,7 +255,7 @@ class LoopProfile:
         if self.owner.status != "compiled":
             self.owner.status, self.owner.reason = (
                 "compiled",
-                f"OSR entry only: {self.owner.reason}",
+                f"OSR entry only: {self.owner.reason or 'not called again'}",
             )
         set_slot(self.slot, enter)
 
@@ -260,6 +274,7 @@ class FunctionProfile:
         self.spec = spec
         self.slot = slot
         self.calls = 0
+        self.loop_hot = False  # a loop passed the threshold: compile at the next call
         self.sigs: dict[tuple[type, ...], int] = {}
         self.details: dict[str, int] = {}
         self.detailed: set[tuple[type, ...]] = set()
@@ -288,7 +303,7 @@ class FunctionProfile:
             detail = describe(args)
             self.details[detail] = self.details.get(detail, 0) + 1
         threshold = settings.threshold
-        if self.calls >= threshold and (n >= threshold or not self.requested):
+        if (self.calls >= threshold or self.loop_hot) and (n >= threshold or not self.requested):
             try:
                 if not self.requested:
                     key = max(self.sigs, key=self.sigs.__getitem__)
@@ -297,10 +312,6 @@ class FunctionProfile:
             except Exception as exc:  # noqa: BLE001
                 self.decide("failed", f"hook error: {exc!r}")
         return MISS
-
-    def loop_hot(self, frame) -> None:
-        if not self.requested and self.sigs:
-            self.hot(max(self.sigs, key=self.sigs.__getitem__), frame)
 
     def hot(self, key: tuple[type, ...], frame) -> None:
         if not settings.jit:
@@ -314,13 +325,29 @@ class FunctionProfile:
         if self.func is None:
             self.func = self.original_function(frame)
         log(f"{self.name} is hot: compiling for {signature_text(key)}")
+        from pyfast.compiler import api
+
+        fallback = desired[self.slot] or self.on_call
+        start = time.perf_counter()
+        try:
+            prepared = api.prepare_function(
+                self.func, key, fallback=fallback, miss=MISS, code_of=original_code
+            )
+        except api.Unsupported as exc:
+            self.reject("unsupported", instrument._reason_of(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a compiler bug leaves the function interpreted
+            self.reject("failed", f"compiler error: {exc!r}")
+            return
+        finally:
+            self.compile_ms += (time.perf_counter() - start) * 1000
         if settings.threshold == 1:
-            self.compile(key)
-        else:
-            if not self.entries:
-                self.reason = "compiling in background"
-                set_slot(self.slot, None)  # calls run at python's speed until native code is in
-            background(functools.partial(self.compile, key))
+            self.install(key, prepared)
+            return
+        if not self.entries:
+            self.reason = "compiling in background"
+            set_slot(self.slot, None)  # calls run at python's speed until native code is in
+        background(functools.partial(self.install, key, prepared))
 
     def original_function(self, frame) -> FunctionType:
         """A function object like the live one, with the original code (the compiler's input)."""
@@ -332,18 +359,11 @@ class FunctionProfile:
         func.__qualname__ = live_fn.__qualname__
         return func
 
-    def compile(self, key: tuple[type, ...]) -> None:
-        from pyfast.compiler import api
-
-        fallback = desired[self.slot] or self.on_call
+    def install(self, key: tuple[type, ...], prepared) -> None:
+        """Finish the compilation (LLVM) and put the native entry in the function's slot."""
         start = time.perf_counter()
         try:
-            compiled = api.compile_function(
-                self.func, key, fallback=fallback, miss=MISS, code_of=original_code
-            )
-        except api.Unsupported as exc:
-            self.reject("unsupported", instrument._reason_of(exc))
-            return
+            compiled = prepared.finish()
         except Exception as exc:  # noqa: BLE001 - a compiler bug leaves the function interpreted
             self.reject("failed", f"compiler error: {exc!r}")
             return

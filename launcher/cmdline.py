@@ -11,7 +11,6 @@ Options stop at the target, as in python: everything after it belongs to the use
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 
 USAGE = """\
@@ -44,7 +43,6 @@ class UsageError(Exception):
     """A bad command line; the launcher prints ``pyfast: error: <message>`` and exits 2."""
 
 
-@dataclasses.dataclass
 class Command:
     """One parsed command line.
 
@@ -53,16 +51,18 @@ class Command:
     (no target).  ``interpreter_flags`` are python's own flags as separate tokens;
     ``launcher_args`` are pyfast's, normalised, so ``python <flags> -m pyfast <launcher_args>
     <target_argv()>`` repeats the command with the flags applied by the interpreter.
+    (A plain class: ``dataclasses`` would import ``inspect``, 10 ms of every start-up.)
     """
 
-    interpreter_flags: list[str] = dataclasses.field(default_factory=list)
-    launcher_args: list[str] = dataclasses.field(default_factory=list)
-    options: dict[str, object] = dataclasses.field(default_factory=dict)
-    mode: str = "interactive"
-    target: str | None = None
-    args: list[str] = dataclasses.field(default_factory=list)
-    skip_first_line: bool = False
-    action: str | None = None
+    def __init__(self) -> None:
+        self.interpreter_flags: list[str] = []
+        self.launcher_args: list[str] = []
+        self.options: dict[str, object] = {}
+        self.mode = "interactive"
+        self.target: str | None = None
+        self.args: list[str] = []
+        self.skip_first_line = False
+        self.action: str | None = None
 
     def target_argv(self) -> list[str]:
         """The tokens that name the target and its arguments, as they would be typed."""

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing itself costs 4 ms of start-up
 if TYPE_CHECKING:
     from pyfast.launcher.cmdline import Command
 

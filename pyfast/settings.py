@@ -11,7 +11,6 @@ kill switch and wins over everything else.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterable, Mapping, MutableMapping
 
@@ -22,20 +21,43 @@ class SettingsError(ValueError):
     """A bad option value; the launcher prints it on one line and exits with status 2."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    threshold: int = DEFAULT_THRESHOLD
-    jit: bool = True
-    report: bool = False
-    report_json: str | None = None
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    cache: bool = True
-    cache_dir: str | None = None
-    verbose: bool = False
-    dump: tuple[str, ...] = ()
+_FIELDS: dict[str, object] = {
+    "threshold": DEFAULT_THRESHOLD,
+    "jit": True,
+    "report": False,
+    "report_json": None,
+    "include": (),
+    "exclude": (),
+    "cache": True,
+    "cache_dir": None,
+    "verbose": False,
+    "dump": (),
+}
 
-    def __post_init__(self) -> None:
+
+class Settings:
+    """pyfast's options, immutable: keyword arguments named as the fields of ``_FIELDS``
+    (defaults there).  A plain class: ``dataclasses`` would import ``inspect``, 10 ms of every
+    start-up."""
+
+    __slots__ = tuple(_FIELDS)
+    threshold: int
+    jit: bool
+    report: bool
+    report_json: str | None
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    cache: bool
+    cache_dir: str | None
+    verbose: bool
+    dump: tuple[str, ...]
+
+    def __init__(self, **values: object) -> None:
+        unknown = sorted(values.keys() - _FIELDS.keys())
+        if unknown:
+            raise TypeError(f"Settings() got unexpected keyword argument {unknown[0]!r}")
+        for name, default in _FIELDS.items():
+            object.__setattr__(self, name, values.get(name, default))
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, int):
             raise SettingsError(f"threshold must be an integer, not {self.threshold!r}")
         if self.threshold < 1:
@@ -43,6 +65,21 @@ class Settings:
         object.__setattr__(self, "include", _globs(self.include))
         object.__setattr__(self, "exclude", _globs(self.exclude))
         object.__setattr__(self, "dump", _globs(self.dump))
+
+    def _values(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Settings are immutable: use replace({name}=...)")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Settings and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values().values()))
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in self._values().items()) + ")"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -68,7 +105,7 @@ class Settings:
         return env
 
     def replace(self, **changes: object) -> Settings:
-        return dataclasses.replace(self, **changes)
+        return Settings(**{**self._values(), **changes})
 
 
 def disabled(environ: Mapping[str, str] | None = None) -> bool:

@@ -1,7 +1,7 @@
 """The import hook and runtime profiler, in process (pyfast.hook).
 
 Every test installs the hook with a fake compiler (``FakeCompiler``): its prescreen accepts
-everything, and its ``compile_function`` returns a Python "entry" that checks the exact
+everything, and its ``prepare_function`` finishes with a Python "entry" that checks the exact
 argument types like native code would, counts its calls, and runs the original function.
 That makes dispatch, fallback chaining and the tracer guard observable without LLVM.
 """
@@ -40,7 +40,7 @@ class FakeCompiler:
         reason = self.prescreen_rejects.get(code.co_name)
         return None if reason is None else Unsupported(reason, code.co_firstlineno)
 
-    def compile_function(self, func, signature, *, fallback, miss, code_of=None):
+    def prepare_function(self, func, signature, *, fallback, miss, code_of=None):
         code = func.__code__
         assert instrument.SLOTS not in code.co_names, "the compiler must get the original code"
         name = code.co_name
@@ -64,7 +64,9 @@ class FakeCompiler:
                 return miss
 
         counters = lambda: {"native_calls": self.native.get(name, 0), "bailouts": 0}  # noqa: E731
-        return CompiledFunction(entry, signature, 0.1, f"IR of {name}", f"LLVM of {name}", counters)
+        ir_text, llvm_ir = f"IR of {name}", f"LLVM of {name}"
+        compiled = CompiledFunction(entry, signature, 0.1, ir_text, llvm_ir, counters)
+        return types.SimpleNamespace(finish=lambda: compiled)
 
 
 class Env:
@@ -103,7 +105,7 @@ class Env:
 def env(tmp_path, monkeypatch):
     fake = FakeCompiler()
     monkeypatch.setattr(api, "prescreen", fake.prescreen)
-    monkeypatch.setattr(api, "compile_function", fake.compile_function)
+    monkeypatch.setattr(api, "prepare_function", fake.prepare_function)
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     monkeypatch.setattr(cache, "_fingerprint", None)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -591,14 +593,17 @@ def test_background_compilation_switches_when_ready(env):
     assert env.fake.native["add"] == 1
 
 
-def test_hot_loop_requests_compilation_of_its_function(env):
+def test_hot_loop_compiles_its_function_at_the_next_call(env):
     env.fake.unsupported.add("count")
     ns = env.main(PROFILED, threshold=40)
+    assert ns["count"](100) == 4950 + 100
+    calls_compiled = [r for r in env.fake.requests if r[1] == (int,)]  # OSR requests aside
+    assert calls_compiled == []  # a function called once is not compiled for later calls
     assert ns["count"](100) == 4950 + 100
     rec = _wait_until_decided(env, "count")
     assert rec["status"] == "unsupported"
     assert rec["reason"] == "injected: cannot compile (line 6)"
-    assert 40 <= rec["loop_iterations"] <= 80  # each loop counts up to the threshold
+    assert 40 <= rec["loop_iterations"] <= 80  # each loop counts up to the threshold, once
     slots = [runtime.live[p.slot] for p in runtime.functions if p.spec.qualname == "count"]
     assert slots == [None]
 

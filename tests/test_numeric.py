@@ -116,7 +116,7 @@ def build(key, types, result, emit):
     """A builtin running ``emit(builder, *values) -> Emitted`` natively on ``types``."""
     if key in _cache:
         return _cache[key]
-    module = jit.new_module("test")
+    module = ir.Module("test")
     params = [entry.llvm_type(t) for t in types]
     body = ir.Function(module, ir.FunctionType(ir.IntType(32), [ir.PointerType(), *params]), "body")
     b = ir.IRBuilder(body.append_basic_block())
@@ -125,7 +125,7 @@ def build(key, types, result, emit):
     bail = emitted.bail if emitted.bail is not None else ir.Constant(ir.IntType(1), 0)
     b.ret(b.zext(bail, ir.IntType(32)))
     spec = entry.add_entry(module, body, types, result, [], "f")
-    lib = jit.compile_module(module)
+    lib = jit.compile_module(str(module))
     fn, _ = entry.make_builtin(lib, spec, fallback=_fallback, miss=MISS, qualname="f")
     _cache[key] = fn
     return fn

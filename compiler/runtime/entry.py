@@ -19,11 +19,14 @@ import dataclasses
 import sys
 import types
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from llvmlite import ir
 from pyfast.compiler.runtime import capi, objects
-from pyfast.compiler.runtime.jit import NativeLibrary
 from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, RType, TupleType, Type
+
+if TYPE_CHECKING:
+    from pyfast.compiler.runtime.jit import NativeLibrary
 
 _PTR = ir.PointerType()
 _I8 = ir.IntType(8)

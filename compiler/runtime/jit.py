@@ -1,6 +1,7 @@
 """The LLVM engine.
 
-In: an ``llvmlite.ir.Module`` (made by ``new_module``) holding native bodies and entry thunks.
+In: the text of an LLVM module (``str`` of an ``llvmlite.ir.Module``, no triple or data layout:
+this module sets the host's) holding native bodies and entry thunks.
 Out: a ``NativeLibrary``: the module verified, optimised at O3 (new pass manager) for the host
 CPU, compiled to machine code by its own MCJIT engine and kept alive as long as the library
 object; ``address(symbol)`` gives a function's or global's address.  The C-API and libm symbols
@@ -13,7 +14,6 @@ import functools
 import threading
 
 import llvmlite.binding as llvm
-from llvmlite import ir
 from pyfast.compiler.runtime import capi
 
 _lock = threading.Lock()
@@ -38,9 +38,6 @@ def _new_target_machine() -> llvm.TargetMachine:
     )
 
 
-_target_machine = functools.cache(_new_target_machine)  # triple and data layout; never owned
-
-
 class NativeLibrary:
     """Machine code for one module; keeps its execution engine (and so the code) alive."""
 
@@ -57,20 +54,14 @@ class NativeLibrary:
         return address
 
 
-def new_module(name: str) -> ir.Module:
-    """An empty module for the host: triple and data layout set."""
-    tm = _target_machine()
-    module = ir.Module(name=name)
-    module.triple = tm.triple
-    module.data_layout = str(tm.target_data)
-    return module
-
-
-def compile_module(module: ir.Module) -> NativeLibrary:
-    """Verify, optimise (O3) and compile ``module``; raise on invalid IR."""
+def compile_module(llvm_ir: str) -> NativeLibrary:
+    """Verify, optimise (O3) and compile the module ``llvm_ir`` for the host; raise on invalid
+    IR."""
     tm = _new_target_machine()
     with _lock:
-        mod = llvm.parse_assembly(str(module))
+        mod = llvm.parse_assembly(llvm_ir)
+        mod.triple = tm.triple
+        mod.data_layout = str(tm.target_data)
         mod.verify()
         pto = llvm.create_pipeline_tuning_options(speed_level=3)
         pb = llvm.create_pass_builder(tm, pto)

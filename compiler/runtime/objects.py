@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from llvmlite import ir
-from pyfast.compiler.runtime.jit import NativeLibrary
+
+if TYPE_CHECKING:
+    from pyfast.compiler.runtime.jit import NativeLibrary
 
 _PTR = ir.PointerType()
 _I64 = ir.IntType(64)

@@ -82,7 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="pyfast-bench-") as work:
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith("PYFAST")}
+        # PYFAST* would change what is measured; PYTHONDONTWRITEBYTECODE would keep the warm
+        # pyfast runs (and python's own .pyc files) from ever being warm.
+        base_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PYFAST") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         base_env["BENCH_SCALE"] = repr(scale)
         ctx = runtimes.Context(
             python=sys.executable,

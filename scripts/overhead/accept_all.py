@@ -14,12 +14,12 @@ def prescreen(code):
     return None
 
 
-def compile_function(func, signature, *, fallback, miss):
+def prepare_function(func, signature, *, fallback, miss, code_of=None):
     raise api.Unsupported("overhead benchmark: compiles nothing")
 
 
 api.prescreen = prescreen
-api.compile_function = compile_function
+api.prepare_function = prepare_function
 
 from pyfast.launcher.cli import main  # noqa: E402
 

@@ -1,0 +1,109 @@
+"""The compilation driver: the stages of ``pyfast.compiler`` run in order.
+
+In: a function (its original code), the exact argument types of one call signature, and the
+hook's ``fallback``/``miss`` objects (see ``api``).
+Out: ``prepare`` -> ``PreparedFunction`` (front end: ``build`` decodes and types the
+bytecode, ``lower`` emits LLVM IR text; pure Python, under the GIL) and
+``PreparedFunction.finish()`` -> ``CompiledFunction`` (``runtime.jit`` optimises and emits
+machine code, ``runtime.entry`` makes the METH_FASTCALL builtin; LLVM runs outside the GIL).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from types import CodeType, FunctionType
+
+from pyfast.compiler.api import Unsupported
+
+
+@dataclasses.dataclass
+class CompiledFunction:
+    """Native code for one (function, signature) pair, kept alive as long as ``entry`` is.
+
+    ``ir_text`` is the typed SSA IR of the function and of every function compiled into the
+    same module (``--dump``); ``llvm_ir`` the optimised LLVM IR; ``counters()`` returns
+    ``{"native_calls": n, "bailouts": m}``; ``functions`` names every function in the unit.
+    """
+
+    entry: Callable[..., object]
+    signature: tuple[type, ...]
+    compile_ms: float
+    ir_text: str = ""
+    llvm_ir: str = ""
+    counters: Callable[[], dict[str, int]] = dict
+    functions: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass
+class PreparedFunction:
+    """A compilation half done, like a translation unit preprocessed and parsed but not yet
+    run through the back end: the LLVM IR text and its entry spec, built under the GIL
+    (pure Python).  ``finish()`` runs LLVM (optimise, emit; ctypes releases the GIL there, so
+    it suits a background thread) and returns the ``CompiledFunction``.  ``llvmlite.binding``
+    is first imported by ``finish``."""
+
+    llvm_ir: str
+    spec: object
+    signature: tuple[type, ...]
+    qualname: str
+    fallback: Callable[..., object]
+    miss: object
+    ir_text: str
+    functions: tuple[str, ...]
+    front_ms: float
+
+    def finish(self) -> CompiledFunction:
+        from pyfast.compiler.runtime import entry, jit
+
+        start = time.perf_counter()
+        library = jit.compile_module(self.llvm_ir)
+        native, counters = entry.make_builtin(
+            library, self.spec, fallback=self.fallback, miss=self.miss, qualname=self.qualname
+        )
+        return CompiledFunction(
+            entry=native,
+            signature=self.signature,
+            compile_ms=self.front_ms + (time.perf_counter() - start) * 1000,
+            ir_text=self.ir_text,
+            llvm_ir=library.llvm_ir,
+            counters=counters,
+            functions=self.functions,
+        )
+
+
+def prepare(
+    func: FunctionType,
+    signature: tuple[type, ...],
+    *,
+    fallback: Callable[..., object],
+    miss: object,
+    code_of: Callable[[FunctionType], CodeType] | None = None,
+) -> PreparedFunction:
+    """Run the front end (decode, build, infer, lower to LLVM IR text) for ``func``."""
+    from llvmlite import ir as ll
+    from pyfast.compiler import build, lower
+    from pyfast.compiler.types import FROM_PY
+
+    start = time.perf_counter()
+    original = func.__code__
+    types = tuple(FROM_PY.get(t) for t in signature)
+    if None in types:
+        names = ", ".join(t.__name__ for t in signature)
+        raise Unsupported(f"argument types ({names}) are not compiled", original.co_firstlineno)
+    others = code_of or (lambda g: g.__code__)
+    unit, fir = build.build_unit(func, types, lambda g: original if g is func else others(g))
+    module = ll.Module(name=fir.symbol)
+    spec = lower.lower_unit(module, unit, fir)
+    return PreparedFunction(
+        llvm_ir=str(module),
+        spec=spec,
+        signature=signature,
+        qualname=func.__qualname__,
+        fallback=fallback,
+        miss=miss,
+        ir_text=lower.format_unit(unit),
+        functions=tuple(f.name for f in unit.functions.values()),
+        front_ms=(time.perf_counter() - start) * 1000,
+    )
