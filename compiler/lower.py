@@ -5,10 +5,12 @@ function, an empty ``llvmlite.ir.Module`` (the JIT sets its triple and data layo
 Out: the module filled with
 
 - one internal ``i32 @<symbol>(ptr out, i32 depth, <params>, <unit globals>)`` per function
-  (0 = result stored at ``out``, 1 = bail), direct calls between them passing ``depth + 1``
-  and bailing past ``MAX_NATIVE_DEPTH`` (the interpreter then recurses, and raises
-  ``RecursionError`` where Python would);
-- the body of the COMPILER.md ABI, ``i32 @<symbol>.body(ptr out, <params>, <globals>)``;
+  (0 = result stored at ``out``, 1 = bail, 2 = exception set), direct calls between them
+  passing ``depth + 1`` and bailing past ``MAX_NATIVE_DEPTH`` (the interpreter then recurses,
+  and raises ``RecursionError`` where Python would);
+- every ``POLL_INTERVAL``-th back edge of a function calls ``PyErr_CheckSignals`` (Ctrl-C
+  stops a native loop as it stops the interpreter's; status 2 when the handler raised);
+- the body ABI of ``runtime.entry``, ``i32 @<symbol>.body(ptr out, <params>, <globals>)``;
 - the entry thunk added by ``runtime.entry.add_entry``, whose ``EntrySpec`` is returned.
 
 All scalar semantics come from ``numeric`` (never duplicated here); block parameters become
@@ -20,11 +22,16 @@ from __future__ import annotations
 from llvmlite import ir as ll
 from pyfast.compiler import ir, numeric
 from pyfast.compiler.build import Unit
-from pyfast.compiler.runtime.entry import EntrySpec, add_entry, llvm_type
+from pyfast.compiler.runtime import capi
+from pyfast.compiler.runtime.entry import STATUS_ERROR, EntrySpec, add_entry, llvm_type
 from pyfast.compiler.types import NONE, Type
 
 #: Native call depth past which a direct call bails (C stack safety; exact because bailing is).
 MAX_NATIVE_DEPTH = 200
+
+#: Back edges between two signal polls (a power of two).  2**16 iterations of the tightest
+#: loops take well under a millisecond.
+POLL_INTERVAL = 1 << 16
 
 _I32 = ll.IntType(32)
 _PTR = ll.PointerType()
@@ -52,6 +59,9 @@ class _FunctionLowering(ir.OpVisitor):
         self.bail_block = fn.append_basic_block("bail")
         ll.IRBuilder(self.bail_block).ret(_I32(1))
         self.b = ll.IRBuilder(entry)
+        self.ticks = self.allocas.alloca(_I32, name="ticks")
+        self.allocas.store(_I32(0), self.ticks)
+        self.label = 0  # of the block being lowered
 
     def run(self) -> None:
         for block in self.fir.blocks:
@@ -60,6 +70,7 @@ class _FunctionLowering(ir.OpVisitor):
                 self.values[id(param)] = self.b.phi(llvm_type(param.type))
         self.allocas.position_at_end(self.fn.entry_basic_block)
         for block in self.fir.blocks:
+            self.label = block.label
             self.b.position_at_end(self.blocks[block.label])
             for op in block.ops:
                 self.values[id(op)] = op.accept(self)
@@ -120,7 +131,8 @@ class _FunctionLowering(ir.OpVisitor):
         self.bail_unless_false(self.b.icmp_signed(">", depth, _I32(MAX_NATIVE_DEPTH)))
         args = [slot, depth, *map(self.value, op.args), *self.globals]
         status = self.b.call(self.impls[op.callee], args)
-        self.bail_unless_false(self.b.icmp_signed("!=", status, _I32(0)))
+        with self.b.if_then(self.b.icmp_signed("!=", status, _I32(0)), likely=False):
+            self.b.ret(status)  # the callee bailed or raised: so does the caller
         return self.b.load(slot, typ=llvm_type(op.type))
 
     def visit_make_tuple(self, op: ir.MakeTuple) -> ll.Value:
@@ -144,10 +156,24 @@ class _FunctionLowering(ir.OpVisitor):
             self.values[id(param)].add_incoming(self.value(arg), self.b.block)
         return self.blocks[jump.target.label]
 
+    def poll_on_back_edge(self, *jumps: ir.Jump) -> None:
+        """Count a back edge among ``jumps``; every ``POLL_INTERVAL``-th, check for signals."""
+        if all(j.target.label > self.label for j in jumps):
+            return
+        ticks = self.b.add(self.b.load(self.ticks, typ=_I32), _I32(1))
+        self.b.store(ticks, self.ticks)
+        due = self.b.icmp_unsigned("==", self.b.and_(ticks, _I32(POLL_INTERVAL - 1)), _I32(0))
+        with self.b.if_then(due, likely=False):
+            failed = self.b.call(capi.function(self.fn.module, "PyErr_CheckSignals"), [])
+            with self.b.if_then(self.b.icmp_signed("!=", failed, _I32(0)), likely=False):
+                self.b.ret(_I32(STATUS_ERROR))
+
     def visit_jump(self, op: ir.Jump) -> None:
+        self.poll_on_back_edge(op)
         self.b.branch(self.edge(op))
 
     def visit_branch(self, op: ir.Branch) -> None:
+        self.poll_on_back_edge(op.if_true, op.if_false)
         cond = self.value(op.cond)
         if op.if_true.target is op.if_false.target:
             # Two edges to one block need distinct predecessors for the phis.

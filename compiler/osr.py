@@ -23,7 +23,7 @@ Why a miss is exact
 -------------------
 The interpreter's frame is never touched: the probe *copies* the locals and the iterator
 objects, and ``iterator_state`` reads an iterator's position without advancing it.  A compiled
-continuation is a pure native body (no Python objects, no side effects, see COMPILER.md), so
+continuation is a pure native body (no Python objects, no side effects, see ``runtime.entry``), so
 when it returns ``miss`` -- a guard failed, an int left 64 bits, a condition that raises in
 Python -- nothing observable has happened: the probe discards the miss and the interpreter
 continues the loop from H with its own, untouched locals and iterators.  When it returns a

@@ -57,9 +57,14 @@ _suspended = False
 _worker = None
 
 
+_started = time.perf_counter()
+
+
 def log(message: str) -> None:
+    """A ``--verbose`` line, stamped with the milliseconds since pyfast started."""
     if settings.verbose:
-        print(f"pyfast: {message}", file=sys.stderr, flush=True)
+        stamp = (time.perf_counter() - _started) * 1000
+        print(f"pyfast: [{stamp:7.1f} ms] {message}", file=sys.stderr, flush=True)
 
 
 def matches(name: str, globs: tuple[str, ...]) -> bool:

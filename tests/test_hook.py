@@ -853,7 +853,7 @@ def test_verbose_and_dump_go_to_stderr(env, capsys):
     ns["add"](1, 2)
     ns["first"]([1])
     err = capsys.readouterr().err
-    assert "pyfast: compiled __main__.add(int, int)" in err
+    assert "] compiled __main__.add(int, int)" in err
     assert "IR of add" in err and "LLVM of add" in err
     assert "IR of first" not in err
 

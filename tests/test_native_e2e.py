@@ -5,8 +5,11 @@ report proving the named functions really ran natively (calls or OSR entries).""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -189,3 +192,46 @@ def test_module_level_loop_is_reported_unsupported(tmp_path, spawn):
     assert got.stdout == "499500\n"
     (rec,) = [f for f in json.loads(report.read_text())["functions"] if f["qualname"] == "<module>"]
     assert rec["status"] == "unsupported" and "module level" in rec["reason"]
+
+
+SPIN = """
+def spin(n):
+    s = 0.0
+    for i in range(n):
+        s += i * 0.5
+    return s
+print(spin(10**15))
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "marker"),
+    [
+        (["--threshold", "1"], "] compiled __main__.spin(int)"),
+        ([], "] OSR entry for __main__.spin line"),
+    ],
+    ids=["compiled-call", "osr-entry"],
+)
+def test_ctrl_c_stops_a_native_loop(options, marker, tmp_path, clean_env):
+    """SIGINT during a native loop (days of work left): KeyboardInterrupt, and the process
+    ends as python's does (killed by SIGINT).  Without the back-edge poll it never ends."""
+    (tmp_path / "main.py").write_text(_dedent(SPIN))
+    report = tmp_path / "report.json"
+    argv = [sys.executable, "-m", "pyfast", "-v", "--report-json", str(report), *options]
+    proc = subprocess.Popen(
+        [*argv, "main.py"], cwd=tmp_path, env=clean_env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        lines = []
+        while not any(marker in line for line in lines):
+            line = proc.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        time.sleep(0.3)  # the running call is in native code by now
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=20)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGINT
+    assert rest.rstrip().endswith("KeyboardInterrupt"), rest
+    assert json.loads(report.read_text())["functions"][0]["status"] == "compiled"

@@ -11,7 +11,6 @@ Each table row is the C signature written with LLVM types: ``ptr`` for any point
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 from llvmlite import ir
 
@@ -33,6 +32,7 @@ CAPI: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyDict_GetItemWithError": ("ptr", ("ptr", "ptr")),
     "PyErr_Occurred": ("ptr", ()),
     "PyErr_Clear": ("void", ()),
+    "PyErr_CheckSignals": ("i32", ()),
     "PyObject_Vectorcall": ("ptr", ("ptr", "ptr", "i64", "ptr")),
     "Py_IncRef": ("void", ("ptr",)),
     "Py_DecRef": ("void", ("ptr",)),
@@ -101,12 +101,23 @@ def data(module: ir.Module, name: str) -> ir.GlobalVariable:
     return var
 
 
+def _libm() -> ctypes.CDLL:
+    """libm: python links it, so its symbols are usually in the process already (looking it up
+    with ``ctypes.util.find_library`` runs external tools: 10+ ms)."""
+    process = ctypes.CDLL(None)
+    if all(hasattr(process, name) for name in LIBM):
+        return process
+    from ctypes.util import find_library
+
+    return ctypes.CDLL(find_library("m"))
+
+
 def addresses() -> dict[str, int]:
     """Every symbol of the tables -> its address in this process."""
     api = ctypes.pythonapi
     result = {name: ctypes.cast(getattr(api, name), ctypes.c_void_p).value for name in CAPI}
     result.update({name: ctypes.addressof(ctypes.c_void_p.in_dll(api, name)) for name in DATA})
-    libm_dll = ctypes.CDLL(ctypes.util.find_library("m"))
+    libm_dll = _libm()
     result.update(
         {name: ctypes.cast(getattr(libm_dll, name), ctypes.c_void_p).value for name in LIBM}
     )

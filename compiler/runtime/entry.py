@@ -1,13 +1,15 @@
 """METH_FASTCALL entry thunks: guards, unboxing, the native body call, boxing.
 
-In: a native body (``i32 body(ptr out, params..., global values...)``, 0 = ok, 1 = bail), its
+In: a native body (``i32 body(ptr out, params..., global values...)``; status 0 = result at
+``out``, 1 = bail, 2 = a Python exception is set, e.g. KeyboardInterrupt from a signal poll), its
 parameter and result ``Type``s and the globals it depends on.
 Out: ``add_entry`` adds the thunk ``PyObject *name(PyObject *self, PyObject *const *args,
 Py_ssize_t nargs)`` to the module; after ``jit.compile_module``, ``make_builtin`` turns it into a
 real builtin function plus a counters callable.
 
 The thunk returns ``fallback(*args)`` when nargs, an argument's exact type (an int must also
-fit in 64 bits) or a guard does not match; ``miss`` when the body bails; else the boxed result.
+fit in 64 bits) or a guard does not match; ``miss`` when the body bails; NULL (the exception
+propagates) on status 2; else the boxed result.
 The Python objects it uses live in pinned slots (``objects``); the builtin's ``__self__`` is a
 small holder that keeps them, the library (engine and machine code) and the PyMethodDef alive.
 """
@@ -245,6 +247,8 @@ def add_entry(
     counters = {"native_calls": f"{name}.native_calls", "bailouts": f"{name}.bailouts"}
     native_calls, bailouts = (objects.counter(module, s) for s in counters.values())
     status = b.call(body, [out, *values])
+    with b.if_then(b.icmp_signed("==", status, _I32(STATUS_ERROR)), likely=False):
+        b.ret(_PTR(None))
     with b.if_then(b.icmp_signed("!=", status, _I32(0)), likely=False):
         t.bump(bailouts)
         miss = t.slot(_MISS)
@@ -256,6 +260,10 @@ def add_entry(
     fallback = t.slot(_FALLBACK)
     b.ret(t.api("PyObject_Vectorcall", fallback, t.args, t.nargs, _PTR(None)))
     return EntrySpec(name, tuple(params), result, tuple(guards), t.slots, counters)
+
+
+#: Body status: a Python exception is set (the thunk returns NULL).
+STATUS_ERROR = 2
 
 
 class _MethodDef(ctypes.Structure):
