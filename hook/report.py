@@ -4,12 +4,15 @@ In: ``runtime.functions`` and ``runtime.modules``.
 Out: ``records()``, the JSON contract (one dict per function); ``table()``, the readable
 ``--report`` text; ``write_at_exit()``, registered with ``atexit`` by ``install``.
 
-JSON: ``{"pyfast": version, "python": "3.11.7", "functions": [{"module", "qualname", "file",
-"line", "calls", "loop_iterations", "signatures", "status", "reason", "native_calls",
-"compile_ms", "osr_entries"}]}``.  ``calls`` and ``loop_iterations`` are counted while a
-function is profiled (they stop growing once it is decided, so they are lower bounds) plus
-the calls the native code reports.  A process whose pid differs from ``PYFAST_REPORT_OWNER``
-(a child started by the program) writes ``<PATH>.<pid>.json`` instead of ``PATH``.
+JSON: ``{"pyfast": version, "python": "3.11.7", "first_native_call_ms": ms or null,
+"functions": [{"module", "qualname", "file", "line", "calls", "loop_iterations", "signatures",
+"status", "reason", "native_calls", "compile_ms", "osr_entries"}]}``.  ``calls`` and
+``loop_iterations`` are counted while a function is profiled (they stop growing once it is
+decided, so they are lower bounds) plus the calls the native code reports.
+``first_native_call_ms``: milliseconds from pyfast's start until the first native entry was in
+place (the next call or loop iteration runs it).  A process whose pid differs from
+``PYFAST_REPORT_OWNER`` (a child started by the program) writes ``<PATH>.<pid>.json`` instead
+of ``PATH``.
 """
 
 from __future__ import annotations
@@ -69,7 +72,12 @@ def records() -> list[dict]:
 
 def document() -> dict:
     version = "{}.{}.{}".format(*sys.version_info[:3])
-    return {"pyfast": pyfast.__version__, "python": version, "functions": records()}
+    return {
+        "pyfast": pyfast.__version__,
+        "python": version,
+        "first_native_call_ms": runtime.first_native_ms,
+        "functions": records(),
+    }
 
 
 def table(rows: list[dict] | None = None) -> str:

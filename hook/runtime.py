@@ -58,6 +58,15 @@ _worker = None
 
 
 _started = time.perf_counter()
+first_native_ms: float | None = None  # when the first native entry went into a slot
+
+
+def native_ready(slot: int, entry: object) -> None:
+    """Put a native entry (a compiled function's or an OSR entry) into ``slot``."""
+    global first_native_ms
+    if first_native_ms is None:
+        first_native_ms = round((time.perf_counter() - _started) * 1000, 1)
+    set_slot(slot, entry)
 
 
 def log(message: str) -> None:
@@ -262,7 +271,7 @@ class LoopProfile:
                 "compiled",
                 f"OSR entry only: {self.owner.reason or 'not called again'}",
             )
-        set_slot(self.slot, enter)
+        native_ready(self.slot, enter)
 
 
 def _missed(*args: object) -> object:
@@ -376,7 +385,7 @@ class FunctionProfile:
             self.compile_ms += (time.perf_counter() - start) * 1000
         self.entries.append(compiled)
         self.status, self.reason = "compiled", None
-        set_slot(self.slot, compiled.entry)
+        native_ready(self.slot, compiled.entry)
         log(f"compiled {self.name}{signature_text(key)} in {self.compile_ms:.1f} ms")
         if settings.dump and matches(self.spec.qualname, settings.dump):
             print(

@@ -152,7 +152,9 @@ def test_native_run_matches_python(name, tmp_path, spawn):
     assert got.stdout == expected.stdout
     assert got.returncode == expected.returncode
     assert got.stderr.strip().splitlines()[-1:] == expected.stderr.strip().splitlines()[-1:]
-    records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
+    document = json.loads(report.read_text())
+    assert document["first_native_call_ms"] > 0
+    records = {f["qualname"]: f for f in document["functions"]}
     for qualname, least in native.items():
         rec = records[qualname]
         assert rec["status"] == "compiled", rec
