@@ -8,12 +8,14 @@ Contract
     (not raised) carries the reason and the source line of the first construct the compiler
     can never handle.  Must be fast: it runs at import time on every function.
 
-``compile_function(func, signature, *, fallback, miss, code_of=None) -> CompiledFunction``
+``compile_function(func, signature, *, fallback, miss, code_of=None, deopt=None)``
+    ``-> CompiledFunction``.
     ``func`` is the live function object (its ``__code__`` is the *original*, un-instrumented
     code; globals, defaults and closure come from it).  ``code_of(g)`` must return the original
     code of any other function ``g`` that ``func`` calls (the hook replaces ``g.__code__`` when
     it instruments ``g``); by default ``g.__code__``.  ``signature`` is a tuple of exact
     argument types, one per positional slot in ``co_varnames[:co_argcount + co_kwonlyargcount]``.
+    ``deopt(reason)``, when given, is called at every deoptimization (see below).
     Raises ``Unsupported`` when the function cannot be compiled for this signature; any other
     exception is a compiler failure that the hook reports as ``failed``.
 
@@ -29,8 +31,13 @@ values.  It returns:
 - ``fallback(*args)`` when a guard fails (the hook passes its profiler callback or the
   previously compiled entry, so several signatures chain);
 - ``miss`` when native code cannot finish the call exactly (int overflow past 64 bits, a
-  condition that raises in Python, ...).  The caller then runs the original bytecode, which
-  is exact because compiled bodies have no observable side effects before they bail out.
+  condition that raises in Python, ...) before it changed anything visible.  The caller then
+  runs the original bytecode, which is exact because nothing has happened yet;
+- after a visible change (a list store or append), the interpreter's result of the rest of
+  the call: native code *deoptimizes*, resuming the interpreter at the bailing instruction
+  with the frame's exact state (``deopt``); an exception raised there propagates.
+
+``CompiledFunction.deopts()`` says how often each resume point ran (``{reason: count}``).
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ _REJECTED_FLAGS = {
     0x08: "**kwargs parameter",
 }
 _ATTRIBUTE_OPS = frozenset(dis.opmap[n] for n in ("LOAD_ATTR", "LOAD_METHOD") if n in dis.opmap)
+_LOAD_METHOD = dis.opmap.get("LOAD_METHOD")
 _CONST_OPS = frozenset(dis.opmap[n] for n in ("LOAD_CONST", "RETURN_CONST") if n in dis.opmap)
 _LOAD_GLOBAL = dis.opmap["LOAD_GLOBAL"]
 _EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
@@ -88,6 +96,10 @@ def _line(code: CodeType, offset: int) -> int | None:
     return code.co_firstlineno
 
 
+def _attribute(code: CodeType, op: int, arg: int) -> str:
+    return code.co_names[arg if op == _LOAD_METHOD else arg >> opcodes.ATTR_NAME_SHIFT]
+
+
 def prescreen(code: CodeType) -> Unsupported | None:
     """Why ``code`` can never be compiled (first offending construct), or None."""
     for flag, what in _REJECTED_FLAGS.items():
@@ -108,8 +120,12 @@ def prescreen(code: CodeType) -> Unsupported | None:
         problem = None
         if op not in opcodes.SUPPORTED_OPCODES:
             problem = f"{dis.opname[op]} is not compiled"
-        elif op in _ATTRIBUTE_OPS and previous != _LOAD_GLOBAL:
-            problem = "attribute access is compiled only for math.<name>"
+        elif (
+            op in _ATTRIBUTE_OPS
+            and previous != _LOAD_GLOBAL
+            and _attribute(code, op, arg) not in opcodes.METHOD_NAMES
+        ):
+            problem = "attribute access is compiled only for math.<name> and list.append"
         elif op in _CONST_OPS and not _const_ok(code.co_consts[arg]):
             problem = f"constant {code.co_consts[arg]!r:.40} is not compiled"
         elif op == _INTRINSIC and arg not in opcodes.INTRINSIC_UNARY:
@@ -129,11 +145,14 @@ def prepare_function(
     fallback: Callable[..., object],
     miss: object,
     code_of: Callable[[FunctionType], CodeType] | None = None,
+    deopt: Callable[[str], None] | None = None,
 ) -> PreparedFunction:
     """The front half of ``compile_function``; raises ``Unsupported`` the same way."""
     from pyfast.compiler import pipeline
 
-    return pipeline.prepare(func, signature, fallback=fallback, miss=miss, code_of=code_of)
+    return pipeline.prepare(
+        func, signature, fallback=fallback, miss=miss, code_of=code_of, deopt=deopt
+    )
 
 
 def compile_function(
@@ -143,9 +162,12 @@ def compile_function(
     fallback: Callable[..., object],
     miss: object,
     code_of: Callable[[FunctionType], CodeType] | None = None,
+    deopt: Callable[[str], None] | None = None,
 ) -> CompiledFunction:
     """Compile ``func`` for ``signature`` (see the module docstring for the contract)."""
-    return prepare_function(func, signature, fallback=fallback, miss=miss, code_of=code_of).finish()
+    return prepare_function(
+        func, signature, fallback=fallback, miss=miss, code_of=code_of, deopt=deopt
+    ).finish()
 
 
 def __getattr__(name: str) -> object:

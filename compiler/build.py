@@ -15,8 +15,12 @@ only scalar SSA values.  On an edge the native parts of the live state become bl
 
 Globals: a number is read through a ``GlobalValue`` guard (its current value is a body
 argument, so rebinding is seen by the next call); a function, ``math``, a math function or a
-builtin through a ``GlobalIdentity`` guard.  Every op of the subset is pure, so a body has no
-observable effect before it bails and re-running the call in the interpreter is exact.
+builtin through a ``GlobalIdentity`` guard.
+
+Frame states: at the start of every original instruction the builder snapshots its abstract
+frame (``ir.FrameState``) and every op and terminator of that instruction carries it, so that
+``deopt`` can resume the interpreter there.  The NULL of a call sequence is modelled
+(``NULL``) because a resumed frame must hold exactly the interpreter's value stack.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from pyfast.compiler import infer, ir, opcodes
 from pyfast.compiler.api import Unsupported, prescreen
 from pyfast.compiler.decode import Block, Instr, decode
 from pyfast.compiler.runtime.entry import GlobalIdentity, GlobalValue
-from pyfast.compiler.types import BOOL, FROM_PY, INT, NONE, RType, TupleType, Type
+from pyfast.compiler.types import BOOL, FROM_PY, INT, LIST, NONE, RType, TupleType, Type
 
 #: Builtins the compiler knows (``range``/``len`` here, the rest through ``numeric.call_type``).
 BUILTINS = frozenset(
@@ -43,6 +47,8 @@ BUILTINS = frozenset(
 )
 #: Process-wide numbering of native symbols (engines share one symbol namespace).
 _SYMBOLS = itertools.count()
+#: Global values read natively (a global list could be rebound and freed during the call).
+_SCALAR_GLOBALS = frozenset({int, float, bool, type(None)})
 #: Code flags of functions that cannot be called natively (*args, **kwargs).
 _VARARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 
@@ -76,20 +82,23 @@ class IterAbs:
 class Static:
     """A global object known at compile time (its identity is guarded)."""
 
-    kind: str  # "function" | "module" | "builtin" | "math"
+    kind: str  # "function" | "module" | "builtin" | "math" | "method"
     name: str
     obj: object
 
 
 @dataclasses.dataclass(frozen=True)
 class Marker:
-    """``UNBOUND`` (a local not assigned yet) or ``PLACEHOLDER`` (see ``opcodes``)."""
+    """``UNBOUND`` (a local not assigned yet), ``PLACEHOLDER`` (see ``opcodes``) or ``NULL``
+    (the NULL of a call sequence)."""
 
     name: str
 
 
 UNBOUND = Marker("unbound")
 PLACEHOLDER = Marker("placeholder")
+NULL = Marker("null")
+MARKERS = {m.name: m for m in (UNBOUND, PLACEHOLDER, NULL)}
 
 
 def shape(value: object) -> infer.Shape:
@@ -128,7 +137,7 @@ def rebuild(s: infer.Shape, params: Iterator[ir.Value]) -> object:
     if kind in ("RangeAbs", "IterAbs"):
         cls = RangeAbs if kind == "RangeAbs" else IterAbs
         return cls(next(params), next(params), next(params))
-    return {"unbound": UNBOUND, "placeholder": PLACEHOLDER}[kind]
+    return MARKERS[kind]
 
 
 class Unit:
@@ -234,6 +243,7 @@ class FunctionBuilder:
         self.returns: list[tuple[ir.BasicBlock, ir.Return]] = []
         self.frame: _Frame
         self.lineno = code.co_firstlineno
+        self.state: ir.FrameState | None = None
 
     # -- driver ---------------------------------------------------------------------------
 
@@ -263,8 +273,12 @@ class FunctionBuilder:
     def interpret(self, block: Block) -> None:
         for instr in block.instrs:
             self.lineno = instr.lineno
+            if self.state is None or self.state.site != instr.site:
+                self.state = self.snapshot(instr.site, instr.name, self.frame.stack)
             if HANDLERS[instr.op](self, instr) is False:
+                self.state = None
                 return
+        self.state = None
         self.frame.block.terminator = self.edge(block.next, self.frame.stack)
 
     def finish_returns(self) -> None:
@@ -273,13 +287,20 @@ class FunctionBuilder:
         chosen = infer.choose_return_type([ret.value.type for _, ret in self.returns])
         for block, ret in self.returns:
             if ret.value.type != chosen:
-                block.terminator = ir.Bail(f"returns {ret.value.type}, compiled for {chosen}")
+                reason = f"returns {ret.value.type}, compiled for {chosen}"
+                block.terminator = ir.Bail(reason, ret.lineno, ret.state)
         self.fir.return_type = chosen
 
     # -- helpers --------------------------------------------------------------------------
 
+    def snapshot(self, site: int, name: str, stack: list[object]) -> ir.FrameState:
+        """The frame at the start of instruction ``site`` with ``stack``."""
+        bound = tuple((n, v) for n, v in sorted(self.frame.locals.items()) if v is not UNBOUND)
+        return ir.FrameState(site, name, bound, tuple(stack))
+
     def emit(self, op: ir.Op) -> ir.Op:
         op.lineno = self.lineno
+        op.state = self.state
         self.frame.block.ops.append(op)
         return op
 
@@ -294,6 +315,7 @@ class FunctionBuilder:
 
     def end(self, terminator: ir.Terminator) -> bool:
         terminator.lineno = self.lineno
+        terminator.state = self.state
         self.frame.block.terminator = terminator
         return False
 
@@ -337,6 +359,8 @@ class FunctionBuilder:
                 return value
             if value.type is NONE:
                 return self.const(False)
+            if value.type is LIST:
+                return self.emit(ir.Compare("!=", self.emit(ir.ListLen(value)), self.const(0)))
             return self.emit(ir.Truth(value))
         if isinstance(value, TupleAbs):
             return self.const(bool(value.items))
@@ -387,7 +411,7 @@ class FunctionBuilder:
             obj = builtins_[name]
         else:
             raise Unsupported(f"global {name!r} is not defined", self.lineno)
-        if type(obj) in FROM_PY:
+        if type(obj) in _SCALAR_GLOBALS:
             if ir.const_type(obj) is None:
                 raise Unsupported(f"global {name!r} does not fit in 64 bits", self.lineno)
             return self.unit.global_value(namespace, name, builtins_, FROM_PY[type(obj)])
@@ -411,6 +435,30 @@ class FunctionBuilder:
             raise Unsupported(f"math.{name} is not compiled", self.lineno)
         self.unit.identity(math.__dict__, name, None, obj)
         self.frame.stack.append(Static("math", name, obj))
+
+    def load_method(self, instr: Instr) -> None:
+        owner = self.frame.stack[-1]
+        if isinstance(owner, ir.Value) and owner.type is LIST:
+            if instr.arg not in opcodes.METHODS["list"]:
+                raise Unsupported(f"list.{instr.arg} is not compiled", self.lineno)
+            method = Static("method", f"list.{instr.arg}", getattr(list, instr.arg))
+            self.frame.stack[-1:] = [method, owner]
+            return
+        self.load_attr(instr)
+        (attr,) = self.pop()
+        self.frame.stack.extend([NULL, attr] if opcodes.NULL_FIRST else [attr, NULL])
+
+    def push_null(self, instr: Instr) -> None:
+        self.frame.stack.append(NULL)
+
+    def store_subscr(self, instr: Instr) -> None:
+        item, container, index = self.pop(3)
+        if not (isinstance(container, ir.Value) and container.type is LIST):
+            raise Unsupported(f"item assignment of {_describe(container)}", self.lineno)
+        index = self.scalar(index, "list index")
+        if index.type not in (INT, BOOL):
+            raise Unsupported(f"list index of type {index.type}", self.lineno)
+        self.emit(ir.ListStore(container, self.as_int(index), self.materialize(item)))
 
     def pop_top(self, instr: Instr) -> None:
         self.pop(instr.arg)
@@ -464,7 +512,11 @@ class FunctionBuilder:
 
     def call(self, instr: Instr) -> bool | None:
         args = self.pop(instr.arg)
-        (callee,) = self.pop()
+        below, above = self.pop(2)
+        if below is NULL or above is NULL:
+            callee = above if below is NULL else below
+        else:  # a method and its receiver
+            callee, args = below, [above, *args]
         if not isinstance(callee, Static):
             raise Unsupported(f"call of {_describe(callee)}", self.lineno)
         return CALLS[callee.kind](self, callee, args)
@@ -481,7 +533,17 @@ class FunctionBuilder:
             raise Unsupported(
                 f"calls a function that is not compilable ({where}: {exc.reason})", self.lineno
             ) from exc
-        self.frame.stack.append(self.emit(ir.CallDirect(fir, values, fir.return_type)))
+        result = ir.Resumed()
+        after = self.snapshot(self.state.site + 1, "", [*self.frame.stack, result])
+        call = ir.CallDirect(fir, values, fir.return_type, after, result)
+        self.frame.stack.append(self.emit(call))
+
+    def call_method(self, callee: Static, args: list[object]) -> None:
+        receiver, *rest = args
+        if callee.name != "list.append" or len(rest) != 1:
+            raise Unsupported(f"call of {callee.name} with {len(rest)} arguments", self.lineno)
+        self.emit(ir.ListAppend(receiver, self.materialize(rest[0])))
+        self.frame.stack.append(self.const(None))
 
     def call_builtin(self, callee: Static, args: list[object]) -> bool | None:
         special = {"range": FunctionBuilder.call_range, "len": FunctionBuilder.call_len}
@@ -523,8 +585,11 @@ class FunctionBuilder:
         return None
 
     def call_len(self, args: list[object]) -> None:
+        if len(args) == 1 and isinstance(args[0], ir.Value) and args[0].type is LIST:
+            self.frame.stack.append(self.emit(ir.ListLen(args[0])))
+            return
         if len(args) != 1 or not isinstance(args[0], RangeAbs):
-            raise Unsupported("len() is compiled only for a range", self.lineno)
+            raise Unsupported("len() is compiled only for a range or a list", self.lineno)
         rng = args[0]
         emit = self.emit
         one, zero = self.const(1), self.const(0)
@@ -637,6 +702,9 @@ HANDLERS: dict[str, Callable[[FunctionBuilder, Instr], bool | None]] = {
     "STORE_FAST": FunctionBuilder.store_fast,
     "LOAD_GLOBAL": FunctionBuilder.load_global,
     "LOAD_ATTR": FunctionBuilder.load_attr,
+    "LOAD_METHOD": FunctionBuilder.load_method,
+    "PUSH_NULL": FunctionBuilder.push_null,
+    "STORE_SUBSCR": FunctionBuilder.store_subscr,
     "POP": FunctionBuilder.pop_top,
     "COPY": FunctionBuilder.copy,
     "SWAP": FunctionBuilder.swap,
@@ -663,6 +731,7 @@ CALLS: dict[str, Callable[[FunctionBuilder, Static, list[object]], bool | None]]
     "builtin": FunctionBuilder.call_builtin,
     "math": FunctionBuilder.call_math,
     "module": FunctionBuilder.call_module,
+    "method": FunctionBuilder.call_method,
 }
 
 

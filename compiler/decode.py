@@ -3,7 +3,9 @@
 In: a ``CodeType`` (the original, un-instrumented code of the function).
 Out: ``Blocks``: a list of ``Block`` (index 0 is the entry) whose instructions are ``Instr``
 values from the neutral set of ``opcodes`` (branch targets are block indices), each with its
-source line, plus the set of locals live on entry to each block (used by ``build`` so that a
+source line and its *site* (the index of the original instruction it came from among the
+instructions ``bytecode`` lists, the address ``deopt`` resumes at), plus the set of locals
+live on entry to each block (used by ``build`` so that a
 dead local never splits a block into type versions).
 
 The ``bytecode`` library does the per-version work of finding jump targets and dropping
@@ -27,11 +29,14 @@ BRANCHES = frozenset({"BRANCH", "BRANCH_NONE", "BRANCH_OR_POP"})
 
 @dataclasses.dataclass(frozen=True)
 class Instr:
-    """One neutral instruction.  ``arg`` of a jump holds block indices instead of labels."""
+    """One neutral instruction.  ``arg`` of a jump holds block indices instead of labels;
+    ``site`` and ``name`` are the index and name of the original instruction."""
 
     op: str
     arg: object
     lineno: int
+    site: int = -1
+    name: str = ""
 
     def __str__(self) -> str:
         return f"{self.op} {self.arg!r}" if self.arg is not None else self.op
@@ -67,6 +72,7 @@ def decode(code: CodeType) -> list[Block]:
     index = {id(block): i for i, block in enumerate(cfg)}
     lineno = code.co_firstlineno
     blocks = []
+    site = 0
     for i, block in enumerate(cfg):
         instrs = []
         for ins in block:
@@ -75,7 +81,8 @@ def decode(code: CodeType) -> list[Block]:
             if isinstance(arg, BasicBlock):
                 arg = index[id(arg)]
             for op, narg in opcodes.translate(ins.name, arg):
-                instrs.append(Instr(op, _retarget(op, narg, arg), lineno))
+                instrs.append(Instr(op, _retarget(op, narg, arg), lineno, site, ins.name))
+            site += 1
         nxt = index[id(block.next_block)] if block.next_block is not None else None
         blocks.append(Block(i, instrs, nxt))
     _liveness(blocks)

@@ -27,7 +27,7 @@ from collections.abc import Hashable, Sequence
 
 from pyfast.compiler import numeric
 from pyfast.compiler.api import Unsupported
-from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, RType, TupleType, Type
+from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, NUMERIC, RType, TupleType, Type
 
 #: Versions of one bytecode block before the function is rejected.
 MAX_VERSIONS = 6
@@ -90,7 +90,7 @@ def _changing(states: Sequence[TypeState]) -> str:
 
 
 def _numeric(t: Type, what: str, lineno: int) -> RType:
-    if not isinstance(t, RType) or t is NONE:
+    if t not in NUMERIC:
         raise Unsupported(f"{what} of {t}", lineno)
     return t
 

@@ -14,10 +14,15 @@ Model (after mypyc's ``mypyc/ir/ops.py``):
   values defined earlier in the same block, parameters of the block, function parameters,
   globals (``Param``/``GlobalParam``) or constants (``Const``) -- never values of another
   block (they travel as block arguments), so dominance holds by construction.
-- Ops are pure.  An op that cannot produce CPython's exact result natively (overflow,
-  a condition that raises) *bails*: the whole call returns "miss" and the interpreter re-runs
-  it.  Which ops may bail is decided by ``numeric``'s emitters at lowering time, plus the
-  explicit ``BailIf`` and ``Bail``.
+- Ops are pure except those whose ``effect`` is true (list stores and appends, and calls of
+  functions that have such ops): they change objects the caller can see.
+- An op that cannot produce CPython's exact result natively (overflow, a condition that
+  raises, a guard) *bails*.  Which ops may bail is decided by ``numeric``'s emitters at
+  lowering time, plus ``BailIf``, ``Bail``, ``ListStore`` and ``CallDirect``.  Every op and
+  terminator carries the ``FrameState`` of the bytecode instruction it came from: where no
+  effect can have happened yet in the call, a bail returns "miss" and the interpreter re-runs
+  the call; after an effect, it *deoptimizes*: the interpreter resumes exactly at that
+  instruction with that state (``deopt``).
 - Type versions: the same bytecode block may appear several times, once per combination of
   the types of its live locals and stack slots (see ``infer``); ``BasicBlock.origin`` names the
   bytecode block and ``BasicBlock.label`` the version.
@@ -29,13 +34,27 @@ import dataclasses
 import itertools
 from typing import Any
 
-from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, TupleType, Type
+from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, OBJECT, TupleType, Type
 
 
 class Value:
     """Anything an op can take as an operand.  ``type`` is fixed at creation."""
 
     type: Type
+
+
+@dataclasses.dataclass(eq=False)
+class FrameState:
+    """The interpreter's frame at the start of bytecode instruction ``site`` -- like a debugger's
+    snapshot: ``site`` indexes the instructions of the original code as ``bytecode`` lists them
+    (``name`` is that instruction's, to check), ``locals`` are the bound locals and ``stack`` the
+    value stack (bottom first), both as ``build``'s abstract values (an ``ir.Value``, a tuple, a
+    range, a known global, the NULL of a call).  Resuming there re-executes the instruction."""
+
+    site: int
+    name: str
+    locals: tuple[tuple[str, object], ...]
+    stack: tuple[object, ...]
 
 
 @dataclasses.dataclass(eq=False)
@@ -66,10 +85,13 @@ class BlockParam(Value):
 
 
 class Op(Value):
-    """An instruction producing a value.  ``visit`` names the ``OpVisitor`` method."""
+    """An instruction producing a value.  ``visit`` names the ``OpVisitor`` method; ``state``
+    is where the interpreter resumes if it bails; ``effect`` says it changes visible objects."""
 
     visit: str = ""
     lineno: int
+    state: FrameState | None = None
+    effect: bool = False
 
     def operands(self) -> tuple[Value, ...]:
         return ()
@@ -189,11 +211,16 @@ class CallBuiltin(Op):
 @dataclasses.dataclass(eq=False)
 class CallDirect(Op):
     """A native call of another compiled function of the same unit (recursion included).
-    The callee's bail propagates.  Globals are passed implicitly (the unit shares them)."""
+    Globals are passed implicitly (the unit shares them).  A callee that bails makes this op
+    bail (the call is redone from ``state``); a callee that deoptimized returns the object the
+    interpreter computed, and the caller resumes from ``after`` (the next instruction, with
+    ``result``, an ``OBJECT``, on top of the stack).  ``effect`` when the callee has effects."""
 
     callee: FunctionIR
     args: tuple[Value, ...]
     type: Type
+    after: FrameState | None = None
+    result: Value | None = None
     lineno: int = 0
     visit = "visit_call_direct"
 
@@ -235,6 +262,59 @@ class TupleGet(Op):
 
 
 @dataclasses.dataclass(eq=False)
+class Resumed(Value):
+    """The object a deoptimized callee returned (``CallDirect.result``): only resume points
+    read it, and they consume the reference."""
+
+    type: Type = OBJECT
+
+
+@dataclasses.dataclass(eq=False)
+class ListLen(Op):
+    """``len(list)`` of a ``LIST`` value; never bails."""
+
+    list: Value
+    lineno: int = 0
+    type: Type = INT
+    visit = "visit_list_len"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.list,)
+
+
+@dataclasses.dataclass(eq=False)
+class ListAppend(Op):
+    """``list.append(item)``: ``item`` (a scalar or tuple) is boxed; produces ``None``."""
+
+    list: Value
+    item: Value
+    lineno: int = 0
+    type: Type = NONE
+    effect = True
+    visit = "visit_list_append"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.list, self.item)
+
+
+@dataclasses.dataclass(eq=False)
+class ListStore(Op):
+    """``list[index] = item`` (negative indices count from the end); bails before storing when
+    the index is out of range (Python raises IndexError); produces ``None``."""
+
+    list: Value
+    index: Value
+    item: Value
+    lineno: int = 0
+    type: Type = NONE
+    effect = True
+    visit = "visit_list_store"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.list, self.index, self.item)
+
+
+@dataclasses.dataclass(eq=False)
 class BailIf(Op):
     """Bail out when ``cond`` (bool) is true: Python would raise here.  Produces ``None``."""
 
@@ -249,10 +329,11 @@ class BailIf(Op):
 
 
 class Terminator:
-    """Ends a block.  ``visit`` names the ``OpVisitor`` method."""
+    """Ends a block.  ``visit`` names the ``OpVisitor`` method; ``state`` as for ``Op``."""
 
     visit: str = ""
     lineno: int
+    state: FrameState | None = None
 
     def accept(self, visitor: OpVisitor) -> Any:
         return getattr(visitor, self.visit)(self)
@@ -295,6 +376,7 @@ class Bail(Terminator):
 
     reason: str
     lineno: int = 0
+    state: FrameState | None = None
     visit = "visit_bail"
 
 
@@ -338,6 +420,9 @@ class OpVisitor:
     def visit_call_direct(self, op: CallDirect) -> Any: ...
     def visit_make_tuple(self, op: MakeTuple) -> Any: ...
     def visit_tuple_get(self, op: TupleGet) -> Any: ...
+    def visit_list_len(self, op: ListLen) -> Any: ...
+    def visit_list_append(self, op: ListAppend) -> Any: ...
+    def visit_list_store(self, op: ListStore) -> Any: ...
     def visit_bail_if(self, op: BailIf) -> Any: ...
     def visit_jump(self, op: Jump) -> Any: ...
     def visit_branch(self, op: Branch) -> Any: ...
@@ -402,6 +487,15 @@ class _Printer(OpVisitor):
 
     def visit_tuple_get(self, op: TupleGet) -> str:
         return f"{self.name(op.tuple)}[{op.index}]"
+
+    def visit_list_len(self, op: ListLen) -> str:
+        return f"len {self.name(op.list)}"
+
+    def visit_list_append(self, op: ListAppend) -> str:
+        return f"append {self.args(op.operands())}"
+
+    def visit_list_store(self, op: ListStore) -> str:
+        return f"{self.name(op.list)}[{self.name(op.index)}] = {self.name(op.item)}"
 
     def visit_bail_if(self, op: BailIf) -> str:
         return f"bail_if {self.name(op.cond)}  # {op.reason}"

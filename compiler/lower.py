@@ -1,29 +1,44 @@
 """Lower: typed SSA IR -> LLVM IR (``llvmlite.ir``) plus the METH_FASTCALL entry.
 
 In: a ``build.Unit`` (every ``FunctionIR`` of one compilation, their guards) and its entry
-function, an empty ``llvmlite.ir.Module`` (the JIT sets its triple and data layout).
+function, an empty ``llvmlite.ir.Module`` (the JIT sets its triple and data layout), and the
+listener that hears deoptimizations.
 Out: the module filled with
 
-- one internal ``i32 @<symbol>(ptr out, i32 depth, <params>, <unit globals>)`` per function
-  (0 = result stored at ``out``, 1 = bail, 2 = exception set), direct calls between them
+- one internal ``i32 @<symbol>(ptr out, ptr obj_out, i32 depth, <params>, <unit globals>)``
+  per function (0 = result stored at ``out``, 1 = bail, 2 = exception set, 3 = deoptimized:
+  the interpreter's result is a new reference at ``obj_out``), direct calls between them
   passing ``depth + 1`` and bailing past ``MAX_NATIVE_DEPTH`` (the interpreter then recurses,
   and raises ``RecursionError`` where Python would);
+- at each possible bail, a branch to the single ``ret i32 1`` block where no effect can have
+  happened yet in the call (``deopt.dirty_blocks``), else to a block that calls the bail's
+  ``ResumePoint`` (pinned in a slot) with the frame's values and returns status 3 or 2;
 - every ``POLL_INTERVAL``-th back edge of a function calls ``PyErr_CheckSignals`` (Ctrl-C
   stops a native loop as it stops the interpreter's; status 2 when the handler raised);
-- the body ABI of ``runtime.entry``, ``i32 @<symbol>.body(ptr out, <params>, <globals>)``;
+- the body ABI of ``runtime.entry``, ``i32 @<symbol>.body(ptr out, ptr obj_out, <params>,
+  <globals>)``;
 - the entry thunk added by ``runtime.entry.add_entry``, whose ``EntrySpec`` is returned.
 
 All scalar semantics come from ``numeric`` (never duplicated here); block parameters become
-phi nodes; every possible bail branches to the function's single ``ret i32 1`` block.
+phi nodes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import FunctionType
+
 from llvmlite import ir as ll
-from pyfast.compiler import ir, numeric
+from pyfast.compiler import deopt, ir, numeric
 from pyfast.compiler.build import Unit
-from pyfast.compiler.runtime import capi
-from pyfast.compiler.runtime.entry import STATUS_ERROR, EntrySpec, add_entry, llvm_type
+from pyfast.compiler.runtime import boxing, capi, objects, resume
+from pyfast.compiler.runtime.entry import (
+    STATUS_ERROR,
+    STATUS_RESUMED,
+    EntrySpec,
+    add_entry,
+    llvm_type,
+)
 from pyfast.compiler.types import NONE, Type
 
 #: Native call depth past which a direct call bails (C stack safety; exact because bailing is).
@@ -34,25 +49,53 @@ MAX_NATIVE_DEPTH = 200
 POLL_INTERVAL = 1 << 16
 
 _I32 = ll.IntType(32)
+_I64 = ll.IntType(64)
+_I8 = ll.IntType(8)
 _PTR = ll.PointerType()
+_OB_SIZE = 16  # offsetof(PyVarObject, ob_size) on 64-bit builds, 3.11-3.13
 
 
 def _signature(fir: ir.FunctionIR, unit: Unit) -> ll.FunctionType:
     params = [llvm_type(p.type) for p in fir.params] + [llvm_type(g.type) for g in unit.globals]
-    return ll.FunctionType(_I32, [_PTR, _I32, *params])
+    return ll.FunctionType(_I32, [_PTR, _PTR, _I32, *params])
+
+
+class _Deopt:
+    """What the lowering of one unit needs to make resume points: the functions and their
+    original code (``FunctionIR`` -> function), the listener, and the slots it pins."""
+
+    def __init__(
+        self, unit: Unit, listener: Callable[[str], None] | None, slots: dict[str, object]
+    ) -> None:
+        self.funcs: dict[ir.FunctionIR, FunctionType] = {
+            fir: func for (func, _), fir in unit.functions.items()
+        }
+        self.code_of = unit.code_of
+        self.listener = listener
+        self.slots = slots
+
+    def point(self, fir: ir.FunctionIR, state: ir.FrameState, reason: str) -> resume.ResumePoint:
+        func = self.funcs[fir]
+        return deopt.resume_point(func, self.code_of(func), state, reason, self.listener)
 
 
 class _FunctionLowering(ir.OpVisitor):
     """Emits one ``FunctionIR`` into its LLVM function."""
 
-    def __init__(self, fir: ir.FunctionIR, fn: ll.Function, impls: dict, unit: Unit) -> None:
+    def __init__(
+        self, fir: ir.FunctionIR, fn: ll.Function, impls: dict, unit: Unit, resumes: _Deopt
+    ) -> None:
         self.fir = fir
         self.fn = fn
         self.impls = impls
-        self.out, self.depth, *rest = fn.args
+        self.resumes = resumes
+        self.out, self.obj_out, self.depth, *rest = fn.args
         self.params = rest[: len(fir.params)]
         self.globals = rest[len(fir.params) :]
         self.values: dict[int, ll.Value] = {}
+        self.dirty_in = deopt.dirty_blocks(fir)
+        self.dirty = False  # an effect may have happened before the op being lowered
+        self.current: ir.Op | ir.Terminator | None = None
         entry = fn.append_basic_block("entry")
         self.allocas = ll.IRBuilder(entry)
         self.blocks = {b.label: fn.append_basic_block(f"block{b.label}") for b in fir.blocks}
@@ -71,9 +114,13 @@ class _FunctionLowering(ir.OpVisitor):
         self.allocas.position_at_end(self.fn.entry_basic_block)
         for block in self.fir.blocks:
             self.label = block.label
+            self.dirty = block.label in self.dirty_in
             self.b.position_at_end(self.blocks[block.label])
             for op in block.ops:
+                self.current = op
                 self.values[id(op)] = op.accept(self)
+                self.dirty = self.dirty or op.effect
+            self.current = block.terminator
             block.terminator.accept(self)
         self.allocas.branch(self.blocks[0])
 
@@ -93,8 +140,33 @@ class _FunctionLowering(ir.OpVisitor):
 
     def bail_unless_false(self, flag: ll.Value) -> None:
         cont = self.fn.append_basic_block()
-        self.b.cbranch(flag, self.bail_block, cont)
+        self.b.cbranch(flag, self.bail_target(), cont)
         self.b.position_at_end(cont)
+
+    def bail_target(self) -> ll.Block:
+        """Where the current op bails: "miss" while clean, else its resume point."""
+        if not self.dirty:
+            return self.bail_block
+        block = self.fn.append_basic_block("deopt")
+        with self.b.goto_block(block):
+            self.resume(self.current.state, _reason(self.current))
+        return block
+
+    def resume(self, state: ir.FrameState, reason: str) -> None:
+        """End the current block: call the resume point of ``state``, return status 3 or 2."""
+        point = self.resumes.point(self.fir, state, f"line {self.current.lineno}: {reason}")
+        b = self.b
+        slots = []
+        for obj in (point, point.function):
+            symbol = f"{self.fn.name}.resume{len(self.resumes.slots)}"
+            self.resumes.slots[symbol] = obj
+            slots.append(b.load(objects.slot(self.fn.module, symbol), typ=_PTR))
+        values = [(v.type, self.value(v)) for v in deopt.flat_values(state)]
+        result = resume.emit_call(b, *slots, values, lambda: b.ret(_I32(STATUS_ERROR)))
+        with b.if_then(b.icmp_unsigned("==", result, _PTR(None)), likely=False):
+            b.ret(_I32(STATUS_ERROR))
+        b.store(result, self.obj_out)
+        b.ret(_I32(STATUS_RESUMED))
 
     # -- ops ----------------------------------------------------------------------------
 
@@ -126,14 +198,22 @@ class _FunctionLowering(ir.OpVisitor):
         return self.checked(numeric.emit_call(self.b, op.name, types, values))
 
     def visit_call_direct(self, op: ir.CallDirect) -> ll.Value:
+        b = self.b
         slot = self.allocas.alloca(llvm_type(op.type))
-        depth = self.b.add(self.depth, _I32(1))
-        self.bail_unless_false(self.b.icmp_signed(">", depth, _I32(MAX_NATIVE_DEPTH)))
-        args = [slot, depth, *map(self.value, op.args), *self.globals]
-        status = self.b.call(self.impls[op.callee], args)
-        with self.b.if_then(self.b.icmp_signed("!=", status, _I32(0)), likely=False):
-            self.b.ret(status)  # the callee bailed or raised: so does the caller
-        return self.b.load(slot, typ=llvm_type(op.type))
+        obj_slot = self.allocas.alloca(_PTR)
+        depth = b.add(self.depth, _I32(1))
+        self.bail_unless_false(b.icmp_signed(">", depth, _I32(MAX_NATIVE_DEPTH)))
+        args = [slot, obj_slot, depth, *map(self.value, op.args), *self.globals]
+        status = b.call(self.impls[op.callee], args)
+        with b.if_then(b.icmp_signed("!=", status, _I32(0)), likely=False):
+            with b.if_then(b.icmp_signed("==", status, _I32(STATUS_ERROR))):
+                b.ret(status)
+            with b.if_then(b.icmp_signed("==", status, _I32(STATUS_RESUMED))):
+                self.values[id(op.result)] = b.load(obj_slot, typ=_PTR)
+                self.resume(op.after, f"{op.callee.name} deoptimized")
+            b.branch(self.bail_target())  # the callee bailed: the call is redone
+            b.position_at_end(b.append_basic_block())  # unreachable: if_then's exit branch
+        return b.load(slot, typ=llvm_type(op.type))
 
     def visit_make_tuple(self, op: ir.MakeTuple) -> ll.Value:
         result = ll.Constant(llvm_type(op.type), ll.Undefined)
@@ -143,6 +223,38 @@ class _FunctionLowering(ir.OpVisitor):
 
     def visit_tuple_get(self, op: ir.TupleGet) -> ll.Value:
         return self.b.extract_value(self.value(op.tuple), op.index)
+
+    def list_size(self, lst: ir.Value) -> ll.Value:
+        field = self.b.gep(self.value(lst), [_I64(_OB_SIZE)], source_etype=_I8)
+        return self.b.load(field, typ=_I64)
+
+    def box(self, item: ir.Value) -> ll.Value:
+        return boxing.box(
+            self.b, item.type, self.value(item), lambda: self.b.ret(_I32(STATUS_ERROR))
+        )
+
+    def visit_list_len(self, op: ir.ListLen) -> ll.Value:
+        return self.list_size(op.list)
+
+    def visit_list_append(self, op: ir.ListAppend) -> ll.Value:
+        b = self.b
+        boxed = self.box(op.item)
+        module = self.fn.module
+        failed = b.call(capi.function(module, "PyList_Append"), [self.value(op.list), boxed])
+        b.call(capi.function(module, "Py_DecRef"), [boxed])
+        with b.if_then(b.icmp_signed("!=", failed, _I32(0)), likely=False):
+            b.ret(_I32(STATUS_ERROR))
+        return _I1_FALSE
+
+    def visit_list_store(self, op: ir.ListStore) -> ll.Value:
+        b = self.b
+        size = self.list_size(op.list)
+        index = self.value(op.index)
+        index = b.select(b.icmp_signed("<", index, _I64(0)), b.add(index, size), index)
+        self.bail_unless_false(b.icmp_unsigned(">=", index, size))
+        setitem = capi.function(self.fn.module, "PyList_SetItem")
+        b.call(setitem, [self.value(op.list), index, self.box(op.item)])  # steals the box
+        return _I1_FALSE
 
     def visit_bail_if(self, op: ir.BailIf) -> ll.Value:
         self.bail_unless_false(self.value(op.cond))
@@ -193,29 +305,51 @@ class _FunctionLowering(ir.OpVisitor):
         self.b.ret(_I32(0))
 
     def visit_bail(self, op: ir.Bail) -> None:
-        self.b.branch(self.bail_block)
+        self.b.branch(self.bail_target())
 
 
 _I1_FALSE = ll.IntType(1)(0)
 
 
-def lower_unit(module: ll.Module, unit: Unit, main: ir.FunctionIR) -> EntrySpec:
-    """Fill ``module`` with the unit's functions, the ABI body of ``main`` and its entry."""
+def _reason(where: ir.Op | ir.Terminator) -> str:
+    """Why ``where`` bails, for the report."""
+    reason = getattr(where, "reason", None)
+    if reason is not None:
+        return reason
+    what = getattr(where, "op", None) or getattr(where, "name", None)
+    if isinstance(where, ir.ListStore):
+        return "list index out of range"
+    if isinstance(where, ir.CallDirect):
+        return f"{where.callee.name} bailed"
+    return f"{what} left the native range or raises"
+
+
+def lower_unit(
+    module: ll.Module,
+    unit: Unit,
+    main: ir.FunctionIR,
+    listener: Callable[[str], None] | None = None,
+) -> EntrySpec:
+    """Fill ``module`` with the unit's functions, the ABI body of ``main`` and its entry;
+    ``listener(reason)`` hears every deoptimization."""
+    deopt.mark_effects(unit)
     impls = {}
     for fir in unit.functions.values():
         impls[fir] = ll.Function(module, _signature(fir, unit), fir.symbol)
         impls[fir].linkage = "internal"
+    resumes = _Deopt(unit, listener, {})
     for fir in unit.functions.values():
-        _FunctionLowering(fir, impls[fir], impls, unit).run()
+        _FunctionLowering(fir, impls[fir], impls, unit, resumes).run()
     params: list[Type] = [p.type for p in main.params]
-    body_type = ll.FunctionType(
-        _I32, [_PTR, *(llvm_type(t) for t in params), *(llvm_type(g.type) for g in unit.globals)]
-    )
+    globals_ = [llvm_type(g.type) for g in unit.globals]
+    body_type = ll.FunctionType(_I32, [_PTR, _PTR, *(llvm_type(t) for t in params), *globals_])
     body = ll.Function(module, body_type, f"{main.symbol}.body")
-    out, *rest = body.args
+    out, obj_out, *rest = body.args
     b = ll.IRBuilder(body.append_basic_block("entry"))
-    b.ret(b.call(impls[main], [out, _I32(0), *rest]))
-    return add_entry(module, body, params, main.return_type, unit.guards, f"{main.symbol}.entry")
+    b.ret(b.call(impls[main], [out, obj_out, _I32(0), *rest]))
+    spec = add_entry(module, body, params, main.return_type, unit.guards, f"{main.symbol}.entry")
+    spec.slots.update(resumes.slots)
+    return spec
 
 
 def format_unit(unit: Unit) -> str:

@@ -10,8 +10,12 @@ Neutral instruction set (stack effect in brackets, TOS last):
 ``LOAD_CONST c``    [] -> [c]
 ``LOAD_FAST n``     [] -> [local n]
 ``STORE_FAST n``    [v] -> []
-``LOAD_GLOBAL n``   [] -> [global or builtin n]      (the NULL of a call is not modelled)
+``LOAD_GLOBAL n``   [] -> [global or builtin n]
+``PUSH_NULL``       [] -> [NULL]      the NULL of a call sequence; a global load with the
+                    push-NULL flag becomes ``PUSH_NULL`` + ``LOAD_GLOBAL`` in the version's order
 ``LOAD_ATTR n``     [obj] -> [obj.n]
+``LOAD_METHOD n``   [obj] -> [meth, obj] for a method, else the attribute and a NULL in the
+                    version's order (``NULL_FIRST``)
 ``POP k``           [v1..vk] -> []
 ``COPY k`` / ``SWAP k`` as in CPython
 ``BINARY op``       [a, b] -> [a op b]     op is ``+ - * / // % ** << >> & | ^`` (in-place same)
@@ -19,7 +23,9 @@ Neutral instruction set (stack effect in brackets, TOS last):
 ``TO_BOOL``         [v] -> [bool(v)]
 ``COMPARE op``      [a, b] -> [a op b]     op is ``< <= == != > >=``
 ``IS invert``       [a, b] -> [a is b] (or ``is not``)
-``CALL n``          [f, a1..an] -> [f(a1..an)]
+``CALL n``          [x, y, a1..an] -> [result]: ``y(a1..an)`` when x is NULL, ``x(a1..an)`` when
+                    y is NULL, else the method call ``x(y, a1..an)``
+``STORE_SUBSCR``    [v, c, i] -> []        c[i] = v
 ``BUILD_TUPLE n``   [v1..vn] -> [(v1..vn)]
 ``UNPACK n``        [t] -> [t[n-1]..t[0]]
 ``GET_ITER``        [v] -> [iter(v)]
@@ -70,11 +76,17 @@ def _branch(op: str, sense: bool) -> Rule:
 
 
 def _global(arg: object) -> list[Neutral]:
-    return [("LOAD_GLOBAL", arg[1] if isinstance(arg, tuple) else arg)]
+    push_null, name = arg
+    if not push_null:
+        return [("LOAD_GLOBAL", name)]
+    pair = [("PUSH_NULL", None), ("LOAD_GLOBAL", name)]
+    return pair if NULL_FIRST else pair[::-1]
 
 
 def _attr(arg: object) -> list[Neutral]:
-    return [("LOAD_ATTR", arg[1] if isinstance(arg, tuple) else arg)]
+    if isinstance(arg, tuple):  # 3.12+: (is a method load, name)
+        return [("LOAD_METHOD" if arg[0] else "LOAD_ATTR", arg[1])]
+    return [("LOAD_ATTR", arg)]
 
 
 def _binary(arg: object) -> list[Neutral]:
@@ -105,7 +117,8 @@ _COMMON: dict[str, Rule] = {
     "RESUME": _drop,
     "CACHE": _drop,
     "EXTENDED_ARG": _drop,
-    "PUSH_NULL": _drop,
+    "PUSH_NULL": _fixed("PUSH_NULL", None),
+    "STORE_SUBSCR": _fixed("STORE_SUBSCR", None),
     "LOAD_CONST": _same("LOAD_CONST"),
     "LOAD_FAST": _same("LOAD_FAST"),
     "STORE_FAST": _same("STORE_FAST"),
@@ -131,10 +144,13 @@ _COMMON: dict[str, Rule] = {
     "RETURN_VALUE": _fixed("RETURN", None),
 }
 
+#: Whether the NULL of a call sequence sits below the callable (3.11, 3.12) or above it (3.13).
+NULL_FIRST: bool = VERSION < (3, 13)
+
 _PER_VERSION: dict[tuple[int, int], dict[str, Rule]] = {
     (3, 11): {
         "PRECALL": _drop,
-        "LOAD_METHOD": _attr,
+        "LOAD_METHOD": _same("LOAD_METHOD"),
         "UNARY_POSITIVE": _fixed("UNARY", "+"),
         "POP_JUMP_FORWARD_IF_TRUE": _branch("BRANCH", True),
         "POP_JUMP_BACKWARD_IF_TRUE": _branch("BRANCH", True),
@@ -178,6 +194,14 @@ _FOR_ITER_EXIT_DELTA = {(3, 11): -1, (3, 12): +1, (3, 13): +1}
 
 TABLE: dict[str, Rule] = {**_COMMON, **_PER_VERSION.get(VERSION, {})}
 FOR_ITER_EXIT_DELTA: int = _FOR_ITER_EXIT_DELTA.get(VERSION, +1)
+
+#: Methods the compiler knows, by receiver type name (``build`` types the calls).
+METHODS: dict[str, frozenset[str]] = {"list": frozenset({"append"})}
+METHOD_NAMES: frozenset[str] = frozenset().union(*METHODS.values())
+
+#: ``LOAD_ATTR``'s oparg holds the name index shifted left by this much (3.12+: the low bit
+#: says "method load"); ``LOAD_METHOD`` (3.11) never shifts.
+ATTR_NAME_SHIFT: int = 0 if VERSION < (3, 12) else 1
 
 #: Opcode numbers of ``TABLE`` for the fast ``dis``-level scan in ``api.prescreen``.
 SUPPORTED_OPCODES: frozenset[int] = frozenset(

@@ -506,28 +506,39 @@ def continuation_code(code: CodeType, key: int) -> CodeType:
         return cached
     header = _find(code, key)
     bc = Bytecode.from_code(code)
-    target = header_labels(bc, code)[key]
+    state = _state_names(header)
+
+    def prologue(location: object) -> list[Instr]:
+        out: list[Instr] = []
+        for k in range(header.iterators):
+            out.append(Instr("LOAD_GLOBAL", (True, "range"), location=location))
+            out += [
+                Instr("LOAD_FAST", name, location=location) for name in state[3 * k : 3 * k + 3]
+            ]
+            out += _call(3, location)
+            out.append(Instr("GET_ITER", location=location))
+        return out
+
+    result = with_entry(bc, header_labels(bc, code)[key], [*header.locals, *state], prologue)
+    _continuations[(code, key)] = result
+    return result
+
+
+def with_entry(
+    bc: Bytecode, target: Label, argnames: list[str], prologue: Callable[[object], list[Instr]]
+) -> CodeType:
+    """``bc`` with a new entry: parameters ``argnames``; after ``RESUME``, ``prologue(location)``
+    then a jump to ``target`` (a label already in ``bc``).  The old entry stays, unreachable.
+    (Deoptimization's resume code is made the same way, see ``deopt``.)"""
     at = next(k for k, item in enumerate(bc) if isinstance(item, Instr) and item.name == "RESUME")
     location = bc[at].location
-    state = _state_names(header)
-    prologue: list[Instr] = []
-    for k in range(header.iterators):
-        prologue.append(Instr("LOAD_GLOBAL", (True, "range"), location=location))
-        prologue += [
-            Instr("LOAD_FAST", name, location=location) for name in state[3 * k : 3 * k + 3]
-        ]
-        prologue += _call(3, location)
-        prologue.append(Instr("GET_ITER", location=location))
-    prologue.append(Instr("JUMP_FORWARD", target, location=location))
-    bc[at + 1 : at + 1] = prologue
-    bc.argnames = [*header.locals, *state]
-    bc.argcount = len(bc.argnames)
+    bc[at + 1 : at + 1] = [*prologue(location), Instr("JUMP_FORWARD", target, location=location)]
+    bc.argnames = argnames
+    bc.argcount = len(argnames)
     bc.posonlyargcount = 0
     bc.kwonlyargcount = 0
     bc.flags &= ~_ARG_FLAGS
-    result = bc.to_code()
-    _continuations[(code, key)] = result
-    return result
+    return bc.to_code()
 
 
 def make_continuation(
@@ -554,6 +565,7 @@ def prepare_loop(
     *,
     fallback: Callable[..., object],
     miss: object,
+    deopt: Callable[[str], None] | None = None,
 ):
     """The front half of native code for ``func``'s continuation at ``header`` (a
     ``PreparedFunction``; ``finish()`` gives the ``CompiledFunction``).
@@ -563,24 +575,22 @@ def prepare_loop(
     from pyfast.compiler.api import prepare_function
 
     cont = make_continuation(func, header)
-    return prepare_function(cont, signature, fallback=fallback, miss=miss)
+    return prepare_function(cont, signature, fallback=fallback, miss=miss, deopt=deopt)
 
 
-def enter(
-    entry: Callable[..., object], header: LoopHeader, values: Sequence[object], miss: object
-) -> object:
-    """Run a compiled loop from the probe's ``values`` (locals, then iterator objects).
-
-    Returns the rest of the call's result, or ``miss`` (the interpreter then continues the loop
-    with its own untouched state)."""
+def entry_args(header: LoopHeader, values: Sequence[object]) -> list[object] | None:
+    """The compiled loop's arguments for the probe's ``values`` (locals, then iterator
+    objects), or ``None`` when an iterator is not a ``range`` iterator (the interpreter then
+    continues the loop).  The entry returns the rest of the call's result, or "miss" (the
+    interpreter continues the loop with its own untouched state)."""
     n = len(header.locals)
     args = list(values[:n])
     for it in values[n:]:
         state = iterator_state(it)
         if state is None:
-            return miss
+            return None
         args.extend(state)
-    return entry(*args)
+    return args
 
 
 def plant_probes(
@@ -667,7 +677,7 @@ __all__ = [
     "OsrUnsupported",
     "prepare_loop",
     "continuation_code",
-    "enter",
+    "entry_args",
     "header_labels",
     "iterator_state",
     "loop_headers",

@@ -17,6 +17,10 @@ from types import CodeType, FunctionType
 
 from pyfast.compiler.api import Unsupported
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyfast.compiler.runtime.resume import ResumePoint
+
 
 @dataclasses.dataclass
 class CompiledFunction:
@@ -24,7 +28,8 @@ class CompiledFunction:
 
     ``ir_text`` is the typed SSA IR of the function and of every function compiled into the
     same module (``--dump``); ``llvm_ir`` the optimised LLVM IR; ``counters()`` returns
-    ``{"native_calls": n, "bailouts": m}``; ``functions`` names every function in the unit.
+    ``{"native_calls": n, "bailouts": m}``; ``functions`` names every function in the unit;
+    ``resume_points`` are its deoptimization sites (``deopts()`` counts them by reason).
     """
 
     entry: Callable[..., object]
@@ -34,6 +39,14 @@ class CompiledFunction:
     llvm_ir: str = ""
     counters: Callable[[], dict[str, int]] = dict
     functions: tuple[str, ...] = ()
+    resume_points: tuple[ResumePoint, ...] = ()
+
+    def deopts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for point in self.resume_points:
+            if point.count:
+                counts[point.reason] = counts.get(point.reason, 0) + point.count
+        return counts
 
 
 @dataclasses.dataclass
@@ -55,7 +68,7 @@ class PreparedFunction:
     front_ms: float
 
     def finish(self) -> CompiledFunction:
-        from pyfast.compiler.runtime import entry, jit
+        from pyfast.compiler.runtime import entry, jit, resume
 
         start = time.perf_counter()
         library = jit.compile_module(self.llvm_ir)
@@ -70,6 +83,9 @@ class PreparedFunction:
             llvm_ir=library.llvm_ir,
             counters=counters,
             functions=self.functions,
+            resume_points=tuple(
+                p for p in self.spec.slots.values() if isinstance(p, resume.ResumePoint)
+            ),
         )
 
 
@@ -80,8 +96,10 @@ def prepare(
     fallback: Callable[..., object],
     miss: object,
     code_of: Callable[[FunctionType], CodeType] | None = None,
+    deopt: Callable[[str], None] | None = None,
 ) -> PreparedFunction:
-    """Run the front end (decode, build, infer, lower to LLVM IR text) for ``func``."""
+    """Run the front end (decode, build, infer, lower to LLVM IR text) for ``func``;
+    ``deopt(reason)`` hears the deoptimizations of the compiled code."""
     from llvmlite import ir as ll
     from pyfast.compiler import build, lower
     from pyfast.compiler.types import FROM_PY
@@ -95,7 +113,7 @@ def prepare(
     others = code_of or (lambda g: g.__code__)
     unit, fir = build.build_unit(func, types, lambda g: original if g is func else others(g))
     module = ll.Module(name=fir.symbol)
-    spec = lower.lower_unit(module, unit, fir)
+    spec = lower.lower_unit(module, unit, fir, deopt)
     return PreparedFunction(
         llvm_ir=str(module),
         spec=spec,

@@ -10,7 +10,13 @@ is represented in native code.
 - ``FLOAT`` a Python ``float`` (``double``), IEEE results bit-for-bit as CPython computes them.
 - ``BOOL``  a Python ``bool`` (``i1``); arithmetic on it follows Python (``True + 1 == 2``).
 - ``NONE``  the value ``None``; it has no native payload (``i1`` that is always 0).
-- ``TupleType`` a tuple of the above, as an LLVM struct of the item representations.
+- ``LIST``  an argument of exact type ``list``: a *borrowed* ``PyObject *`` (the caller's
+  reference keeps it alive for the whole call).  Its items stay Python objects; native code
+  reads its length and appends or stores boxed numbers -- side effects, made exact by
+  deoptimization (see ``deopt``).
+- ``OBJECT`` an owned ``PyObject *`` of unknown type: the result of a call that finished in the
+  interpreter.  It only travels to a resume point (``deopt``), which consumes the reference.
+- ``TupleType`` a tuple of the above scalars, as an LLVM struct of the item representations.
 """
 
 from __future__ import annotations
@@ -52,9 +58,14 @@ INT = RType("int", int, "i64")
 FLOAT = RType("float", float, "double")
 BOOL = RType("bool", bool, "i1")
 NONE = RType("None", type(None), "i1")
+LIST = RType("list", list, "ptr")
+OBJECT = RType("object", object, "ptr")
+
+#: Scalars with arithmetic (``numeric`` types them).
+NUMERIC = frozenset({INT, FLOAT, BOOL})
 
 Type = RType | TupleType
 
 #: The exact Python type of an argument -> its native type.  A type missing here (a subclass
 #: of int, a str, ...) is not compiled.
-FROM_PY: dict[type, RType] = {t.py_type: t for t in (INT, FLOAT, BOOL, NONE)}
+FROM_PY: dict[type, RType] = {t.py_type: t for t in (INT, FLOAT, BOOL, NONE, LIST)}

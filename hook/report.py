@@ -6,7 +6,9 @@ Out: ``records()``, the JSON contract (one dict per function); ``table()``, the 
 
 JSON: ``{"pyfast": version, "python": "3.11.7", "first_native_call_ms": ms or null,
 "functions": [{"module", "qualname", "file", "line", "calls", "loop_iterations", "signatures",
-"status", "reason", "native_calls", "compile_ms", "osr_entries"}]}``.  ``calls`` and
+"status", "reason", "native_calls", "compile_ms", "osr_entries", "deopts", "deopt_reasons"}]}``.
+``deopts`` counts the calls whose native code resumed the interpreter mid-function
+(``deopt_reasons``: ``{"line N: why": count}``).  ``calls`` and
 ``loop_iterations`` are counted while a function is profiled (they stop growing once it is
 decided, so they are lower bounds) plus the calls the native code reports.
 ``first_native_call_ms``: milliseconds from pyfast's start until the first native entry was in
@@ -25,6 +27,20 @@ from pyfast.hook import runtime
 import pyfast
 
 TOP = 25
+
+#: A function's record before anything was counted (the JSON contract's fields, in order).
+_EMPTY = {
+    "calls": 0,
+    "loop_iterations": 0,
+    "signatures": [],
+    "status": "cold",
+    "reason": None,
+    "native_calls": 0,
+    "compile_ms": 0.0,
+    "osr_entries": 0,
+    "deopts": 0,
+    "deopt_reasons": {},
+}
 
 
 def records() -> list[dict]:
@@ -47,6 +63,8 @@ def records() -> list[dict]:
                 "native_calls": native + osr_entries,
                 "compile_ms": round(profile.compile_ms, 3),
                 "osr_entries": osr_entries,
+                "deopts": sum(profile.deopts.values()),
+                "deopt_reasons": dict(profile.deopts),
             }
         )
     for module in runtime.modules:
@@ -57,14 +75,9 @@ def records() -> list[dict]:
                     "qualname": other.qualname,
                     "file": module.file,
                     "line": other.line,
-                    "calls": 0,
-                    "loop_iterations": 0,
-                    "signatures": [],
+                    **_EMPTY,
                     "status": other.status,
                     "reason": other.reason,
-                    "native_calls": 0,
-                    "compile_ms": 0.0,
-                    "osr_entries": 0,
                 }
             )
     return out
@@ -83,7 +96,16 @@ def document() -> dict:
 def table(rows: list[dict] | None = None) -> str:
     rows = records() if rows is None else rows
     rows = sorted(rows, key=lambda r: r["calls"] + r["loop_iterations"], reverse=True)
-    head = ("function", "calls", "loop iters", "signatures", "status", "compile ms", "reason")
+    head = (
+        "function",
+        "calls",
+        "loop iters",
+        "signatures",
+        "status",
+        "compile ms",
+        "deopts",
+        "reason",
+    )
     lines = [
         [
             f"{r['module']}.{r['qualname']}",
@@ -92,13 +114,14 @@ def table(rows: list[dict] | None = None) -> str:
             _signatures(r["signatures"]),
             r["status"],
             f"{r['compile_ms']:.1f}" if r["compile_ms"] else "",
+            str(r["deopts"]) if r["deopts"] else "",
             r["reason"] or "",
         ]
         for r in rows[:TOP]
     ]
     widths = [max(len(x) for x in column) for column in zip(head, *lines, strict=False)]
     widths[-1] = 0
-    fmt = "  ".join(f"{{:{'>' if i in (1, 2, 5) else '<'}{w}}}" for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:{'>' if i in (1, 2, 5, 6) else '<'}{w}}}" for i, w in enumerate(widths))
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1

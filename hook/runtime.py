@@ -34,6 +34,7 @@ from pyfast.settings import Settings
 
 MAX_SIGNATURES = 4
 MAX_OSR_BAILS = 3  # an OSR entry that missed this often stays off: the interpreter keeps the loop
+MAX_DEOPTS = 10  # a function whose native code deoptimized this often runs interpreted
 
 
 class _Miss:
@@ -221,7 +222,9 @@ class LoopProfile:
         log(f"{self.owner.name} line {header.lineno}: compiling an OSR entry")
         start = time.perf_counter()
         try:
-            prepared = osr.prepare_loop(func, header, signature, fallback=_missed, miss=MISS)
+            prepared = osr.prepare_loop(
+                func, header, signature, fallback=_missed, miss=MISS, deopt=self.owner.on_deopt
+            )
         except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported or a compiler bug
             self.no_osr(header, _reason(exc))
             return
@@ -251,10 +254,13 @@ class LoopProfile:
 
         def enter(*values: object) -> object:
             try:
-                result = osr.enter(compiled.entry, header, values, MISS)
+                args = osr.entry_args(header, values)
             except Exception as exc:  # noqa: BLE001 - the interpreter continues the loop
                 log(f"OSR entry of {self.owner.name} raised {exc!r}")
-                result = MISS
+                args = None
+            # The native code's own exceptions are the user's (raised after a deoptimization,
+            # or KeyboardInterrupt): they propagate from the loop, as in the interpreter.
+            result = MISS if args is None else compiled.entry(*args)
             if result is MISS:
                 self.bails += 1
                 if self.bails >= MAX_OSR_BAILS:
@@ -301,6 +307,21 @@ class FunctionProfile:
         self.func: FunctionType | None = None
         self.live: FunctionType | None = None  # the program's function object, once found
         self.osr_compiled: list = []  # keeps the OSR entries' native code alive
+        self.deopts: dict[str, int] = {}  # reason -> how often native code resumed there
+
+    def on_deopt(self, reason: str) -> None:
+        """Native code of this function (or of its loops) deoptimized: past ``MAX_DEOPTS`` the
+        function runs interpreted (the rest of this call resumes in the interpreter anyway)."""
+        self.deopts[reason] = self.deopts.get(reason, 0) + 1
+        total = sum(self.deopts.values())
+        log(f"{self.name} deoptimized ({reason})")
+        if total == MAX_DEOPTS:
+            self.reason = f"left interpreted after {total} deoptimizations"
+            log(f"{self.name}: {self.reason}")
+            set_slot(self.slot, None)
+            for loop in self.loops:
+                loop.ready = False
+                set_slot(loop.slot, None)
 
     @property
     def name(self) -> str:
@@ -345,7 +366,12 @@ class FunctionProfile:
         start = time.perf_counter()
         try:
             prepared = api.prepare_function(
-                self.func, key, fallback=fallback, miss=MISS, code_of=original_code
+                self.func,
+                key,
+                fallback=fallback,
+                miss=MISS,
+                code_of=original_code,
+                deopt=self.on_deopt,
             )
         except api.Unsupported as exc:
             self.reject("unsupported", instrument._reason_of(exc))

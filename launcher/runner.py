@@ -188,6 +188,18 @@ def _is_own(frame: types.FrameType) -> bool:
     return frame.f_code.co_filename.startswith(_OWN_FILES)
 
 
+def _entered_native(frame: types.FrameType, inner: types.FrameType | None) -> bool:
+    """``frame`` is where a function entered native code that later resumed the interpreter:
+    the next user frame runs a resume code of the same function (see ``deopt``)."""
+    deopt = sys.modules.get("pyfast.compiler.deopt")
+    return (
+        deopt is not None
+        and inner is not None
+        and inner.f_code in deopt.RESUME_CODES
+        and inner.f_code.co_qualname == frame.f_code.co_qualname
+    )
+
+
 def _user_traceback(tb: types.TracebackType | None, *, cut: bool) -> types.TracebackType | None:
     """``tb`` without pyfast's frames; with ``cut``, also without the frames above ``_execute``
     (``runpy`` running ``pyfast.__main__``, the console script)."""
@@ -200,9 +212,10 @@ def _user_traceback(tb: types.TracebackType | None, *, cut: bool) -> types.Trace
             if entry.tb_frame.f_code is _execute.__code__:
                 entries = entries[index + 1 :]
                 break
+    entries = [entry for entry in entries if not _is_own(entry.tb_frame)]
     result = None
     for entry in reversed(entries):
-        if not _is_own(entry.tb_frame):
+        if not _entered_native(entry.tb_frame, result and result.tb_frame):
             result = types.TracebackType(result, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
     return result
 

@@ -40,7 +40,7 @@ class FakeCompiler:
         reason = self.prescreen_rejects.get(code.co_name)
         return None if reason is None else Unsupported(reason, code.co_firstlineno)
 
-    def prepare_function(self, func, signature, *, fallback, miss, code_of=None):
+    def prepare_function(self, func, signature, *, fallback, miss, code_of=None, deopt=None):
         code = func.__code__
         assert instrument.SLOTS not in code.co_names, "the compiler must get the original code"
         name = code.co_name
@@ -839,6 +839,8 @@ def test_report_table_and_json_contract(env, tmp_path, monkeypatch, capsys):
         "native_calls",
         "compile_ms",
         "osr_entries",
+        "deopts",
+        "deopt_reasons",
     }
     assert add["module"] == "__main__" and add["file"] == str(env.path / "main.py")
     assert add["line"] == 2 and add["signatures"] == ["(int, int)"]

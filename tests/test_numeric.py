@@ -118,9 +118,10 @@ def build(key, types, result, emit):
         return _cache[key]
     module = ir.Module("test")
     params = [entry.llvm_type(t) for t in types]
-    body = ir.Function(module, ir.FunctionType(ir.IntType(32), [ir.PointerType(), *params]), "body")
+    ptr = ir.PointerType()
+    body = ir.Function(module, ir.FunctionType(ir.IntType(32), [ptr, ptr, *params]), "body")
     b = ir.IRBuilder(body.append_basic_block())
-    emitted = emit(b, *body.args[1:])
+    emitted = emit(b, *body.args[2:])
     b.store(emitted.value, body.args[0])
     bail = emitted.bail if emitted.bail is not None else ir.Constant(ir.IntType(1), 0)
     b.ret(b.zext(bail, ir.IntType(32)))

@@ -249,7 +249,8 @@ def switch_at(func, header, k):
         if seen["arrivals"] != k:
             return MISS
         seen["switched"] += osr.signature_of(header, values) is not None
-        return osr.enter(cont, header, values, MISS)
+        args = osr.entry_args(header, values)
+        return MISS if args is None else cont(*args)
 
     return slot, seen
 
@@ -466,9 +467,9 @@ def test_side_effects_happen_once():
     assert out == [i * 2 for i in range(10)] and seen["switched"] == 1
 
 
-def test_enter_misses_on_a_list_iterator():
+def test_no_entry_args_for_a_list_iterator():
     header = osr.loop_headers(seed_sum.__code__)[0]
-    assert osr.enter(lambda *a: 1 / 0, header, (0, iter([1, 2])), MISS) is MISS
+    assert osr.entry_args(header, (0, iter([1, 2]))) is None
 
 
 def test_signature_of():

@@ -1,7 +1,9 @@
 """METH_FASTCALL entry thunks: guards, unboxing, the native body call, boxing.
 
-In: a native body (``i32 body(ptr out, params..., global values...)``; status 0 = result at
-``out``, 1 = bail, 2 = a Python exception is set, e.g. KeyboardInterrupt from a signal poll), its
+In: a native body (``i32 body(ptr out, ptr obj_out, params..., global values...)``; status
+0 = result at ``out``, 1 = bail, 2 = a Python exception is set (KeyboardInterrupt from a signal
+poll, or raised by the interpreter after a deoptimization), 3 = the call deoptimized and the
+interpreter's result is a new reference at ``obj_out``), its
 parameter and result ``Type``s and the globals it depends on.
 Out: ``add_entry`` adds the thunk ``PyObject *name(PyObject *self, PyObject *const *args,
 Py_ssize_t nargs)`` to the module; after ``jit.compile_module``, ``make_builtin`` turns it into a
@@ -9,7 +11,7 @@ real builtin function plus a counters callable.
 
 The thunk returns ``fallback(*args)`` when nargs, an argument's exact type (an int must also
 fit in 64 bits) or a guard does not match; ``miss`` when the body bails; NULL (the exception
-propagates) on status 2; else the boxed result.
+propagates) on status 2; the object at ``obj_out`` on status 3; else the boxed result.
 The Python objects it uses live in pinned slots (``objects``); the builtin's ``__self__`` is a
 small holder that keeps them, the library (engine and machine code) and the PyMethodDef alive.
 """
@@ -24,8 +26,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from llvmlite import ir
-from pyfast.compiler.runtime import capi, objects
-from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, RType, TupleType, Type
+from pyfast.compiler.runtime import boxing, capi, objects
+from pyfast.compiler.types import BOOL, FLOAT, INT, LIST, NONE, OBJECT, RType, TupleType, Type
 
 if TYPE_CHECKING:
     from pyfast.compiler.runtime.jit import NativeLibrary
@@ -38,7 +40,6 @@ _I1 = ir.IntType(1)
 _METH_FASTCALL = 0x0080
 _OB_TYPE = 8  # offsetof(PyObject, ob_type) on 64-bit builds, 3.11-3.13
 _OB_FVAL = 16  # offsetof(PyFloatObject, ob_fval)
-_IMMORTAL_SINGLETONS = sys.version_info >= (3, 12)  # None/True/False need no incref (PEP 683)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +101,14 @@ def llvm_type(t: Type) -> ir.Type:
     return _LLVM[t]
 
 
-_LLVM: dict[RType, ir.Type] = {INT: _I64, FLOAT: ir.DoubleType(), BOOL: _I1, NONE: _I1}
+_LLVM: dict[RType, ir.Type] = {
+    INT: _I64,
+    FLOAT: ir.DoubleType(),
+    BOOL: _I1,
+    NONE: _I1,
+    LIST: _PTR,
+    OBJECT: _PTR,
+}
 
 
 class _Thunk:
@@ -152,6 +160,9 @@ class _Thunk:
         if t is NONE:
             self.check(self.is_(obj, "_Py_NoneStruct"), "none")
             return _I1(0)
+        if t is LIST:
+            self.check(self.is_(self.field(obj, _OB_TYPE, _PTR), "PyList_Type"), "list")
+            return obj
         raise TypeError(f"cannot pass a {t} argument to native code")
 
     def lookup(self, guard: Guard) -> ir.Value:
@@ -182,39 +193,9 @@ class _Thunk:
             phi.add_incoming(value, block)
         return phi
 
-    def incref_singleton(self, obj: ir.Value) -> ir.Value:
-        if not _IMMORTAL_SINGLETONS:
-            refcnt = self.b.load(obj, typ=_I64)
-            self.b.store(self.b.add(refcnt, _I64(1)), obj)
-        return obj
-
     def box(self, t: Type, value: ir.Value) -> ir.Value:
-        """A new reference to the boxed ``value`` (NULL with an exception set on failure)."""
-        if isinstance(t, TupleType):
-            tup = self.api("PyTuple_New", _I64(len(t.items)))
-            self.null_check(tup)
-            for i, item in enumerate(t.items):
-                boxed = self.box(item, self.b.extract_value(value, i))
-                with self.b.if_then(self.b.icmp_unsigned("==", boxed, _PTR(None)), likely=False):
-                    self.api("Py_DecRef", tup)
-                    self.b.ret(_PTR(None))
-                self.api("PyTuple_SetItem", tup, _I64(i), boxed)
-            return tup
-        if t is INT:
-            return self.api("PyLong_FromLongLong", value)
-        if t is FLOAT:
-            return self.api("PyFloat_FromDouble", value)
-        if t is BOOL:
-            true = capi.data(self.module, "_Py_TrueStruct")
-            false = capi.data(self.module, "_Py_FalseStruct")
-            return self.incref_singleton(self.b.select(value, true, false))
-        if t is NONE:
-            return self.incref_singleton(capi.data(self.module, "_Py_NoneStruct"))
-        raise TypeError(f"cannot box a {t} result")
-
-    def null_check(self, obj: ir.Value) -> None:
-        with self.b.if_then(self.b.icmp_unsigned("==", obj, _PTR(None)), likely=False):
-            self.b.ret(_PTR(None))
+        """A new reference to the boxed ``value``; the thunk returns NULL when boxing fails."""
+        return boxing.box(self.b, t, value, lambda: self.b.ret(_PTR(None)))
 
     def bump(self, counter: ir.GlobalVariable) -> None:
         self.b.store(self.b.add(self.b.load(counter, typ=_I64), _I64(1)), counter)
@@ -232,6 +213,7 @@ def add_entry(
     t = _Thunk(module, name)
     b = t.b
     out = b.alloca(llvm_type(result), name="out")
+    obj_out = b.alloca(_PTR, name="obj_out")
     overflow = b.alloca(_I32, name="overflow")
     t.check(b.icmp_signed("==", t.nargs, _I64(len(params))), "nargs")
     values = []
@@ -246,9 +228,12 @@ def add_entry(
             t.check(b.icmp_unsigned("==", found, t.slot(guard.expect)), "identity")
     counters = {"native_calls": f"{name}.native_calls", "bailouts": f"{name}.bailouts"}
     native_calls, bailouts = (objects.counter(module, s) for s in counters.values())
-    status = b.call(body, [out, *values])
+    status = b.call(body, [out, obj_out, *values])
     with b.if_then(b.icmp_signed("==", status, _I32(STATUS_ERROR)), likely=False):
         b.ret(_PTR(None))
+    with b.if_then(b.icmp_signed("==", status, _I32(STATUS_RESUMED)), likely=False):
+        t.bump(native_calls)
+        b.ret(b.load(obj_out, typ=_PTR))
     with b.if_then(b.icmp_signed("!=", status, _I32(0)), likely=False):
         t.bump(bailouts)
         miss = t.slot(_MISS)
@@ -264,6 +249,8 @@ def add_entry(
 
 #: Body status: a Python exception is set (the thunk returns NULL).
 STATUS_ERROR = 2
+#: Body status: the call deoptimized; the interpreter's result is at ``obj_out``.
+STATUS_RESUMED = 3
 
 
 class _MethodDef(ctypes.Structure):
