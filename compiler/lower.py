@@ -253,7 +253,10 @@ class _FunctionLowering(ir.OpVisitor):
         index = b.select(b.icmp_signed("<", index, _I64(0)), b.add(index, size), index)
         self.bail_unless_false(b.icmp_unsigned(">=", index, size))
         setitem = capi.function(self.fn.module, "PyList_SetItem")
-        b.call(setitem, [self.value(op.list), index, self.box(op.item)])  # steals the box
+        # Steals the box; checks the index again (boxing may run finalizers that shrink it).
+        failed = b.call(setitem, [self.value(op.list), index, self.box(op.item)])
+        with b.if_then(b.icmp_signed("!=", failed, _I32(0)), likely=False):
+            b.ret(_I32(STATUS_ERROR))
         return _I1_FALSE
 
     def visit_bail_if(self, op: ir.BailIf) -> ll.Value:

@@ -1,7 +1,8 @@
 """No reference leaks in compiled code: a million calls through each path of the entry thunk
 (native result, int result past 64 bits -> ``miss``, guard failure -> ``fallback``, a tuple
-result, native recursion) leave the arguments' reference counts and the number of allocated
-memory blocks (``sys.getallocatedblocks``, as CPython's own ``regrtest -R`` uses) flat."""
+result, native recursion, list stores, deoptimization after a store, in a callee too) leave
+the arguments' reference counts and the number of allocated memory blocks
+(``sys.getallocatedblocks``, as CPython's own ``regrtest -R`` uses) flat."""
 
 from __future__ import annotations
 
@@ -34,6 +35,21 @@ def fib(n):
     return n if n < 2 else fib(n - 1) + fib(n - 2)
 
 
+def store(xs, v):
+    xs[0] = v
+    xs[-1] = v * 0.5
+    return len(xs)
+
+
+def store_then_overflow(xs, v):
+    xs[0] = v
+    return v * v
+
+
+def calls_deoptimizing(xs, v):
+    return store_then_overflow(xs, v) + 1
+
+
 # name -> (function, signature, argument tuple, what the call returns); no small ints among
 # the arguments: their reference counts move with everything else in the process.
 CASES = {
@@ -43,6 +59,9 @@ CASES = {
     "overflow -> miss": (add, (int, int), (2**62, 2**62), MISS),
     "guard -> fallback": (add, (int, int), (1.5, 20_001), 1.5),
     "native recursion": (fib, (int,), (12,), 144),
+    "list stores": (store, (list, int), ([0, 0, 0], 10**12), 3),
+    "deopt after a store": (store_then_overflow, (list, int), ([0], 2**40), 2**80),
+    "callee deopts": (calls_deoptimizing, (list, int), ([0], 2**40), 2**80 + 1),
 }
 
 

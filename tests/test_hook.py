@@ -14,6 +14,7 @@ import os
 import pickle
 import sys
 import textwrap
+import threading
 import time
 import traceback
 import types
@@ -35,6 +36,8 @@ class FakeCompiler:
         self.prescreen_rejects: dict[str, str] = {}
         self.requests: list[tuple[str, tuple, object]] = []
         self.native: dict[str, int] = {}
+        self.finishing = threading.Event()  # finish() waits for it (tests of the background)
+        self.finishing.set()
 
     def prescreen(self, code):
         reason = self.prescreen_rejects.get(code.co_name)
@@ -66,7 +69,12 @@ class FakeCompiler:
         counters = lambda: {"native_calls": self.native.get(name, 0), "bailouts": 0}  # noqa: E731
         ir_text, llvm_ir = f"IR of {name}", f"LLVM of {name}"
         compiled = CompiledFunction(entry, signature, 0.1, ir_text, llvm_ir, counters)
-        return types.SimpleNamespace(finish=lambda: compiled)
+
+        def finish():
+            self.finishing.wait(10)
+            return compiled
+
+        return types.SimpleNamespace(finish=finish)
 
 
 class Env:
@@ -587,9 +595,11 @@ def _wait_until_decided(env, qualname: str) -> dict:
 
 def test_background_compilation_switches_when_ready(env):
     ns = env.main(PROFILED, threshold=5)
+    env.fake.finishing.clear()
     for i in range(5):
         ns["add"](i, i)
     assert env.record("add")["reason"] == "compiling in background"
+    env.fake.finishing.set()
     assert _wait_until_decided(env, "add")["status"] == "compiled"
     ns["add"](1, 1)
     assert env.fake.native["add"] == 1
