@@ -8,7 +8,7 @@ Contract
     (not raised) carries the reason and the source line of the first construct the compiler
     can never handle.  Must be fast: it runs at import time on every function.
 
-``compile_function(func, signature, *, fallback, miss, code_of=None, deopt=None)``
+``compile_function(func, signature, *, fallback, miss, code_of=None, deopt=None, sample=None)``
     ``-> CompiledFunction``.
     ``func`` is the live function object (its ``__code__`` is the *original*, un-instrumented
     code; globals, defaults and closure come from it).  ``code_of(g)`` must return the original
@@ -16,6 +16,8 @@ Contract
     it instruments ``g``); by default ``g.__code__``.  ``signature`` is a tuple of exact
     argument types, one per positional slot in ``co_varnames[:co_argcount + co_kwonlyargcount]``.
     ``deopt(reason)``, when given, is called at every deoptimization (see below).
+    ``sample``, when given, is the argument tuple of one call with that signature: the item
+    types of its lists become the compiled code's speculation (checked at every read).
     Raises ``Unsupported`` when the function cannot be compiled for this signature; any other
     exception is a compiler failure that the hook reports as ``failed``.
 
@@ -146,12 +148,19 @@ def prepare_function(
     miss: object,
     code_of: Callable[[FunctionType], CodeType] | None = None,
     deopt: Callable[[str], None] | None = None,
+    sample: tuple | None = None,
 ) -> PreparedFunction:
     """The front half of ``compile_function``; raises ``Unsupported`` the same way."""
     from pyfast.compiler import pipeline
 
     return pipeline.prepare(
-        func, signature, fallback=fallback, miss=miss, code_of=code_of, deopt=deopt
+        func,
+        signature,
+        fallback=fallback,
+        miss=miss,
+        code_of=code_of,
+        deopt=deopt,
+        sample=sample,
     )
 
 
@@ -163,10 +172,17 @@ def compile_function(
     miss: object,
     code_of: Callable[[FunctionType], CodeType] | None = None,
     deopt: Callable[[str], None] | None = None,
+    sample: tuple | None = None,
 ) -> CompiledFunction:
     """Compile ``func`` for ``signature`` (see the module docstring for the contract)."""
     return prepare_function(
-        func, signature, fallback=fallback, miss=miss, code_of=code_of, deopt=deopt
+        func,
+        signature,
+        fallback=fallback,
+        miss=miss,
+        code_of=code_of,
+        deopt=deopt,
+        sample=sample,
     ).finish()
 
 

@@ -8,10 +8,11 @@ must check before running native code (``runtime.entry.GlobalValue`` / ``GlobalI
 Method: abstract interpretation of the value stack, one bytecode block *version* at a time
 (``infer.Versions``).  Stack slots and locals hold *abstract values*: an ``ir.Value`` (a native
 scalar or tuple), or a compile-time structure -- a tuple being packed/unpacked (``TupleAbs``),
-a ``range`` and its iterator (``RangeAbs``/``IterAbs``, three native ints each), or a global
-object known by identity (``Static``: a function, the ``math`` module, a builtin, a math
-function).  Structures cost nothing at run time: ``a, b = b, a`` or ``for i in range(n)`` leave
-only scalar SSA values.  On an edge the native parts of the live state become block arguments.
+a ``range`` and its iterator (``RangeAbs``/``IterAbs``, three native ints each), a list
+iterator (``ListIterAbs``: the list and the next index), or a global object known by identity
+(``Static``: a function, the ``math`` module, a builtin, a math function).  Structures cost
+nothing at run time: ``a, b = b, a`` or ``for i in range(n)`` leave only scalar SSA values.
+On an edge the native parts of the live state become block arguments.
 
 Globals: a number is read through a ``GlobalValue`` guard (its current value is a body
 argument, so rebinding is seen by the next call); a function, ``math``, a math function or a
@@ -39,7 +40,7 @@ from pyfast.compiler import infer, ir, opcodes
 from pyfast.compiler.api import Unsupported, prescreen
 from pyfast.compiler.decode import Block, Instr, decode
 from pyfast.compiler.runtime.entry import GlobalIdentity, GlobalValue
-from pyfast.compiler.types import BOOL, FROM_PY, INT, LIST, NONE, RType, TupleType, Type
+from pyfast.compiler.types import BOOL, FROM_PY, INT, NONE, ListType, RType, TupleType, Type
 
 #: Builtins the compiler knows (``range``/``len`` here, the rest through ``numeric.call_type``).
 BUILTINS = frozenset(
@@ -79,6 +80,15 @@ class IterAbs:
 
 
 @dataclasses.dataclass(frozen=True)
+class ListIterAbs:
+    """An iterator over a list: the list and the index of the next item (a list iterator
+    re-reads the length at every step, so appends during the loop are seen)."""
+
+    list: ir.Value
+    index: ir.Value
+
+
+@dataclasses.dataclass(frozen=True)
 class Static:
     """A global object known at compile time (its identity is guarded)."""
 
@@ -111,6 +121,8 @@ def shape(value: object) -> infer.Shape:
         return ("static", value.kind, value.name, value.obj)
     if isinstance(value, Marker):
         return (value.name,)
+    if isinstance(value, ListIterAbs):
+        return ("ListIterAbs", value.list.type)
     return (type(value).__name__,)
 
 
@@ -122,12 +134,14 @@ def flatten(value: object) -> list[ir.Value]:
         return [v for item in value.items for v in flatten(item)]
     if isinstance(value, RangeAbs | IterAbs):
         return [value.start if isinstance(value, RangeAbs) else value.index, value.stop, value.step]
+    if isinstance(value, ListIterAbs):
+        return [value.list, value.index]
     return []
 
 
 def rebuild(s: infer.Shape, params: Iterator[ir.Value]) -> object:
     """The abstract value of shape ``s`` whose native parts are the next ``params``."""
-    if isinstance(s, RType | TupleType):
+    if isinstance(s, RType | TupleType | ListType):
         return next(params)
     kind = s[0]
     if kind == "tuple":
@@ -137,6 +151,8 @@ def rebuild(s: infer.Shape, params: Iterator[ir.Value]) -> object:
     if kind in ("RangeAbs", "IterAbs"):
         cls = RangeAbs if kind == "RangeAbs" else IterAbs
         return cls(next(params), next(params), next(params))
+    if kind == "ListIterAbs":
+        return ListIterAbs(next(params), next(params))
     return MARKERS[kind]
 
 
@@ -359,7 +375,7 @@ class FunctionBuilder:
                 return value
             if value.type is NONE:
                 return self.const(False)
-            if value.type is LIST:
+            if isinstance(value.type, ListType):
                 return self.emit(ir.Compare("!=", self.emit(ir.ListLen(value)), self.const(0)))
             return self.emit(ir.Truth(value))
         if isinstance(value, TupleAbs):
@@ -438,7 +454,7 @@ class FunctionBuilder:
 
     def load_method(self, instr: Instr) -> None:
         owner = self.frame.stack[-1]
-        if isinstance(owner, ir.Value) and owner.type is LIST:
+        if _is_list(owner):
             if instr.arg not in opcodes.METHODS["list"]:
                 raise Unsupported(f"list.{instr.arg} is not compiled", self.lineno)
             method = Static("method", f"list.{instr.arg}", getattr(list, instr.arg))
@@ -453,12 +469,50 @@ class FunctionBuilder:
 
     def store_subscr(self, instr: Instr) -> None:
         item, container, index = self.pop(3)
-        if not (isinstance(container, ir.Value) and container.type is LIST):
+        if not _is_list(container):
             raise Unsupported(f"item assignment of {_describe(container)}", self.lineno)
+        item = self.materialize(item)
+        if isinstance(item.type, ListType):
+            raise Unsupported("a list stored into a list is not compiled", self.lineno)
+        self.emit(ir.ListStore(container, self.list_index(index), item))
+
+    def list_index(self, index: object) -> ir.Value:
         index = self.scalar(index, "list index")
         if index.type not in (INT, BOOL):
             raise Unsupported(f"list index of type {index.type}", self.lineno)
-        self.emit(ir.ListStore(container, self.as_int(index), self.materialize(item)))
+        return self.as_int(index)
+
+    def subscr(self, instr: Instr) -> bool | None:
+        container, index = self.pop(2)
+        if _is_list(container):
+            index = self.list_index(index)
+            item = container.type.item
+            if item is None:
+                return self.end(ir.Bail("item of a list whose item type is unknown"))
+            self.frame.stack.append(self.emit(ir.ListGet(container, index, item)))
+            return None
+        if isinstance(container, ir.Value) and isinstance(container.type, TupleType):
+            container = TupleAbs(
+                tuple(
+                    self.emit(ir.TupleGet(container, i)) for i in range(len(container.type.items))
+                )
+            )
+        if not (isinstance(container, TupleAbs) and isinstance(index, ir.Const)):
+            raise Unsupported(f"subscript of {_describe(container)}", self.lineno)
+        if index.type not in (INT, BOOL) or not -len(container.items) <= index.value < len(
+            container.items
+        ):
+            return self.end(ir.Bail("tuple index out of range or not an int"))
+        self.frame.stack.append(container.items[index.value])
+        return None
+
+    def build_list(self, instr: Instr) -> None:
+        items = tuple(self.materialize(v) for v in self.pop(instr.arg))
+        kinds = {item.type for item in items}
+        if any(isinstance(t, ListType) for t in kinds):
+            raise Unsupported("a list of lists made in the function is not compiled", self.lineno)
+        item = kinds.pop() if len(kinds) == 1 else None
+        self.frame.stack.append(self.emit(ir.NewList(items, ListType(item))))
 
     def pop_top(self, instr: Instr) -> None:
         self.pop(instr.arg)
@@ -472,6 +526,11 @@ class FunctionBuilder:
 
     def binary(self, instr: Instr) -> None:
         left, right = (self.scalar(v, f"'{instr.arg}'") for v in self.pop(2))
+        if instr.arg == "*" and (_is_list(left) or _is_list(right)):
+            lst, count = (left, right) if _is_list(left) else (right, left)
+            repeat = ir.ListRepeat(lst, self.list_index(count), lst.type)
+            self.frame.stack.append(self.emit(repeat))
+            return
         result = infer.binary(instr.arg, left.type, right.type, self.lineno)
         self.frame.stack.append(self.emit(ir.Binary(instr.arg, left, right, result)))
 
@@ -585,7 +644,7 @@ class FunctionBuilder:
         return None
 
     def call_len(self, args: list[object]) -> None:
-        if len(args) == 1 and isinstance(args[0], ir.Value) and args[0].type is LIST:
+        if len(args) == 1 and _is_list(args[0]):
             self.frame.stack.append(self.emit(ir.ListLen(args[0])))
             return
         if len(args) != 1 or not isinstance(args[0], RangeAbs):
@@ -626,12 +685,17 @@ class FunctionBuilder:
 
     def get_iter(self, instr: Instr) -> None:
         (value,) = self.pop()
+        if _is_list(value):
+            self.frame.stack.append(ListIterAbs(value, self.const(0)))
+            return
         if not isinstance(value, RangeAbs):
             raise Unsupported(f"iteration over {_describe(value)}", self.lineno)
         self.frame.stack.append(IterAbs(value.start, value.stop, value.step))
 
     def for_iter(self, instr: Instr) -> bool:
         it = self.frame.stack[-1]
+        if isinstance(it, ListIterAbs):
+            return self.for_iter_list(instr, it)
         if not isinstance(it, IterAbs):
             raise Unsupported(f"iteration over {_describe(it)}", self.lineno)
         positive = self.step_positive(it.step)
@@ -649,6 +713,23 @@ class FunctionBuilder:
         return self.branch(
             more, lambda: self.edge(self.fallthrough(), body), lambda: self.edge(instr.arg, done)
         )
+
+    def for_iter_list(self, instr: Instr, it: ListIterAbs) -> bool:
+        """Exhausted when the index reaches the list's current length; else a helper block
+        reads the item (it may bail: the interpreter re-runs this FOR_ITER) and goes on."""
+        size = self.emit(ir.ListLen(it.list))
+        more = self.emit(ir.Compare("<", it.index, size))
+        rest = self.frame.stack[:-1]
+        done = rest if opcodes.FOR_ITER_EXIT_DELTA < 0 else [*rest, it, PLACEHOLDER]
+        body = self.fallthrough()
+        read = self.fir.new_block(None)
+        self.end(ir.Branch(more, ir.Jump(read, ()), self.edge(instr.arg, done)))
+        self.frame.block = read
+        item = self.emit(ir.ListGet(it.list, it.index, it.list.type.item or NONE))
+        if it.list.type.item is None:
+            return self.end(ir.Bail("item of a list whose item type is unknown"))
+        after = self.emit(ir.Binary("+", it.index, self.const(1), INT))
+        return self.end(self.edge(body, [*rest, ListIterAbs(it.list, after), item]))
 
     def jump(self, instr: Instr) -> bool:
         return self.end(self.edge(instr.arg, self.frame.stack))
@@ -705,6 +786,8 @@ HANDLERS: dict[str, Callable[[FunctionBuilder, Instr], bool | None]] = {
     "LOAD_METHOD": FunctionBuilder.load_method,
     "PUSH_NULL": FunctionBuilder.push_null,
     "STORE_SUBSCR": FunctionBuilder.store_subscr,
+    "SUBSCR": FunctionBuilder.subscr,
+    "BUILD_LIST": FunctionBuilder.build_list,
     "POP": FunctionBuilder.pop_top,
     "COPY": FunctionBuilder.copy,
     "SWAP": FunctionBuilder.swap,
@@ -749,14 +832,17 @@ def _static(obj: object) -> Static | None:
     return None
 
 
+def _is_list(value: object) -> bool:
+    return isinstance(value, ir.Value) and isinstance(value.type, ListType)
+
+
 def _describe(value: object) -> str:
     if isinstance(value, ir.Value):
         return str(value.type)
     if isinstance(value, Static):
         return f"{value.kind} {value.name}"
-    return {TupleAbs: "a tuple", RangeAbs: "a range", IterAbs: "a range iterator"}.get(
-        type(value), "an unbound value"
-    )
+    kinds = {TupleAbs: "a tuple", RangeAbs: "a range", IterAbs: "a range iterator"}
+    return {**kinds, ListIterAbs: "a list iterator"}.get(type(value), "an unbound value")
 
 
 def build_unit(

@@ -27,7 +27,7 @@ from collections.abc import Hashable, Sequence
 
 from pyfast.compiler import numeric
 from pyfast.compiler.api import Unsupported
-from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, NUMERIC, RType, TupleType, Type
+from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, NUMERIC, ListType, RType, TupleType, Type
 
 #: Versions of one bytecode block before the function is rejected.
 MAX_VERSIONS = 6
@@ -53,7 +53,7 @@ class TypeState:
 
 
 def _shape_text(shape: Shape) -> str:
-    return str(shape) if isinstance(shape, RType | TupleType) else shape[0]
+    return str(shape) if isinstance(shape, RType | TupleType | ListType) else shape[0]
 
 
 class Versions:

@@ -9,7 +9,9 @@ Model (after mypyc's ``mypyc/ir/ops.py``):
 - A ``FunctionIR`` is a list of ``BasicBlock``; block 0 is the entry.  Every value has a
   static ``types.Type``; there are no Python objects anywhere in the IR.
 - SSA with *block parameters* instead of phi nodes: a block declares ``params`` and every jump
-  to it passes one argument per parameter, of the same type.
+  to it passes one argument per parameter, of the same type.  (A helper block that ``build``
+  adds with a single predecessor -- the item read of a ``for`` over a list -- also uses that
+  predecessor's values, which dominate it.)
 - A block is a list of ``Op`` followed by exactly one ``Terminator``.  An op's operands are
   values defined earlier in the same block, parameters of the block, function parameters,
   globals (``Param``/``GlobalParam``) or constants (``Const``) -- never values of another
@@ -283,6 +285,49 @@ class ListLen(Op):
 
 
 @dataclasses.dataclass(eq=False)
+class ListGet(Op):
+    """``list[index]`` (negative indices count from the end), the item unboxed as ``type`` (the
+    list type's speculated item type); bails when the index is out of range (Python raises
+    IndexError) or the item is not exactly of that type."""
+
+    list: Value
+    index: Value
+    type: Type
+    lineno: int = 0
+    visit = "visit_list_get"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.list, self.index)
+
+
+@dataclasses.dataclass(eq=False)
+class NewList(Op):
+    """``[items...]``: a new list (kept alive by the call until it returns) of boxed items."""
+
+    items: tuple[Value, ...]
+    type: Type
+    lineno: int = 0
+    visit = "visit_new_list"
+
+    def operands(self) -> tuple[Value, ...]:
+        return self.items
+
+
+@dataclasses.dataclass(eq=False)
+class ListRepeat(Op):
+    """``list * count``: a new list (``count`` <= 0 gives ``[]``), kept alive like ``NewList``."""
+
+    list: Value
+    count: Value
+    type: Type
+    lineno: int = 0
+    visit = "visit_list_repeat"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.list, self.count)
+
+
+@dataclasses.dataclass(eq=False)
 class ListAppend(Op):
     """``list.append(item)``: ``item`` (a scalar or tuple) is boxed; produces ``None``."""
 
@@ -421,6 +466,9 @@ class OpVisitor:
     def visit_make_tuple(self, op: MakeTuple) -> Any: ...
     def visit_tuple_get(self, op: TupleGet) -> Any: ...
     def visit_list_len(self, op: ListLen) -> Any: ...
+    def visit_list_get(self, op: ListGet) -> Any: ...
+    def visit_new_list(self, op: NewList) -> Any: ...
+    def visit_list_repeat(self, op: ListRepeat) -> Any: ...
     def visit_list_append(self, op: ListAppend) -> Any: ...
     def visit_list_store(self, op: ListStore) -> Any: ...
     def visit_bail_if(self, op: BailIf) -> Any: ...
@@ -490,6 +538,15 @@ class _Printer(OpVisitor):
 
     def visit_list_len(self, op: ListLen) -> str:
         return f"len {self.name(op.list)}"
+
+    def visit_list_get(self, op: ListGet) -> str:
+        return f"{self.name(op.list)}[{self.name(op.index)}]"
+
+    def visit_new_list(self, op: NewList) -> str:
+        return f"list [{self.args(op.items)}]"
+
+    def visit_list_repeat(self, op: ListRepeat) -> str:
+        return f"{self.name(op.list)} * {self.name(op.count)}"
 
     def visit_list_append(self, op: ListAppend) -> str:
         return f"append {self.args(op.operands())}"

@@ -19,6 +19,11 @@ Out: the module filled with
   <globals>)``;
 - the entry thunk added by ``runtime.entry.add_entry``, whose ``EntrySpec`` is returned.
 
+Lists: a function that makes lists or stores into them has a *keep* list, made on first use
+and released at every return: it owns the lists the call made, and the items its stores
+replaced when those could be containers (dropping one could free a list the call still reads
+through a borrowed pointer).  Items that are numbers, bools or None are dropped at once.
+
 All scalar semantics come from ``numeric`` (never duplicated here); block parameters become
 phi nodes.
 """
@@ -39,7 +44,7 @@ from pyfast.compiler.runtime.entry import (
     add_entry,
     llvm_type,
 )
-from pyfast.compiler.types import NONE, Type
+from pyfast.compiler.types import NONE, ListType, Type
 
 #: Native call depth past which a direct call bails (C stack safety; exact because bailing is).
 MAX_NATIVE_DEPTH = 200
@@ -52,7 +57,9 @@ _I32 = ll.IntType(32)
 _I64 = ll.IntType(64)
 _I8 = ll.IntType(8)
 _PTR = ll.PointerType()
-_OB_SIZE = 16  # offsetof(PyVarObject, ob_size) on 64-bit builds, 3.11-3.13
+_LIST_ITEMS = 24  # offsetof(PyListObject, ob_item) on 64-bit builds, 3.11-3.13
+#: Ops after which the function needs its keep list.
+_KEEPS = (ir.NewList, ir.ListRepeat, ir.ListStore)
 
 
 def _signature(fir: ir.FunctionIR, unit: Unit) -> ll.FunctionType:
@@ -70,13 +77,22 @@ class _Deopt:
         self.funcs: dict[ir.FunctionIR, FunctionType] = {
             fir: func for (func, _), fir in unit.functions.items()
         }
-        self.code_of = unit.code_of
-        self.listener = listener
+        self.codes = {
+            fir: deopt.ResumeCode(func, unit.code_of(func), listener)
+            for fir, func in self.funcs.items()
+        }
         self.slots = slots
+        self.functions: dict[str, resume.ResumePoint] = {}  # slot -> the point whose function
 
     def point(self, fir: ir.FunctionIR, state: ir.FrameState, reason: str) -> resume.ResumePoint:
-        func = self.funcs[fir]
-        return deopt.resume_point(func, self.code_of(func), state, reason, self.listener)
+        return self.codes[fir].point(state, reason)
+
+    def finish(self) -> None:
+        """Make the resume codes; fill the slots of their functions."""
+        for code in self.codes.values():
+            code.build()
+        for symbol, point in self.functions.items():
+            self.slots[symbol] = point.function
 
 
 class _FunctionLowering(ir.OpVisitor):
@@ -96,11 +112,23 @@ class _FunctionLowering(ir.OpVisitor):
         self.dirty_in = deopt.dirty_blocks(fir)
         self.dirty = False  # an effect may have happened before the op being lowered
         self.current: ir.Op | ir.Terminator | None = None
+        self.resume_blocks: dict[int, ll.Block] = {}  # id(frame state) -> its resume block
         entry = fn.append_basic_block("entry")
         self.allocas = ll.IRBuilder(entry)
+        self.keep = None
+        if any(_keeps(op) for block in fir.blocks for op in block.ops):
+            self.keep = self.allocas.alloca(_PTR, name="keep")
+            self.allocas.store(_PTR(None), self.keep)
         self.blocks = {b.label: fn.append_basic_block(f"block{b.label}") for b in fir.blocks}
+        self.exit = fn.append_basic_block("exit")
+        self.status = self.allocas.alloca(_I32, name="status")
+        self.b = ll.IRBuilder(self.exit)
+        if self.keep is not None:
+            self.b.call(capi.function(fn.module, "Py_DecRef"), [self.b.load(self.keep, typ=_PTR)])
+        self.b.ret(self.b.load(self.status, typ=_I32))
         self.bail_block = fn.append_basic_block("bail")
-        ll.IRBuilder(self.bail_block).ret(_I32(1))
+        self.b = ll.IRBuilder(self.bail_block)
+        self.ret(_I32(1))
         self.b = ll.IRBuilder(entry)
         self.ticks = self.allocas.alloca(_I32, name="ticks")
         self.allocas.store(_I32(0), self.ticks)
@@ -124,6 +152,36 @@ class _FunctionLowering(ir.OpVisitor):
             block.terminator.accept(self)
         self.allocas.branch(self.blocks[0])
 
+    def ret(self, status: ll.Value) -> None:
+        """Return ``status`` through the exit block (which releases the keep list)."""
+        self.b.store(status, self.status)
+        self.b.branch(self.exit)
+
+    def fail(self) -> None:
+        self.ret(_I32(STATUS_ERROR))
+
+    def keep_object(self, obj: ll.Value) -> None:
+        """Hand the reference ``obj`` to the keep list (released when the call returns)."""
+        b, module = self.b, self.fn.module
+        current = b.load(self.keep, typ=_PTR)
+        with b.if_then(b.icmp_unsigned("==", current, _PTR(None)), likely=False):
+            made = b.call(capi.function(module, "PyList_New"), [_I64(0)])
+            with b.if_then(b.icmp_unsigned("==", made, _PTR(None)), likely=False):
+                b.call(capi.function(module, "Py_DecRef"), [obj])
+                self.fail()
+            b.store(made, self.keep)
+        failed = b.call(capi.function(module, "PyList_Append"), [b.load(self.keep, typ=_PTR), obj])
+        b.call(capi.function(module, "Py_DecRef"), [obj])
+        with b.if_then(b.icmp_signed("!=", failed, _I32(0)), likely=False):
+            self.fail()
+
+    def new_object(self, obj: ll.Value) -> ll.Value:
+        """A new reference that the keep list takes over (NULL: the exception is set)."""
+        with self.b.if_then(self.b.icmp_unsigned("==", obj, _PTR(None)), likely=False):
+            self.fail()
+        self.keep_object(obj)
+        return obj
+
     def value(self, v: ir.Value) -> ll.Value:
         if isinstance(v, ir.Const):
             return llvm_type(v.type)(0 if v.type is NONE else v.value)
@@ -140,16 +198,20 @@ class _FunctionLowering(ir.OpVisitor):
 
     def bail_unless_false(self, flag: ll.Value) -> None:
         cont = self.fn.append_basic_block()
-        self.b.cbranch(flag, self.bail_target(), cont)
+        branch = self.b.cbranch(flag, self.bail_target(), cont)
+        branch.set_weights([1, 1 << 20])  # bails are cold
         self.b.position_at_end(cont)
 
     def bail_target(self) -> ll.Block:
         """Where the current op bails: "miss" while clean, else its resume point."""
         if not self.dirty:
             return self.bail_block
-        block = self.fn.append_basic_block("deopt")
-        with self.b.goto_block(block):
-            self.resume(self.current.state, _reason(self.current))
+        state = self.current.state
+        block = self.resume_blocks.get(id(state))
+        if block is None:
+            block = self.resume_blocks[id(state)] = self.fn.append_basic_block("deopt")
+            with self.b.goto_block(block):
+                self.resume(state, _reason(self.current))
         return block
 
     def resume(self, state: ir.FrameState, reason: str) -> None:
@@ -157,16 +219,16 @@ class _FunctionLowering(ir.OpVisitor):
         point = self.resumes.point(self.fir, state, f"line {self.current.lineno}: {reason}")
         b = self.b
         slots = []
-        for obj in (point, point.function):
-            symbol = f"{self.fn.name}.resume{len(self.resumes.slots)}"
-            self.resumes.slots[symbol] = obj
+        for table in (self.resumes.slots, self.resumes.functions):
+            symbol = f"{self.fn.name}.resume{len(self.resumes.slots) + len(self.resumes.functions)}"
+            table[symbol] = point
             slots.append(b.load(objects.slot(self.fn.module, symbol), typ=_PTR))
         values = [(v.type, self.value(v)) for v in deopt.flat_values(state)]
-        result = resume.emit_call(b, *slots, values, lambda: b.ret(_I32(STATUS_ERROR)))
+        result = resume.emit_call(b, *slots, values, symbol)
         with b.if_then(b.icmp_unsigned("==", result, _PTR(None)), likely=False):
-            b.ret(_I32(STATUS_ERROR))
+            self.fail()
         b.store(result, self.obj_out)
-        b.ret(_I32(STATUS_RESUMED))
+        self.ret(_I32(STATUS_RESUMED))
 
     # -- ops ----------------------------------------------------------------------------
 
@@ -207,13 +269,16 @@ class _FunctionLowering(ir.OpVisitor):
         status = b.call(self.impls[op.callee], args)
         with b.if_then(b.icmp_signed("!=", status, _I32(0)), likely=False):
             with b.if_then(b.icmp_signed("==", status, _I32(STATUS_ERROR))):
-                b.ret(status)
+                self.fail()
             with b.if_then(b.icmp_signed("==", status, _I32(STATUS_RESUMED))):
                 self.values[id(op.result)] = b.load(obj_slot, typ=_PTR)
                 self.resume(op.after, f"{op.callee.name} deoptimized")
             b.branch(self.bail_target())  # the callee bailed: the call is redone
             b.position_at_end(b.append_basic_block())  # unreachable: if_then's exit branch
-        return b.load(slot, typ=llvm_type(op.type))
+        result = b.load(slot, typ=llvm_type(op.type))
+        if isinstance(op.type, ListType):
+            self.keep_object(result)  # the callee returned a new reference
+        return result
 
     def visit_make_tuple(self, op: ir.MakeTuple) -> ll.Value:
         result = ll.Constant(llvm_type(op.type), ll.Undefined)
@@ -225,13 +290,42 @@ class _FunctionLowering(ir.OpVisitor):
         return self.b.extract_value(self.value(op.tuple), op.index)
 
     def list_size(self, lst: ir.Value) -> ll.Value:
-        field = self.b.gep(self.value(lst), [_I64(_OB_SIZE)], source_etype=_I8)
-        return self.b.load(field, typ=_I64)
+        return boxing.field(self.b, self.value(lst), boxing.OB_SIZE, _I64)
+
+    def list_slot(self, op: ir.ListGet | ir.ListStore, size: ll.Value) -> tuple[ll.Value, ll.Value]:
+        """The address of item ``op.index`` (negative counts from the end) and whether the
+        index is out of range."""
+        b = self.b
+        index = self.value(op.index)
+        index = b.select(b.icmp_signed("<", index, _I64(0)), b.add(index, size), index)
+        outside = b.icmp_unsigned(">=", index, size)
+        items = boxing.field(b, self.value(op.list), _LIST_ITEMS, _PTR)
+        return b.gep(items, [index], source_etype=_PTR), outside
 
     def box(self, item: ir.Value) -> ll.Value:
-        return boxing.box(
-            self.b, item.type, self.value(item), lambda: self.b.ret(_I32(STATUS_ERROR))
-        )
+        return boxing.box(self.b, item.type, self.value(item), self.fail)
+
+    def visit_list_get(self, op: ir.ListGet) -> ll.Value:
+        address, outside = self.list_slot(op, self.list_size(op.list))
+        self.bail_unless_false(outside)
+        obj = self.b.load(address, typ=_PTR)
+        overflow = self.allocas.alloca(_I32)
+        return boxing.unbox(self.b, op.type, obj, self.guard, overflow)
+
+    def guard(self, ok: ll.Value, what: str) -> None:
+        self.bail_unless_false(self.b.not_(ok))
+
+    def visit_new_list(self, op: ir.NewList) -> ll.Value:
+        b, module = self.b, self.fn.module
+        made = self.new_object(b.call(capi.function(module, "PyList_New"), [_I64(len(op.items))]))
+        setitem = capi.function(module, "PyList_SetItem")
+        for i, item in enumerate(op.items):
+            b.call(setitem, [made, _I64(i), self.box(item)])
+        return made
+
+    def visit_list_repeat(self, op: ir.ListRepeat) -> ll.Value:
+        repeat = capi.function(self.fn.module, "PySequence_Repeat")
+        return self.new_object(self.b.call(repeat, [self.value(op.list), self.value(op.count)]))
 
     def visit_list_len(self, op: ir.ListLen) -> ll.Value:
         return self.list_size(op.list)
@@ -243,20 +337,28 @@ class _FunctionLowering(ir.OpVisitor):
         failed = b.call(capi.function(module, "PyList_Append"), [self.value(op.list), boxed])
         b.call(capi.function(module, "Py_DecRef"), [boxed])
         with b.if_then(b.icmp_signed("!=", failed, _I32(0)), likely=False):
-            b.ret(_I32(STATUS_ERROR))
+            self.fail()
         return _I1_FALSE
 
     def visit_list_store(self, op: ir.ListStore) -> ll.Value:
-        b = self.b
-        size = self.list_size(op.list)
-        index = self.value(op.index)
-        index = b.select(b.icmp_signed("<", index, _I64(0)), b.add(index, size), index)
-        self.bail_unless_false(b.icmp_unsigned(">=", index, size))
-        setitem = capi.function(self.fn.module, "PyList_SetItem")
-        # Steals the box; checks the index again (boxing may run finalizers that shrink it).
-        failed = b.call(setitem, [self.value(op.list), index, self.box(op.item)])
-        with b.if_then(b.icmp_signed("!=", failed, _I32(0)), likely=False):
-            b.ret(_I32(STATUS_ERROR))
+        b, module = self.b, self.fn.module
+        boxed = self.box(op.item)  # first: boxing may run finalizers that change the list
+        address, outside = self.list_slot(op, self.list_size(op.list))
+        with b.if_then(outside, likely=False):
+            b.call(capi.function(module, "Py_DecRef"), [boxed])
+            b.branch(self.bail_target())
+        old = b.load(address, typ=_PTR)
+        b.store(boxed, address)
+        scalar = b.or_(
+            boxing.is_type(b, old, "PyFloat_Type"), boxing.is_type(b, old, "PyLong_Type")
+        )
+        for singleton in ("_Py_TrueStruct", "_Py_FalseStruct", "_Py_NoneStruct"):
+            scalar = b.or_(scalar, boxing.is_object(b, old, singleton))
+        with b.if_else(scalar) as (drop, keep):
+            with drop:
+                b.call(capi.function(module, "Py_DecRef"), [old])
+            with keep:
+                self.keep_object(old)
         return _I1_FALSE
 
     def visit_bail_if(self, op: ir.BailIf) -> ll.Value:
@@ -281,7 +383,7 @@ class _FunctionLowering(ir.OpVisitor):
         with self.b.if_then(due, likely=False):
             failed = self.b.call(capi.function(self.fn.module, "PyErr_CheckSignals"), [])
             with self.b.if_then(self.b.icmp_signed("!=", failed, _I32(0)), likely=False):
-                self.b.ret(_I32(STATUS_ERROR))
+                self.fail()
 
     def visit_jump(self, op: ir.Jump) -> None:
         self.poll_on_back_edge(op)
@@ -304,14 +406,23 @@ class _FunctionLowering(ir.OpVisitor):
         self.b.cbranch(cond, self.edge(op.if_true), self.edge(op.if_false))
 
     def visit_return(self, op: ir.Return) -> None:
-        self.b.store(self.value(op.value), self.out)
-        self.b.ret(_I32(0))
+        value = self.value(op.value)
+        if isinstance(op.value.type, ListType):
+            boxing.incref(self.b, value)  # the caller gets a new reference
+        self.b.store(value, self.out)
+        self.ret(_I32(0))
 
     def visit_bail(self, op: ir.Bail) -> None:
         self.b.branch(self.bail_target())
 
 
 _I1_FALSE = ll.IntType(1)(0)
+
+
+def _keeps(op: ir.Op) -> bool:
+    return isinstance(op, _KEEPS) or (
+        isinstance(op, ir.CallDirect) and isinstance(op.type, ListType)
+    )
 
 
 def _reason(where: ir.Op | ir.Terminator) -> str:
@@ -322,6 +433,8 @@ def _reason(where: ir.Op | ir.Terminator) -> str:
     what = getattr(where, "op", None) or getattr(where, "name", None)
     if isinstance(where, ir.ListStore):
         return "list index out of range"
+    if isinstance(where, ir.ListGet):
+        return f"list index out of range or the item is not {where.type}"
     if isinstance(where, ir.CallDirect):
         return f"{where.callee.name} bailed"
     return f"{what} left the native range or raises"
@@ -343,6 +456,7 @@ def lower_unit(
     resumes = _Deopt(unit, listener, {})
     for fir in unit.functions.values():
         _FunctionLowering(fir, impls[fir], impls, unit, resumes).run()
+    resumes.finish()
     params: list[Type] = [p.type for p in main.params]
     globals_ = [llvm_type(g.type) for g in unit.globals]
     body_type = ll.FunctionType(_I32, [_PTR, _PTR, *(llvm_type(t) for t in params), *globals_])

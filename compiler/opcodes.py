@@ -26,6 +26,8 @@ Neutral instruction set (stack effect in brackets, TOS last):
 ``CALL n``          [x, y, a1..an] -> [result]: ``y(a1..an)`` when x is NULL, ``x(a1..an)`` when
                     y is NULL, else the method call ``x(y, a1..an)``
 ``STORE_SUBSCR``    [v, c, i] -> []        c[i] = v
+``SUBSCR``          [c, i] -> [c[i]]
+``BUILD_LIST n``    [v1..vn] -> [[v1..vn]]
 ``BUILD_TUPLE n``   [v1..vn] -> [(v1..vn)]
 ``UNPACK n``        [t] -> [t[n-1]..t[0]]
 ``GET_ITER``        [v] -> [iter(v)]
@@ -119,6 +121,8 @@ _COMMON: dict[str, Rule] = {
     "EXTENDED_ARG": _drop,
     "PUSH_NULL": _fixed("PUSH_NULL", None),
     "STORE_SUBSCR": _fixed("STORE_SUBSCR", None),
+    "BINARY_SUBSCR": _fixed("SUBSCR", None),
+    "BUILD_LIST": _same("BUILD_LIST"),
     "LOAD_CONST": _same("LOAD_CONST"),
     "LOAD_FAST": _same("LOAD_FAST"),
     "STORE_FAST": _same("STORE_FAST"),

@@ -117,6 +117,7 @@ _VERSIONS = {
     ),
 }
 _V = _VERSIONS[sys.version_info[:2]]
+JUMP_IF_TRUE = _V.jump_if_true
 
 # Opcode names by role; a name missing from a version simply never matches.
 _READS = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "DELETE_FAST", "LOAD_FAST_LOAD_FAST"})
@@ -507,6 +508,7 @@ def continuation_code(code: CodeType, key: int) -> CodeType:
     header = _find(code, key)
     bc = Bytecode.from_code(code)
     state = _state_names(header)
+    target = header_labels(bc, code)[key]
 
     def prologue(location: object) -> list[Instr]:
         out: list[Instr] = []
@@ -517,22 +519,19 @@ def continuation_code(code: CodeType, key: int) -> CodeType:
             ]
             out += _call(3, location)
             out.append(Instr("GET_ITER", location=location))
-        return out
+        return [*out, Instr("JUMP_FORWARD", target, location=location)]
 
-    result = with_entry(bc, header_labels(bc, code)[key], [*header.locals, *state], prologue)
+    result = with_entry(bc, [*header.locals, *state], prologue)
     _continuations[(code, key)] = result
     return result
 
 
-def with_entry(
-    bc: Bytecode, target: Label, argnames: list[str], prologue: Callable[[object], list[Instr]]
-) -> CodeType:
+def with_entry(bc: Bytecode, argnames: list[str], prologue: Callable[[object], list]) -> CodeType:
     """``bc`` with a new entry: parameters ``argnames``; after ``RESUME``, ``prologue(location)``
-    then a jump to ``target`` (a label already in ``bc``).  The old entry stays, unreachable.
+    (which ends in jumps to labels already in ``bc``).  The old entry stays, unreachable.
     (Deoptimization's resume code is made the same way, see ``deopt``.)"""
     at = next(k for k, item in enumerate(bc) if isinstance(item, Instr) and item.name == "RESUME")
-    location = bc[at].location
-    bc[at + 1 : at + 1] = [*prologue(location), Instr("JUMP_FORWARD", target, location=location)]
+    bc[at + 1 : at + 1] = prologue(bc[at].location)
     bc.argnames = argnames
     bc.argcount = len(argnames)
     bc.posonlyargcount = 0
@@ -566,6 +565,7 @@ def prepare_loop(
     fallback: Callable[..., object],
     miss: object,
     deopt: Callable[[str], None] | None = None,
+    sample: tuple | None = None,
 ):
     """The front half of native code for ``func``'s continuation at ``header`` (a
     ``PreparedFunction``; ``finish()`` gives the ``CompiledFunction``).
@@ -575,7 +575,9 @@ def prepare_loop(
     from pyfast.compiler.api import prepare_function
 
     cont = make_continuation(func, header)
-    return prepare_function(cont, signature, fallback=fallback, miss=miss, deopt=deopt)
+    return prepare_function(
+        cont, signature, fallback=fallback, miss=miss, deopt=deopt, sample=sample
+    )
 
 
 def entry_args(header: LoopHeader, values: Sequence[object]) -> list[object] | None:

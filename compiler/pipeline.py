@@ -97,16 +97,21 @@ def prepare(
     miss: object,
     code_of: Callable[[FunctionType], CodeType] | None = None,
     deopt: Callable[[str], None] | None = None,
+    sample: tuple | None = None,
 ) -> PreparedFunction:
     """Run the front end (decode, build, infer, lower to LLVM IR text) for ``func``;
-    ``deopt(reason)`` hears the deoptimizations of the compiled code."""
+    ``deopt(reason)`` hears the deoptimizations of the compiled code; ``sample`` (arguments
+    of one call of ``signature``) gives its lists' speculated item types."""
     from llvmlite import ir as ll
     from pyfast.compiler import build, lower
-    from pyfast.compiler.types import FROM_PY
+    from pyfast.compiler.types import FROM_PY, of_value
 
     start = time.perf_counter()
     original = func.__code__
-    types = tuple(FROM_PY.get(t) for t in signature)
+    if sample is not None and tuple(map(type, sample)) == signature:
+        types = tuple(map(of_value, sample))
+    else:
+        types = tuple(FROM_PY.get(t) for t in signature)
     if None in types:
         names = ", ".join(t.__name__ for t in signature)
         raise Unsupported(f"argument types ({names}) are not compiled", original.co_firstlineno)

@@ -10,10 +10,12 @@ is represented in native code.
 - ``FLOAT`` a Python ``float`` (``double``), IEEE results bit-for-bit as CPython computes them.
 - ``BOOL``  a Python ``bool`` (``i1``); arithmetic on it follows Python (``True + 1 == 2``).
 - ``NONE``  the value ``None``; it has no native payload (``i1`` that is always 0).
-- ``LIST``  an argument of exact type ``list``: a *borrowed* ``PyObject *`` (the caller's
-  reference keeps it alive for the whole call).  Its items stay Python objects; native code
-  reads its length and appends or stores boxed numbers -- side effects, made exact by
-  deoptimization (see ``deopt``).
+- ``ListType(item)`` an exact ``list``: a *borrowed* ``PyObject *`` (an argument, an item of
+  another list, or a list made by the call and kept alive by it until it returns).  Its items
+  stay Python objects.  ``item`` is a *speculation*, taken from a sample of the arguments when
+  compiling: every read checks the item's exact type and deoptimizes when it differs; stores
+  and appends take any value.  ``LIST`` (``item`` None) is a list whose items are unknown:
+  reads always deoptimize.
 - ``OBJECT`` an owned ``PyObject *`` of unknown type: the result of a call that finished in the
   interpreter.  It only travels to a resume point (``deopt``), which consumes the reference.
 - ``TupleType`` a tuple of the above scalars, as an LLVM struct of the item representations.
@@ -58,14 +60,53 @@ INT = RType("int", int, "i64")
 FLOAT = RType("float", float, "double")
 BOOL = RType("bool", bool, "i1")
 NONE = RType("None", type(None), "i1")
-LIST = RType("list", list, "ptr")
 OBJECT = RType("object", object, "ptr")
+
+
+@dataclasses.dataclass(frozen=True)
+class ListType:
+    """An exact ``list`` whose items are speculated to be of type ``item``: like a C pointer
+    to an array of boxed values that is bounds- and type-checked at every read."""
+
+    item: RType | TupleType | ListType | None
+
+    @property
+    def name(self) -> str:
+        return f"list[{self.item or '?'}]"
+
+    @property
+    def py_type(self) -> type:
+        return list
+
+    def __str__(self) -> str:
+        return self.name
+
+
+LIST = ListType(None)
 
 #: Scalars with arithmetic (``numeric`` types them).
 NUMERIC = frozenset({INT, FLOAT, BOOL})
 
-Type = RType | TupleType
+Type = RType | TupleType | ListType
 
 #: The exact Python type of an argument -> its native type.  A type missing here (a subclass
 #: of int, a str, ...) is not compiled.
-FROM_PY: dict[type, RType] = {t.py_type: t for t in (INT, FLOAT, BOOL, NONE, LIST)}
+FROM_PY: dict[type, Type] = {t.py_type: t for t in (INT, FLOAT, BOOL, NONE, LIST)}
+
+#: How deep ``of_value`` looks into nested lists and tuples.
+SAMPLE_DEPTH = 3
+
+
+def of_value(value: object, depth: int = SAMPLE_DEPTH) -> Type | None:
+    """The native type of a sample value: for a list, items typed after its first item (a
+    speculation that reads check); None when the value has no native type."""
+    kind = type(value)
+    if kind is list:
+        if not value or depth == 0:
+            return LIST
+        return ListType(of_value(value[0], depth - 1))
+    if kind is tuple and depth > 0:
+        items = tuple(of_value(item, depth - 1) for item in value)
+        scalars = all(isinstance(item, RType | TupleType) for item in items)
+        return TupleType(items) if scalars else None  # a tuple holding a list: not native
+    return FROM_PY.get(kind)

@@ -223,7 +223,13 @@ class LoopProfile:
         start = time.perf_counter()
         try:
             prepared = osr.prepare_loop(
-                func, header, signature, fallback=_missed, miss=MISS, deopt=self.owner.on_deopt
+                func,
+                header,
+                signature,
+                fallback=_missed,
+                miss=MISS,
+                deopt=self.owner.on_deopt,
+                sample=osr.entry_args(header, values),
             )
         except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported or a compiler bug
             self.no_osr(header, _reason(exc))
@@ -343,12 +349,12 @@ class FunctionProfile:
                 if not self.requested:
                     key = max(self.sigs, key=self.sigs.__getitem__)
                 if key not in self.requested:
-                    self.hot(key, sys._getframe(1))
+                    self.hot(key, sys._getframe(1), args)
             except Exception as exc:  # noqa: BLE001
                 self.decide("failed", f"hook error: {exc!r}")
         return MISS
 
-    def hot(self, key: tuple[type, ...], frame) -> None:
+    def hot(self, key: tuple[type, ...], frame, sample: tuple) -> None:
         if not settings.jit:
             self.decide("cold", "jit disabled (--no-jit)")
             return
@@ -372,6 +378,7 @@ class FunctionProfile:
                 miss=MISS,
                 code_of=original_code,
                 deopt=self.on_deopt,
+                sample=tuple(sample),
             )
         except api.Unsupported as exc:
             self.reject("unsupported", instrument._reason_of(exc))

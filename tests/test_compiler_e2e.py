@@ -490,13 +490,13 @@ def test_deep_recursion_bails() -> None:
 
 
 def test_unsupported_reason_and_line() -> None:
-    def uses_list(n):
-        xs = [n]
+    def uses_set(n):
+        xs = {n}
         return xs
 
     with pytest.raises(Unsupported) as info:
-        compile_function(uses_list, (int,), fallback=fallback, miss=MISS)
-    assert info.value.lineno == uses_list.__code__.co_firstlineno + 1
+        compile_function(uses_set, (int,), fallback=fallback, miss=MISS)
+    assert info.value.lineno == uses_set.__code__.co_firstlineno + 1
 
     with pytest.raises(Unsupported, match="argument types"):
         compile_function(fib, (str,), fallback=fallback, miss=MISS)

@@ -227,9 +227,9 @@ def gen(n):
     yield n
 
 
-def with_list(n):
+def with_set(n):
     x = n + 1
-    return [x]
+    return {x}
 
 
 def with_attr(o):
@@ -265,7 +265,7 @@ def with_import(n):
     ("func", "line_offset", "words"),
     [
         (gen, 0, "generator"),
-        (with_list, 2, "BUILD_LIST"),
+        (with_set, 2, "BUILD_SET"),
         (with_attr, 1, "attribute"),
         (with_str, 1, "constant"),
         (with_try, 0, "try"),

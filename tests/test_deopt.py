@@ -222,7 +222,9 @@ def test_resume_point_restores_locals_and_stack():
     """Resume ``mid_call`` at its '*' with [iterator, list.append, xs, a, i] on the stack."""
     unit, fir = build_unit(mid_call, (LIST, INT, INT), lambda g: g.__code__)
     state = next(op.state for b in fir.blocks for op in b.ops if getattr(op, "op", None) == "*")
-    point = deopt.resume_point(mid_call, mid_call.__code__, state, "test", None)
+    code = deopt.ResumeCode(mid_call, mid_call.__code__, None)
+    point = code.point(state, "test")
+    code.build()
     xs = [7]
     assert [name for name, _ in state.locals] == ["a", "i", "xs"]  # n is dead in the loop
     # those locals; the iterator (next, stop, step); then xs, a, i

@@ -43,7 +43,9 @@ class FakeCompiler:
         reason = self.prescreen_rejects.get(code.co_name)
         return None if reason is None else Unsupported(reason, code.co_firstlineno)
 
-    def prepare_function(self, func, signature, *, fallback, miss, code_of=None, deopt=None):
+    def prepare_function(
+        self, func, signature, *, fallback, miss, code_of=None, deopt=None, sample=None
+    ):
         code = func.__code__
         assert instrument.SLOTS not in code.co_names, "the compiler must get the original code"
         name = code.co_name

@@ -27,19 +27,16 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 from pyfast.compiler.runtime import boxing, capi, objects
-from pyfast.compiler.types import BOOL, FLOAT, INT, LIST, NONE, OBJECT, RType, TupleType, Type
+from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, OBJECT, ListType, RType, TupleType, Type
 
 if TYPE_CHECKING:
     from pyfast.compiler.runtime.jit import NativeLibrary
 
 _PTR = ir.PointerType()
-_I8 = ir.IntType(8)
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 _I1 = ir.IntType(1)
 _METH_FASTCALL = 0x0080
-_OB_TYPE = 8  # offsetof(PyObject, ob_type) on 64-bit builds, 3.11-3.13
-_OB_FVAL = 16  # offsetof(PyFloatObject, ob_fval)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +95,8 @@ def llvm_type(t: Type) -> ir.Type:
     """The native representation of a value of type ``t`` (the body ABI)."""
     if isinstance(t, TupleType):
         return ir.LiteralStructType([llvm_type(item) for item in t.items])
+    if isinstance(t, ListType):
+        return _PTR
     return _LLVM[t]
 
 
@@ -106,7 +105,6 @@ _LLVM: dict[RType, ir.Type] = {
     FLOAT: ir.DoubleType(),
     BOOL: _I1,
     NONE: _I1,
-    LIST: _PTR,
     OBJECT: _PTR,
 }
 
@@ -132,38 +130,15 @@ class _Thunk:
         self.slots[symbol] = obj
         return self.b.load(objects.slot(self.module, symbol), typ=_PTR)
 
-    def field(self, obj: ir.Value, offset: int, typ: ir.Type) -> ir.Value:
-        return self.b.load(self.b.gep(obj, [ir.Constant(_I64, offset)], source_etype=_I8), typ=typ)
-
     def check(self, cond: ir.Value, label: str) -> None:
         """Continue in a new block when ``cond``, else go to the fallback."""
         ok = self.fn.append_basic_block(label)
         self.b.cbranch(cond, ok, self.fail)
         self.b.position_at_end(ok)
 
-    def is_(self, obj: ir.Value, data_symbol: str) -> ir.Value:
-        return self.b.icmp_unsigned("==", obj, capi.data(self.module, data_symbol))
-
     def unbox(self, t: Type, obj: ir.Value, overflow: ir.Value) -> ir.Value:
-        if t is INT:
-            self.check(self.is_(self.field(obj, _OB_TYPE, _PTR), "PyLong_Type"), "int")
-            value = self.api("PyLong_AsLongAndOverflow", obj, overflow)
-            self.check(self.b.icmp_signed("==", self.b.load(overflow, typ=_I32), _I32(0)), "i64")
-            return value
-        if t is FLOAT:
-            self.check(self.is_(self.field(obj, _OB_TYPE, _PTR), "PyFloat_Type"), "float")
-            return self.field(obj, _OB_FVAL, ir.DoubleType())
-        if t is BOOL:
-            is_true = self.is_(obj, "_Py_TrueStruct")
-            self.check(self.b.or_(is_true, self.is_(obj, "_Py_FalseStruct")), "bool")
-            return is_true
-        if t is NONE:
-            self.check(self.is_(obj, "_Py_NoneStruct"), "none")
-            return _I1(0)
-        if t is LIST:
-            self.check(self.is_(self.field(obj, _OB_TYPE, _PTR), "PyList_Type"), "list")
-            return obj
-        raise TypeError(f"cannot pass a {t} argument to native code")
+        """An argument or global: exactly ``t`` (a list's items are checked when read)."""
+        return boxing.unbox(self.b, t, obj, self.check, overflow)
 
     def lookup(self, guard: Guard) -> ir.Value:
         """LOAD_GLOBAL: borrowed reference or fallback; a lookup error is cleared."""
@@ -240,7 +215,8 @@ def add_entry(
         t.api("Py_IncRef", miss)
         b.ret(miss)
     t.bump(native_calls)
-    b.ret(t.box(result, b.load(out, typ=llvm_type(result))))
+    value = b.load(out, typ=llvm_type(result))
+    b.ret(value if isinstance(result, ListType) else t.box(result, value))  # a list is owned
     b.position_at_end(t.fail)
     fallback = t.slot(_FALLBACK)
     b.ret(t.api("PyObject_Vectorcall", fallback, t.args, t.nargs, _PTR(None)))

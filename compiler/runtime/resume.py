@@ -14,21 +14,29 @@ from collections.abc import Callable, Iterator, Sequence
 
 from llvmlite import ir
 from pyfast.compiler.runtime import boxing, capi
-from pyfast.compiler.types import RType, TupleType, Type
+from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, OBJECT, ListType, RType, TupleType, Type
 
 _PTR = ir.PointerType()
 _I64 = ir.IntType(64)
+_I8 = ir.IntType(8)
+_I1 = ir.IntType(1)
 
 
 def _rebuild(shape: object, values: Iterator[object]) -> object:
     """The Python object of one frame value of ``shape`` (see ``build.shape``)."""
-    if isinstance(shape, RType | TupleType):
+    if isinstance(shape, TupleType):
+        return tuple(_rebuild(item, values) for item in shape.items)
+    if isinstance(shape, RType | ListType):
         return next(values)
     kind = shape[0]
     if kind == "tuple":
         return tuple(_rebuild(item, values) for item in shape[1:])
     if kind == "static":
         return shape[3]
+    if kind == "ListIterAbs":
+        it = iter(next(values))
+        it.__setstate__(next(values))
+        return it
     made = range(next(values), next(values), next(values))
     return iter(made) if kind == "IterAbs" else made
 
@@ -36,36 +44,84 @@ def _rebuild(shape: object, values: Iterator[object]) -> object:
 class ResumePoint:
     """One bail site of compiled code, like a debugger's "set next statement" there: called
     with the frame's native values boxed (locals, then stack, in ``deopt.flat_values`` order),
-    it returns the argument tuple for ``function`` (the interpreter continuing from the site):
-    the objects rebuilt.  ``count`` says how often it ran; ``listener(reason)`` hears each."""
+    it returns the argument tuple for ``function`` (the function's resume code, see
+    ``deopt.ResumeCode``): its entry's ``mark``, every local of the resume code (``None`` for
+    those this site does not have), the stack objects rebuilt, padded to ``depth``.  ``count``
+    says how often it ran; ``listener(reason)`` hears each."""
 
-    __slots__ = ("function", "locals", "stack", "reason", "listener", "count")
+    __slots__ = (
+        "locals",
+        "stack",
+        "reason",
+        "listener",
+        "count",
+        "function",
+        "mark",
+        "names",
+        "all_names",
+        "depth",
+    )
 
     def __init__(
         self,
-        function: Callable[..., object],
         locals_: tuple[object, ...],
         stack: tuple[object, ...],
         reason: str,
         listener: Callable[[str], None] | None,
     ) -> None:
-        self.function = function
         self.locals = locals_
         self.stack = tuple(s for s in stack if s != ("null",))
         self.reason = reason
         self.listener = listener
         self.count = 0
 
+    def bind(
+        self,
+        function: Callable[..., object],
+        mark: str,
+        names: tuple[str, ...],
+        all_names: tuple[str, ...],
+        depth: int,
+    ) -> None:
+        """Enter ``function`` at the entry ``mark``; this site's locals are ``names``."""
+        self.function = function
+        self.mark = mark
+        self.names = names
+        self.all_names = all_names
+        self.depth = depth
+
     def __call__(self, *values: object) -> tuple[object, ...]:
         it = iter(values)
-        args = [_rebuild(s, it) for s in self.locals] + [_rebuild(s, it) for s in self.stack]
+        bound = {name: _rebuild(s, it) for name, s in zip(self.names, self.locals, strict=True)}
+        stack = [_rebuild(s, it) for s in self.stack]
         self.count += 1
         if self.listener is not None:
             try:
                 self.listener(self.reason)
             except Exception:  # noqa: BLE001 - a profiler bug must not change the call
                 pass
-        return tuple(args)
+        padding = [None] * (self.depth - len(stack))
+        return (self.mark, *(bound.get(n) for n in self.all_names), *stack, *padding)
+
+
+#: How the resume helper boxes a raw 8-byte slot (``_BOX``), by type.
+_CODES = {INT: 0, FLOAT: 1, BOOL: 2, NONE: 3, OBJECT: 5}
+_LIST_CODE = 4
+
+
+def _code(t: Type) -> int:
+    return _LIST_CODE if isinstance(t, ListType) else _CODES[t]
+
+
+def _scalars(t: Type, value: ir.Value, b: ir.IRBuilder) -> list[tuple[Type, ir.Value]]:
+    """A tuple's items in order (``_rebuild`` makes the tuple again), else the value."""
+    if isinstance(t, TupleType):
+        return [
+            pair
+            for i, item in enumerate(t.items)
+            for pair in _scalars(item, b.extract_value(value, i), b)
+        ]
+    return [(t, value)]
 
 
 def emit_call(
@@ -73,22 +129,114 @@ def emit_call(
     point: ir.Value,
     function: ir.Value,
     values: Sequence[tuple[Type, ir.Value]],
-    fail: Callable[[], None],
+    symbol: str,
 ) -> ir.Value:
-    """Resume through the ``ResumePoint`` object ``point`` and its ``function`` with ``values``
-    boxed; the result is a new reference or NULL (exception set).  A value that cannot be
-    boxed (no memory) calls ``fail`` there."""
-    module = b.module
-    array = b.alloca(_PTR, len(values) or 1)
-    for i, (t, value) in enumerate(values):
-        b.store(boxing.box(b, t, value, fail), b.gep(array, [_I64(i)], source_etype=_PTR))
-    vectorcall = capi.function(module, "PyObject_Vectorcall")
-    args = b.call(vectorcall, [point, array, _I64(len(values)), _PTR(None)])
+    """Resume through the ``ResumePoint`` object ``point`` and its ``function`` with
+    ``values``: they are stored raw, 8 bytes each, with a constant string of type codes
+    (``<symbol>.codes``), and boxed by the shared helper.  The result is a new reference or
+    NULL (exception set)."""
+    flat = [pair for t, value in values for pair in _scalars(t, value, b)]
+    fields = [b.zext(v, _I64) if v.type == _I1 else v for _, v in flat]  # 8 bytes each
+    layout = ir.LiteralStructType([v.type for v in fields] or [_I64])
+    record = ir.Constant(layout, ir.Undefined)
+    for i, value in enumerate(fields):
+        record = b.insert_value(record, value, i)
+    raw = b.alloca(layout)
+    b.store(record, raw)
+    codes_type = ir.ArrayType(_I8, len(flat) or 1)
+    codes = ir.GlobalVariable(b.module, codes_type, f"{symbol}.codes")
+    codes.initializer = ir.Constant(codes_type, bytearray([_code(t) for t, _ in flat] or [0]))
+    codes.global_constant = True
+    codes.linkage = "internal"
+    return b.call(_helper(b.module), [point, function, raw, codes, _I64(len(flat))])
+
+
+def _helper(module: ir.Module) -> ir.Function:
+    """``PyObject *pyfast.resume(point, function, raw, codes, n)``, once per module and out
+    of line: boxes the raw values, calls ``function(*point(*boxes))`` if every box exists,
+    releases the boxes."""
+    existing = module.globals.get("pyfast.resume")
+    if existing is not None:
+        return existing
+    fnty = ir.FunctionType(_PTR, [_PTR, _PTR, _PTR, _PTR, _I64])
+    fn = ir.Function(module, fnty, "pyfast.resume")
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    fn.attributes.add("cold")
+    point, function, raw, codes, n = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
     decref = capi.function(module, "Py_DecRef")
-    for i in range(len(values)):
-        b.call(decref, [b.load(b.gep(array, [_I64(i)], source_etype=_PTR), typ=_PTR)])
-    with b.if_then(b.icmp_unsigned("==", args, _PTR(None)), likely=False):
-        fail()
-    result = b.call(capi.function(module, "PyObject_Call"), [function, args, _PTR(None)])
-    b.call(decref, [args])
-    return result
+    boxes = b.alloca(_PTR, n)
+    missing = b.alloca(_I1)
+    b.store(_I1(0), missing)
+
+    def each(body: Callable[[ir.Value], None]) -> None:
+        """``for i in range(n): body(i)``."""
+        head, loop, done = (fn.append_basic_block(name) for name in ("head", "loop", "done"))
+        start = b.block
+        b.branch(head)
+        b.position_at_end(head)
+        index = b.phi(_I64)
+        index.add_incoming(_I64(0), start)
+        b.cbranch(b.icmp_signed("<", index, n), loop, done)
+        b.position_at_end(loop)
+        body(index)
+        index.add_incoming(b.add(index, _I64(1)), b.block)
+        b.branch(head)
+        b.position_at_end(done)
+
+    def box_one(index: ir.Value) -> None:
+        code = b.load(b.gep(codes, [index], source_etype=_I8), typ=_I8)
+        slot = b.gep(raw, [b.mul(index, _I64(8))], source_etype=_I8)
+        after = fn.append_basic_block("boxed")
+        switch = b.switch(code, after)
+        results = []
+        for number, (typ, make) in enumerate(_BOX):
+            case = fn.append_basic_block(f"box{number}")
+            switch.add_case(_I8(number), case)
+            b.position_at_end(case)
+            results.append((make(b, b.load(slot, typ=typ)), b.block))
+            b.branch(after)
+        b.position_at_end(after)
+        boxed = b.phi(_PTR)
+        boxed.add_incoming(_PTR(None), switch.parent)
+        for value, block in results:
+            boxed.add_incoming(value, block)
+        b.store(boxed, b.gep(boxes, [index], source_etype=_PTR))
+        is_null = b.icmp_unsigned("==", boxed, _PTR(None))
+        b.store(b.or_(b.load(missing, typ=_I1), is_null), missing)
+
+    each(box_one)
+    result = b.alloca(_PTR)
+    b.store(_PTR(None), result)
+    with b.if_then(b.not_(b.load(missing, typ=_I1))):
+        vectorcall = capi.function(module, "PyObject_Vectorcall")
+        args = b.call(vectorcall, [point, boxes, n, _PTR(None)])
+        with b.if_then(b.icmp_unsigned("!=", args, _PTR(None))):
+            call = capi.function(module, "PyObject_Call")
+            b.store(b.call(call, [function, args, _PTR(None)]), result)
+            b.call(decref, [args])
+    each(lambda index: b.call(decref, [b.load(b.gep(boxes, [index], source_etype=_PTR), typ=_PTR)]))
+    b.ret(b.load(result, typ=_PTR))
+    return fn
+
+
+def _owned(b: ir.IRBuilder, t: Type, value: ir.Value) -> ir.Value:
+    return boxing.box(b, t, value, None)
+
+
+#: Per type code: the raw slot's LLVM type and how to make a new reference from it (NULL when
+#: out of memory).  ``None``/``True``/``False`` are increfed on every version (harmless where
+#: they are immortal).
+_BOX: tuple[tuple[ir.Type, Callable[[ir.IRBuilder, ir.Value], ir.Value]], ...] = (
+    (_I64, lambda b, v: _owned(b, INT, v)),
+    (ir.DoubleType(), lambda b, v: _owned(b, FLOAT, v)),
+    (_I64, lambda b, v: boxing.incref(b, b.select(b.trunc(v, _I1), *_bools(b)))),
+    (_I64, lambda b, v: boxing.incref(b, capi.data(b.module, "_Py_NoneStruct"))),
+    (_PTR, lambda b, v: boxing.incref(b, v)),
+    (_PTR, lambda b, v: v),
+)
+
+
+def _bools(b: ir.IRBuilder) -> tuple[ir.Value, ir.Value]:
+    return capi.data(b.module, "_Py_TrueStruct"), capi.data(b.module, "_Py_FalseStruct")

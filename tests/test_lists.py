@@ -1,0 +1,278 @@
+"""Lists in native code: reads with a speculated item type (checked at every read, deoptimizing
+exactly there on a surprise), stores, appends, ``for x in xs``, ``[x] * n``, list displays,
+nested lists and lists of tuples -- compared with python on result, exception and the lists
+themselves (mutations and aliasing as in python)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import traceback
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pyfast.compiler import Unsupported, compile_function
+from pyfast.compiler.types import FLOAT, INT, LIST, ListType, TupleType, of_value
+
+MISS = object()
+FALLBACK = object()
+
+
+def _fallback(*args: object) -> object:
+    return FALLBACK
+
+
+def total(xs):
+    s = 0
+    for x in xs:
+        s += x
+    return s
+
+
+def dot(a, b):
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i] * b[-1 - i]
+    return s
+
+
+def scale_into(src, dst, k):
+    for i in range(len(src)):
+        dst[i] = src[i] * k
+    return dst
+
+
+def column_sum(m, j):
+    s = 0.0
+    for row in m:
+        s += row[j]
+    return s
+
+
+def path_length(points):
+    d = 0.0
+    px, py = points[0]
+    for x, y in points:
+        d += abs(x - px) + abs(y - py)
+        px, py = x, y
+    return d
+
+
+def flags(n):
+    fs = [True] * (n + 1)
+    count = 0
+    for i in range(2, n + 1):
+        if fs[i]:
+            count += 1
+            for j in range(i * i, n + 1, i):
+                fs[j] = False
+    return count
+
+
+def pair(a, b):
+    return [a, b, a + b]
+
+
+def grow_while_iterating(xs):
+    n = 0
+    for x in xs:
+        if len(xs) < 10:
+            xs.append(x + 1)
+        n += 1
+    return n
+
+
+def first(xs):
+    return xs[0] if xs else -1
+
+
+CASES = [
+    (total, [([1, 2, 3],), ([],), ([1, 2.5, 3],), ([1, "a"],), ([2**62, 2**62],)]),
+    (dot, [([1.0, 2.0], [3.0, 4.0]), ([1.0, 2.0], [3.0]), ([1.0, 2], [3.0, 4.0])]),
+    (scale_into, [([1, 2, 3], [0, 0, 0], 3), ([1, 2, 3], [0], 3), ([1, 2], [0, 0], 2**62)]),
+    (column_sum, [([[1.0, 2.0], [3.0, 4.0]], 1), ([[1.0, 2.0], [3.0]], 1), ([[1.0], 5], 0)]),
+    (path_length, [([(0.0, 0.0), (1.0, 2.0), (3.0, 1.0)],), ([(0.0, 0.0), (1.0,)],)]),
+    (flags, [(10,), (1000,)]),
+    (pair, [(1, 2), (2**62, 2**62)]),
+    (grow_while_iterating, [([1, 2],)]),
+    (first, [([5, 6],), ([],)]),
+]
+
+
+def copy(value):
+    if isinstance(value, list):
+        return [copy(v) for v in value]
+    return value
+
+
+def outcome(call):
+    try:
+        value = call()
+    except Exception as exc:  # noqa: BLE001
+        line = traceback.extract_tb(exc.__traceback__)[-1].lineno
+        return ("raise", type(exc), str(exc), line)
+    return ("ok", type(value), value)
+
+
+def run_native(func, args):
+    """Compile for the types of ``args`` (sampled: the speculation comes from these values),
+    call natively; a miss or a failed guard runs python, as the hook does."""
+    signature = tuple(map(type, args))
+    c = compile_function(func, signature, fallback=_fallback, miss=MISS, sample=args)
+    result = outcome(lambda: c.entry(*args))
+    if result[:3] in (("ok", object, MISS), ("ok", object, FALLBACK)):
+        result = outcome(lambda: func(*args))
+    return result, c
+
+
+@pytest.mark.parametrize(
+    ("func", "args"),
+    [(f, args) for f, inputs in CASES for args in inputs],
+    ids=lambda v: getattr(v, "__name__", None) or "",
+)
+def test_list_code_matches_python(func, args):
+    python_args, native_args = copy(list(args)), copy(list(args))
+    expected = outcome(lambda: func(*python_args))
+    got, _ = run_native(func, native_args)
+    assert got == expected
+    assert native_args == python_args
+
+
+def test_aliasing_is_seen():
+    xs = [1, 2, 3]
+    c = compile_function(
+        scale_into, (list, list, int), fallback=_fallback, miss=MISS, sample=(xs, xs, 2)
+    )
+    assert c.entry(xs, xs, 2) == [2, 4, 6] and xs == [2, 4, 6]
+
+
+def doubled(src, dst):
+    for x in src:
+        dst.append(x * 2.0)
+    return len(dst)
+
+
+def test_a_surprising_item_deoptimizes_at_the_read():
+    c = compile_function(doubled, (list, list), fallback=_fallback, miss=MISS, sample=([1.0], []))
+    dst: list = []
+    with pytest.raises(TypeError, match="can't multiply sequence by non-int of type 'float'"):
+        c.entry([1.0, 2.0, "ab", 4.0], dst)
+    assert dst == [2.0, 4.0]  # appended once each, then python raised at the third item
+    line = doubled.__code__.co_firstlineno + 1  # the ``for``: its FOR_ITER reads the item
+    assert c.deopts() == {f"line {line}: list index out of range or the item is not float": 1}
+    dst = []  # an int first: the loop header may follow an append, so this deoptimizes too
+    assert c.entry([2, 0.5], dst) == 2 and dst == [4.0, 1.0]
+
+
+def test_new_lists_are_owned_and_returned():
+    c = compile_function(pair, (int, int), fallback=_fallback, miss=MISS)
+    results = [c.entry(i, 1) for i in range(1000)]
+    last = results.pop()
+    references = sys.getrefcount(last)  # outside ``assert``: pytest keeps its operands
+    assert last == [999, 1, 1000] and references == 2
+
+
+def test_speculated_types_come_from_the_sample():
+    assert of_value([[1.0, 2.0]]) == ListType(ListType(FLOAT))
+    assert of_value([(1, 2.0)]) == ListType(TupleType((INT, FLOAT)))
+    assert of_value([]) == LIST and of_value(["a"]) == LIST
+    assert of_value([([1],)]) == LIST  # a tuple holding a list is not native
+
+
+def test_storing_a_list_into_a_list_is_not_compiled():
+    def nest(xs, ys):
+        xs[0] = ys
+        return 0
+
+    with pytest.raises(Unsupported, match="a list stored into a list"):
+        compile_function(nest, (list, list), fallback=_fallback, miss=MISS)
+
+
+ITEMS = st.one_of(
+    st.integers(-(2**64), 2**64),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.sampled_from([2**63 - 1, -(2**63), 0.5, -0.0]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(xs=st.lists(ITEMS, max_size=8), sample=st.lists(ITEMS, min_size=1, max_size=3))
+def test_sum_over_random_lists(xs, sample):
+    """Any list, compiled with any speculation: python's result (value, type, exception)."""
+    c = compile_function(total, (list,), fallback=_fallback, miss=MISS, sample=(sample,))
+    expected = outcome(lambda: total(list(xs)))
+    got = outcome(lambda: c.entry(list(xs)))
+    if got[:3] == ("ok", object, MISS):
+        got = outcome(lambda: total(list(xs)))
+    if expected[0] == "ok" and isinstance(expected[2], float) and expected[2] != expected[2]:
+        assert got[0] == "ok" and got[2] != got[2]  # nan
+    else:
+        assert got == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(src=st.lists(st.integers(-(2**63), 2**63), max_size=6), k=st.integers(-(2**40), 2**40))
+def test_scaling_random_lists(src, k):
+    dst_python, dst_native = [0] * len(src), [0] * len(src)
+    expected = outcome(lambda: scale_into(src, dst_python, k))
+    got, _ = run_native(scale_into, [src, dst_native, k])
+    assert got[0] == expected[0] and dst_native == dst_python
+
+
+SCRIPT = """
+def mul_av(v, out):
+    n = len(v)
+    for i in range(n):
+        s = 0.0
+        for j in range(n):
+            s += v[j] / (i + j + 1)
+        out[i] = s
+
+def sieve(limit):
+    flags = [True] * (limit + 1)
+    count = 0
+    for i in range(2, limit + 1):
+        if flags[i]:
+            count += 1
+            for j in range(i * i, limit + 1, i):
+                flags[j] = False
+    return count
+
+def advance(bodies, dt):
+    for b in bodies:
+        b[0] += dt * b[1]
+
+v = [1.0] * 50
+out = [0.0] * 50
+for _ in range(3):
+    mul_av(v, out)
+print(sum(out))
+print(sieve(10000))
+bodies = [[0.0, 1.0], [1.0, 0.5]]
+for _ in range(100):
+    advance(bodies, 0.01)
+print(bodies)
+bodies[1][1] = "x"
+advance(bodies, 0.01)
+"""
+
+
+def test_list_programs_run_natively_through_pyfast(tmp_path, spawn):
+    (tmp_path / "main.py").write_text(textwrap.dedent(SCRIPT))
+    expected = spawn([sys.executable, "main.py"], tmp_path)
+    report = tmp_path / "report.json"
+    argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
+    got = spawn([*argv, "main.py"], tmp_path)
+    assert (got.stdout, got.stderr, got.returncode) == (
+        expected.stdout,
+        expected.stderr,
+        expected.returncode,
+    )
+    assert "TypeError: can't multiply sequence by non-int of type 'float'" in got.stderr
+    records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
+    for name in ("mul_av", "sieve", "advance"):
+        assert records[name]["status"] == "compiled", records[name]
+        assert records[name]["native_calls"] >= 1, records[name]
