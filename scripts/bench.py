@@ -1,4 +1,4 @@
-"""Benchmark harness: pyfast side by side with CPython, PyPy, Numba and Cython.
+"""Benchmark harness: pyfast side by side with CPython, PyPy, Numba, Cython and C.
 
     python scripts/bench.py [--quick] [--only NAME ...] [--runtimes NAME ...] --out DIR
 

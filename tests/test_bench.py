@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -166,6 +168,7 @@ def test_select_workloads(bench):
     for w in bench.workloads.WORKLOADS:
         assert w.script.exists(), w.script
         assert w.numba is None or w.numba.exists()
+        assert w.c is None or w.c.exists()
 
 
 def test_harness_runs_hello(tmp_path):
@@ -209,3 +212,30 @@ def test_harness_runs_hello(tmp_path):
     table = (out / "results.md").read_text()
     assert "| workload | CPython | pyfast (cold) | pyfast (warm) |" in table
     assert any(line.startswith("| hello | ") for line in table.splitlines())
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+def test_c_runtime_builds_once_and_prints_what_python_prints(bench, tmp_path):
+    runtimes, measure, workloads = bench.runtimes, bench.measure, bench.workloads
+    env = {**os.environ, "BENCH_SCALE": "0.01"}
+    ctx = runtimes.Context(
+        python=sys.executable,
+        pypy=None,
+        cc=shutil.which("gcc"),
+        build_dir=tmp_path / "build",
+        work_dir=tmp_path,
+        timeout=60,
+        base_env=env,
+    )
+    c = runtimes.C()
+    assert c.probe(ctx).available
+    for workload in workloads.select(["leibniz", "seed_sum"]):
+        plan = c.prepare(workload, ctx)
+        python = subprocess.run(
+            [sys.executable, str(workload.script)], env=env, capture_output=True, text=True
+        )
+        assert measure.run(plan.command(0), 60, env).stdout == python.stdout
+        assert c.prepare(workload, ctx).build_s == plan.build_s  # built once, reused
+    assert isinstance(c.prepare(workloads.select(["hello"])[0], ctx), runtimes.Skip)
+    no_cc = runtimes.Context(**{**ctx.__dict__, "cc": None})
+    assert not c.probe(no_cc).available

@@ -29,7 +29,7 @@ QUICK_SCALE = 0.2
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bench.py",
-        description="Time the workloads under CPython, pyfast, PyPy, Numba and Cython.",
+        description="Time the workloads under CPython, pyfast, PyPy, Numba, Cython and C.",
     )
     p.add_argument("--quick", action="store_true", help=f"BENCH_SCALE={QUICK_SCALE}, 3 runs")
     p.add_argument(
@@ -54,9 +54,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=REPO / ".bench" / "results", metavar="DIR")
     p.add_argument(
-        "--build-dir", type=Path, default=REPO / ".bench", metavar="DIR", help="Cython build cache"
+        "--build-dir", type=Path, default=REPO / ".bench", metavar="DIR", help="Cython/C builds"
     )
     p.add_argument("--pypy", metavar="PATH", help="the PyPy interpreter (default: pypy3 on PATH)")
+    p.add_argument("--cc", metavar="PATH", help="the C compiler (default: gcc on PATH)")
     return p
 
 
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "scripts/bench.py", *(sys.argv[1:] if argv is None else argv)])
 
     args.out.mkdir(parents=True, exist_ok=True)
+    machine = _machine()  # before the runs: its load average is the one "at start"
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="pyfast-bench-") as work:
         # PYFAST* would change what is measured; PYTHONDONTWRITEBYTECODE would keep the warm
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx = runtimes.Context(
             python=sys.executable,
             pypy=args.pypy or shutil.which("pypy3"),
+            cc=args.cc or shutil.which("gcc"),
             build_dir=args.build_dir.resolve(),
             work_dir=Path(work),
             timeout=timeout,
@@ -105,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             if not probes[r.name].available:
                 progress(f"{r.label} unavailable: {probes[r.name].reason}")
         workloads = [_measure_workload(w, table, probes, ctx, repeat) for w in chosen]
+    machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
 
     results = {
         "schema": 1,
@@ -115,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": repeat,
         "timeout_s": timeout,
         "total_s": round(time.perf_counter() - started, 1),
-        "machine": _machine(),
+        "machine": machine,
         "runtimes": {
             r.name: {
                 "label": r.label,

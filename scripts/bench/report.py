@@ -123,7 +123,7 @@ def render_markdown(results: dict) -> str:
         if w["results"][n].get("build_s") is not None
     ]
     if builds:
-        out += ["", "## Cython build time (cythonize + C compiler, not in the timings)", ""]
+        out += ["", "## Build time (cythonize + C compiler, gcc; not in the timings)", ""]
         out += _table(["workload", "runtime", "build"], builds)
     missing = [
         f"- {v['label']}: unavailable — {v['reason']}"
@@ -151,8 +151,11 @@ def _header(results: dict) -> list[str]:
     }
     versions = ", ".join(f"{label} {version}" for label, version in named.items())
     libraries = ", ".join(f"{k} {v}" for k, v in results.get("libraries", {}).items() if v)
-    load = machine.get("load_average")
-    busy = f" (load average at start {load[0]:.2f})" if load else ""
+    load, end = machine.get("load_average"), machine.get("load_average_end")
+    busy = ""
+    if load:
+        at_end = f", at end {end[0]:.2f}" if end else ""
+        busy = f" (load average at start {load[0]:.2f}{at_end})"
     imports = [
         f"`import {v['label'].split()[0].lower()}` alone {v['import_s']:.2f} s"
         for v in results["runtimes"].values()

@@ -28,6 +28,7 @@ from .workloads import Workload
 class Context:
     python: str
     pypy: str | None
+    cc: str | None
     build_dir: Path
     work_dir: Path
     timeout: float
@@ -215,7 +216,40 @@ class CythonTyped(_Cython):
         return workload.cython_typed
 
 
-RUNTIMES = (CPython(), PyfastCold(), PyfastWarm(), PyPy(), Numba(), Cython(), CythonTyped())
+class C:
+    """A hand-written ``workloads/c/NAME.c`` built once with ``gcc -O2`` into the build cache."""
+
+    name = "c"
+    label = "C (gcc -O2)"
+
+    def probe(self, ctx: Context) -> Probe:
+        if ctx.cc is None:
+            return Probe(False, reason="gcc not found: install it with `apt-get install gcc`")
+        found = _ask(ctx, [ctx.cc, "-dumpfullversion"])
+        if not found.ok:
+            return Probe(False, reason=f"{ctx.cc} does not run ({found.failure()})")
+        return Probe(True, "gcc " + found.stdout.strip())
+
+    def prepare(self, workload: Workload, ctx: Context) -> Prepared | Skip:
+        if workload.c is None:
+            return Skip("n/a", "no hand-written C variant")
+        built = build_c(workload.c, ctx)
+        if isinstance(built, Skip):
+            return built
+        program, build_s = built
+        return Prepared(lambda i: measure.Command((str(program),)), build_s=build_s)
+
+
+RUNTIMES = (
+    CPython(),
+    PyfastCold(),
+    PyfastWarm(),
+    PyPy(),
+    Numba(),
+    Cython(),
+    CythonTyped(),
+    C(),
+)
 NAMES = tuple(r.name for r in RUNTIMES)
 
 
@@ -255,6 +289,34 @@ def build_extension(source: Path, ctx: Context) -> tuple[Path, float] | Skip:
             shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
     stamp.write_text(json.dumps({"build_s": build_s, "source": str(source)}))
     return where, build_s
+
+
+#: How ``build_c`` compiles: part of the cache key, so a change rebuilds.
+C_FLAGS = ("-O2", "-std=c99", "-Wall")
+
+
+def build_c(source: Path, ctx: Context) -> tuple[Path, float] | Skip:
+    """Compile ``source`` with ``gcc -O2`` into a cache dir keyed by its text, flags and gcc.
+
+    Returns the executable and the build's wall time (the recorded one when the build is
+    reused), or a ``Skip("failed", ...)`` with the compiler's last error line.
+    """
+    assert ctx.cc is not None
+    tag = _ask(ctx, [ctx.cc, "--version"])
+    key_text = source.read_bytes() + " ".join(C_FLAGS).encode() + tag.stdout.encode()
+    where = ctx.build_dir / "c" / f"{source.stem}-{hashlib.sha256(key_text).hexdigest()[:16]}"
+    program, stamp = where / source.stem, where / "build.json"
+    if stamp.exists() and program.exists():
+        return program, json.loads(stamp.read_text())["build_s"]
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    start = time.perf_counter()
+    built = _ask(ctx, [ctx.cc, *C_FLAGS, "-o", str(program), str(source)])
+    build_s = time.perf_counter() - start
+    if not built.ok or not program.exists():
+        return Skip("failed", f"gcc: {built.failure()}")
+    stamp.write_text(json.dumps({"build_s": build_s, "source": str(source)}))
+    return program, build_s
 
 
 def read_report(path: Path) -> dict | None:

@@ -3,6 +3,10 @@
 In: nothing (the table is static; paths are relative to the repository).
 Out: ``WORKLOADS``, an ordered tuple of ``Workload`` records, and ``select(names)``.
 
+Variants live next to the scripts: ``workloads/numba/NAME.py`` (``@njit``),
+``workloads/cython/*.pyx`` (hand-typed Cython) and ``workloads/c/NAME.c`` (the same kernel
+written by hand in C, for workloads where "as fast as C" is the claim).
+
 Every workload reads ``BENCH_SCALE`` (a float, 1.0 = full size) from the environment, except
 the article's ``seed_sum`` example, which the harness runs as it is (ten million iterations).
 """
@@ -17,6 +21,7 @@ SCRIPTS = REPO / "scripts"
 PLAIN = SCRIPTS / "workloads"
 NUMBA = PLAIN / "numba"
 CYTHON = PLAIN / "cython"
+C = PLAIN / "c"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +31,8 @@ class Workload:
     ``numba`` is the ``@njit`` rewrite a Numba user would write (``None``: nothing to jit);
     ``numba_check`` is ``"exact"`` or ``"last-line"`` when the variant legitimately prints a
     different first part (Numba's own random stream); ``cython_typed`` is the hand-typed
-    ``.pyx`` the article shows, if any.
+    ``.pyx`` the article shows, if any; ``c`` is a hand-written C program that prints the
+    same output (built with ``gcc -O2``), if any.
     """
 
     name: str
@@ -35,6 +41,7 @@ class Workload:
     numba: Path | None = None
     numba_check: str = "exact"
     cython_typed: Path | None = None
+    c: Path | None = None
     scaled: bool = True
 
 
@@ -49,6 +56,7 @@ WORKLOADS: tuple[Workload, ...] = (
         summary="the article's calculate_sum(10_000_000)",
         numba=NUMBA / "seed_sum.py",
         cython_typed=CYTHON / "seed_sum_typed.pyx",
+        c=C / "seed_sum.c",
         scaled=False,
     ),
     _w("fib", "recursive fib(32)", numba=NUMBA / "fib.py"),
@@ -63,6 +71,12 @@ WORKLOADS: tuple[Workload, ...] = (
         numba_check="last-line",
     ),
     _w("matmul", "matrix multiply 200x200, lists of lists", numba=NUMBA / "matmul.py"),
+    _w(
+        "leibniz",
+        "Leibniz series for pi, 10M float terms",
+        numba=NUMBA / "leibniz.py",
+        c=C / "leibniz.c",
+    ),
     _w("numpy_loop", "Python loop over numpy arrays, 1M elements", numba=NUMBA / "numpy_loop.py"),
     _w("hello", "hello world (start-up cost)", scaled=False),
     _w("objects", "control: classes, dicts, strings (not expected to speed up)"),
