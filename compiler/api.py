@@ -83,6 +83,11 @@ _INTRINSIC = dis.opmap.get("CALL_INTRINSIC_1")
 _BINARY_OP = dis.opmap["BINARY_OP"]
 
 
+#: Exact argument types the compiler takes (``types.FROM_PY``): checked here, before the
+#: compiler is imported, so a function of other types costs nothing more when it gets hot.
+ARGUMENT_TYPES = frozenset({int, float, bool, type(None), list})
+
+
 def _const_ok(value: object) -> bool:
     if type(value) is tuple:
         return all(map(_const_ok, value))
@@ -151,6 +156,11 @@ def prepare_function(
     sample: tuple | None = None,
 ) -> PreparedFunction:
     """The front half of ``compile_function``; raises ``Unsupported`` the same way."""
+    if not ARGUMENT_TYPES.issuperset(signature):
+        names = ", ".join(t.__name__ for t in signature)
+        raise Unsupported(
+            f"argument types ({names}) are not compiled", func.__code__.co_firstlineno
+        )
     from pyfast.compiler import pipeline
 
     return pipeline.prepare(

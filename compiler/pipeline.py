@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 from types import CodeType, FunctionType
 
-from pyfast.compiler.api import Unsupported
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyfast.compiler.runtime.resume import ResumePoint
@@ -111,10 +109,7 @@ def prepare(
     if sample is not None and tuple(map(type, sample)) == signature:
         types = tuple(map(of_value, sample))
     else:
-        types = tuple(FROM_PY.get(t) for t in signature)
-    if None in types:
-        names = ", ".join(t.__name__ for t in signature)
-        raise Unsupported(f"argument types ({names}) are not compiled", original.co_firstlineno)
+        types = tuple(FROM_PY[t] for t in signature)  # api checked them
     others = code_of or (lambda g: g.__code__)
     unit, fir = build.build_unit(func, types, lambda g: original if g is func else others(g))
     module = ll.Module(name=fir.symbol)

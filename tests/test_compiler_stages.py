@@ -283,3 +283,10 @@ def test_prescreen_rejects(func, line_offset, words) -> None:
 @pytest.mark.parametrize("func", [add_one, call_math, swap_pair, count, half])
 def test_prescreen_accepts(func) -> None:
     assert prescreen(func.__code__) is None
+
+
+def test_argument_types_are_known_before_the_compiler_is_imported() -> None:
+    from pyfast.compiler import api
+    from pyfast.compiler.types import FROM_PY
+
+    assert set(FROM_PY) == api.ARGUMENT_TYPES
