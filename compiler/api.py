@@ -96,6 +96,12 @@ def _const_ok(value: object) -> bool:
     return type(value) in (float, bool, type(None))
 
 
+def _describe_const(value: object) -> str:
+    if isinstance(value, CodeType):  # a comprehension, lambda or nested function
+        return f"nested code {value.co_name}"
+    return f"constant {value!r:.40}"
+
+
 def _line(code: CodeType, offset: int) -> int | None:
     for start, end, line in code.co_lines():
         if start <= offset < end:
@@ -134,7 +140,7 @@ def prescreen(code: CodeType) -> Unsupported | None:
         ):
             problem = "attribute access is compiled only for math.<name> and list.append"
         elif op in _CONST_OPS and not _const_ok(code.co_consts[arg]):
-            problem = f"constant {code.co_consts[arg]!r:.40} is not compiled"
+            problem = f"{_describe_const(code.co_consts[arg])} is not compiled"
         elif op == _INTRINSIC and arg not in opcodes.INTRINSIC_UNARY:
             problem = f"{dis.opname[op]} {arg} is not compiled"
         elif op == _BINARY_OP and opcodes.BINARY_SYMBOLS[arg] == "@":
