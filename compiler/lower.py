@@ -58,6 +58,9 @@ _I64 = ll.IntType(64)
 _I8 = ll.IntType(8)
 _PTR = ll.PointerType()
 _LIST_ITEMS = 24  # offsetof(PyListObject, ob_item) on 64-bit builds, 3.11-3.13
+#: Objects a keep list holds before the op that would add one bails (the interpreter then
+#: finishes the call: a loop making a temporary list per iteration stays bounded in memory).
+KEEP_LIMIT = 1 << 16
 #: Ops after which the function needs its keep list.
 _KEEPS = (ir.NewList, ir.ListRepeat, ir.ListStore)
 
@@ -119,6 +122,8 @@ class _FunctionLowering(ir.OpVisitor):
         if any(_keeps(op) for block in fir.blocks for op in block.ops):
             self.keep = self.allocas.alloca(_PTR, name="keep")
             self.allocas.store(_PTR(None), self.keep)
+            self.kept = self.allocas.alloca(_I64, name="kept")
+            self.allocas.store(_I64(0), self.kept)
         self.blocks = {b.label: fn.append_basic_block(f"block{b.label}") for b in fir.blocks}
         self.exit = fn.append_basic_block("exit")
         self.status = self.allocas.alloca(_I32, name="status")
@@ -172,8 +177,13 @@ class _FunctionLowering(ir.OpVisitor):
             b.store(made, self.keep)
         failed = b.call(capi.function(module, "PyList_Append"), [b.load(self.keep, typ=_PTR), obj])
         b.call(capi.function(module, "Py_DecRef"), [obj])
+        b.store(b.add(b.load(self.kept, typ=_I64), _I64(1)), self.kept)
         with b.if_then(b.icmp_signed("!=", failed, _I32(0)), likely=False):
             self.fail()
+
+    def bail_if_keep_full(self) -> None:
+        kept = self.b.load(self.kept, typ=_I64)
+        self.bail_unless_false(self.b.icmp_signed(">=", kept, _I64(KEEP_LIMIT)))
 
     def new_object(self, obj: ll.Value) -> ll.Value:
         """A new reference that the keep list takes over (NULL: the exception is set)."""
@@ -317,6 +327,7 @@ class _FunctionLowering(ir.OpVisitor):
 
     def visit_new_list(self, op: ir.NewList) -> ll.Value:
         b, module = self.b, self.fn.module
+        self.bail_if_keep_full()
         made = self.new_object(b.call(capi.function(module, "PyList_New"), [_I64(len(op.items))]))
         setitem = capi.function(module, "PyList_SetItem")
         for i, item in enumerate(op.items):
@@ -324,6 +335,7 @@ class _FunctionLowering(ir.OpVisitor):
         return made
 
     def visit_list_repeat(self, op: ir.ListRepeat) -> ll.Value:
+        self.bail_if_keep_full()
         repeat = capi.function(self.fn.module, "PySequence_Repeat")
         return self.new_object(self.b.call(repeat, [self.value(op.list), self.value(op.count)]))
 
@@ -342,6 +354,7 @@ class _FunctionLowering(ir.OpVisitor):
 
     def visit_list_store(self, op: ir.ListStore) -> ll.Value:
         b, module = self.b, self.fn.module
+        self.bail_if_keep_full()
         boxed = self.box(op.item)  # first: boxing may run finalizers that change the list
         address, outside = self.list_slot(op, self.list_size(op.list))
         with b.if_then(outside, likely=False):

@@ -276,3 +276,21 @@ def test_list_programs_run_natively_through_pyfast(tmp_path, spawn):
     for name in ("mul_av", "sieve", "advance"):
         assert records[name]["status"] == "compiled", records[name]
         assert records[name]["native_calls"] >= 1, records[name]
+
+
+def temporaries(n):
+    total = 0
+    for i in range(n):
+        row = [i] * 3
+        total += len(row)
+    return total
+
+
+def test_temporary_lists_stay_bounded():
+    """Each iteration's list lives until the call returns; past ``KEEP_LIMIT`` of them the call
+    bails to the interpreter (a miss here: nothing visible changed), which frees them as it goes."""
+    from pyfast.compiler.lower import KEEP_LIMIT
+
+    c = compile_function(temporaries, (int,), fallback=_fallback, miss=MISS)
+    assert c.entry(1000) == 3000
+    assert c.entry(KEEP_LIMIT + 10) is MISS
