@@ -6,13 +6,18 @@
                   installed, the ``pyfast`` console script next to ``sys.executable``.
 ``spawn``         ``spawn(argv, cwd, env=None, input=None)`` -> ``CompletedProcess`` (text,
                   captured, 60 s timeout), with ``clean_env`` by default.
+``python_and_pyfast`` ``run(source)`` writes ``main.py`` and runs it under python and under
+                  ``pyfast --threshold 1 --report-json``: (python's, pyfast's, {qualname:
+                  report record}).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,5 +63,19 @@ def spawn(clean_env: dict[str, str]) -> Callable[..., subprocess.CompletedProces
             timeout=60,
             stdin=None if input is not None else subprocess.DEVNULL,
         )
+
+    return run
+
+
+@pytest.fixture
+def python_and_pyfast(spawn, tmp_path) -> Callable[[str], tuple]:
+    def run(source: str) -> tuple:
+        (tmp_path / "main.py").write_text(textwrap.dedent(source))
+        expected = spawn([sys.executable, "main.py"], tmp_path)
+        report = tmp_path / "report.json"
+        argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
+        got = spawn([*argv, "main.py"], tmp_path)
+        records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
+        return expected, got, records
 
     return run

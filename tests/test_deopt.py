@@ -5,9 +5,6 @@ each effect exactly once."""
 
 from __future__ import annotations
 
-import json
-import sys
-import textwrap
 import traceback
 
 import pytest
@@ -137,7 +134,8 @@ def test_deopts_are_counted_by_reason():
     c = compile_function(store, (list, int), fallback=_fallback, miss=MISS)
     with pytest.raises(IndexError):
         c.entry([0, 0], 3)
-    assert c.deopts() == {"line 37: list index out of range": 1}
+    line = store.__code__.co_firstlineno + 2
+    assert c.deopts() == {f"line {line}: list index out of range": 1}
 
 
 def test_bail_before_any_effect_is_a_miss():
@@ -258,19 +256,14 @@ fill([0, 0, 0], 2**62)
 """
 
 
-def test_pyfast_deoptimizes_and_reports(tmp_path, spawn):
-    (tmp_path / "main.py").write_text(textwrap.dedent(E2E))
-    expected = spawn([sys.executable, "main.py"], tmp_path)
-    report = tmp_path / "report.json"
-    argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
-    got = spawn([*argv, "main.py"], tmp_path)
+def test_pyfast_deoptimizes_and_reports(python_and_pyfast):
+    expected, got, records = python_and_pyfast(E2E)
     assert (got.stdout, got.stderr, got.returncode) == (
         expected.stdout,
         expected.stderr,
         expected.returncode,
     )
     assert "IndexError: list assignment index out of range" in got.stderr
-    records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
     squares = records["squares"]
     assert squares["status"] == "compiled" and squares["native_calls"] >= 20
     assert squares["deopts"] == 10  # k >= 24 overflows; after 10 it runs interpreted
@@ -291,14 +284,9 @@ print(build([], 200))
 """
 
 
-def test_osr_continuation_deoptimizes_after_appends(tmp_path, spawn):
+def test_osr_continuation_deoptimizes_after_appends(python_and_pyfast):
     """The loop enters native code at its first back edge, appends, overflows at 3**40:
     the continuation resumes the interpreter; no append is lost or repeated."""
-    (tmp_path / "main.py").write_text(textwrap.dedent(OSR_EFFECTS))
-    expected = spawn([sys.executable, "main.py"], tmp_path)
-    report = tmp_path / "report.json"
-    argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
-    got = spawn([*argv, "main.py"], tmp_path)
+    expected, got, records = python_and_pyfast(OSR_EFFECTS)
     assert got.stdout == expected.stdout and got.returncode == 0
-    (rec,) = [f for f in json.loads(report.read_text())["functions"] if f["qualname"] == "build"]
-    assert rec["osr_entries"] == 1 and rec["deopts"] == 1
+    assert records["build"]["osr_entries"] == 1 and records["build"]["deopts"] == 1

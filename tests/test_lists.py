@@ -5,9 +5,7 @@ themselves (mutations and aliasing as in python)."""
 
 from __future__ import annotations
 
-import json
 import sys
-import textwrap
 import traceback
 
 import pytest
@@ -260,19 +258,14 @@ advance(bodies, 0.01)
 """
 
 
-def test_list_programs_run_natively_through_pyfast(tmp_path, spawn):
-    (tmp_path / "main.py").write_text(textwrap.dedent(SCRIPT))
-    expected = spawn([sys.executable, "main.py"], tmp_path)
-    report = tmp_path / "report.json"
-    argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
-    got = spawn([*argv, "main.py"], tmp_path)
+def test_list_programs_run_natively_through_pyfast(python_and_pyfast):
+    expected, got, records = python_and_pyfast(SCRIPT)
     assert (got.stdout, got.stderr, got.returncode) == (
         expected.stdout,
         expected.stderr,
         expected.returncode,
     )
     assert "TypeError: can't multiply sequence by non-int of type 'float'" in got.stderr
-    records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
     for name in ("mul_av", "sieve", "advance"):
         assert records[name]["status"] == "compiled", records[name]
         assert records[name]["native_calls"] >= 1, records[name]
