@@ -47,12 +47,23 @@ def fingerprint() -> str:
     return _fingerprint
 
 
+def _suffix() -> str:
+    """The part of a cache file name after the module's stem (the same for every module)."""
+    global _suffix_text
+    if _suffix_text is None:
+        opt = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
+        key = zlib.crc32(fingerprint().encode())
+        tag = sys.implementation.cache_tag
+        _suffix_text = f".{tag}{opt}.pyfast-{pyfast.__version__}-{key:08x}.pyc"
+    return _suffix_text
+
+
+_suffix_text: str | None = None
+
+
 def path_for(source: str) -> str:
     folder, base = os.path.split(os.path.abspath(source))
-    stem = base.rpartition(".")[0] or base
-    opt = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
-    key = zlib.crc32(fingerprint().encode())
-    name = f"{stem}.{sys.implementation.cache_tag}{opt}.pyfast-{pyfast.__version__}-{key:08x}.pyc"
+    name = (base.rpartition(".")[0] or base) + _suffix()
     cache_dir = runtime.settings.cache_dir
     if cache_dir:
         return os.path.join(cache_dir, f"{zlib.crc32(os.fsencode(folder)):08x}-{name}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import site
+import stat
 import sys
 from importlib.machinery import PathFinder, SourceFileLoader
 from types import CodeType
@@ -97,9 +98,15 @@ def build(name: str, path: str, source: bytes | None, read=None) -> CodeType:
     """Instrumented, registered code for a module (cache first); SyntaxError as python's."""
     st = None
     cache_path = None
-    if runtime.settings.cache and os.path.isfile(path):
-        st = os.stat(path)
-        cache_path = cache.path_for(path)
+    if runtime.settings.cache:
+        try:
+            st = os.stat(path)
+        except OSError:
+            pass
+        if st is not None and stat.S_ISREG(st.st_mode):
+            cache_path = cache.path_for(path)
+        else:
+            st = None
     payload = cache.load(cache_path, st) if cache_path else None
     if payload is not None:
         result = instrument.Instrumented.from_marshal(payload[0])

@@ -118,6 +118,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setattr(api, "prepare_function", fake.prepare_function)
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     monkeypatch.setattr(cache, "_fingerprint", None)
+    monkeypatch.setattr(cache, "_suffix_text", None)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     before = set(sys.modules)
