@@ -44,7 +44,10 @@ from pyfast.compiler.types import BOOL, FROM_PY, INT, NONE, ListType, RType, Tup
 
 #: Builtins the compiler knows (``range``/``len`` here, the rest through ``numeric.call_type``).
 BUILTINS = frozenset(
-    {"abs", "min", "max", "int", "float", "bool", "round", "divmod", "pow", "range", "len"}
+    {
+        *("abs", "min", "max", "int", "float", "bool", "round", "divmod", "pow", "range", "len"),
+        *("enumerate", "zip", "reversed"),
+    }
 )
 #: Process-wide numbering of native symbols (engines share one symbol namespace).
 _SYMBOLS = itertools.count()
@@ -89,6 +92,34 @@ class ListIterAbs:
 
 
 @dataclasses.dataclass(frozen=True)
+class ListRevIterAbs:
+    """``reversed(list)``: the list and the index of the next item (counting down; like
+    CPython's reverse iterator it stops when the index leaves the list's current length)."""
+
+    list: ir.Value
+    index: ir.Value
+
+
+@dataclasses.dataclass(frozen=True)
+class EnumerateAbs:
+    """``enumerate(inner, count)``: another iterator and the next count."""
+
+    inner: object
+    count: ir.Value
+
+
+@dataclasses.dataclass(frozen=True)
+class ZipAbs:
+    """``zip(*iterators)``: stops when the first of them is exhausted."""
+
+    iterators: tuple[object, ...]
+
+
+#: The iterator structures ``for`` can run (see ``FunctionBuilder.more``/``step``).
+ITERATORS = (IterAbs, ListIterAbs, ListRevIterAbs, EnumerateAbs, ZipAbs)
+
+
+@dataclasses.dataclass(frozen=True)
 class Static:
     """A global object known at compile time (its identity is guarded)."""
 
@@ -121,8 +152,12 @@ def shape(value: object) -> infer.Shape:
         return ("static", value.kind, value.name, value.obj)
     if isinstance(value, Marker):
         return (value.name,)
-    if isinstance(value, ListIterAbs):
-        return ("ListIterAbs", value.list.type)
+    if isinstance(value, ListIterAbs | ListRevIterAbs):
+        return (type(value).__name__, value.list.type)
+    if isinstance(value, EnumerateAbs):
+        return ("EnumerateAbs", shape(value.inner))
+    if isinstance(value, ZipAbs):
+        return ("ZipAbs", *map(shape, value.iterators))
     return (type(value).__name__,)
 
 
@@ -134,8 +169,12 @@ def flatten(value: object) -> list[ir.Value]:
         return [v for item in value.items for v in flatten(item)]
     if isinstance(value, RangeAbs | IterAbs):
         return [value.start if isinstance(value, RangeAbs) else value.index, value.stop, value.step]
-    if isinstance(value, ListIterAbs):
+    if isinstance(value, ListIterAbs | ListRevIterAbs):
         return [value.list, value.index]
+    if isinstance(value, EnumerateAbs):
+        return [*flatten(value.inner), value.count]
+    if isinstance(value, ZipAbs):
+        return [v for it in value.iterators for v in flatten(it)]
     return []
 
 
@@ -151,8 +190,14 @@ def rebuild(s: infer.Shape, params: Iterator[ir.Value]) -> object:
     if kind in ("RangeAbs", "IterAbs"):
         cls = RangeAbs if kind == "RangeAbs" else IterAbs
         return cls(next(params), next(params), next(params))
-    if kind == "ListIterAbs":
-        return ListIterAbs(next(params), next(params))
+    if kind in ("ListIterAbs", "ListRevIterAbs"):
+        cls = ListIterAbs if kind == "ListIterAbs" else ListRevIterAbs
+        return cls(next(params), next(params))
+    if kind == "EnumerateAbs":
+        inner = rebuild(s[1], params)
+        return EnumerateAbs(inner, next(params))
+    if kind == "ZipAbs":
+        return ZipAbs(tuple(rebuild(item, params) for item in s[1:]))
     return MARKERS[kind]
 
 
@@ -605,10 +650,43 @@ class FunctionBuilder:
         self.frame.stack.append(self.const(None))
 
     def call_builtin(self, callee: Static, args: list[object]) -> bool | None:
-        special = {"range": FunctionBuilder.call_range, "len": FunctionBuilder.call_len}
+        special = {
+            "range": FunctionBuilder.call_range,
+            "len": FunctionBuilder.call_len,
+            "enumerate": FunctionBuilder.call_enumerate,
+            "zip": FunctionBuilder.call_zip,
+            "reversed": FunctionBuilder.call_reversed,
+        }
         if callee.name in special:
             return special[callee.name](self, args)
         return self.call_numeric(callee.name, args)
+
+    def iterator(self, value: object) -> object:
+        """``iter(value)`` as an iterator structure (an iterator is its own iterator)."""
+        if isinstance(value, ITERATORS):
+            return value
+        if _is_list(value):
+            return ListIterAbs(value, self.const(0))
+        if isinstance(value, RangeAbs):
+            return IterAbs(value.start, value.stop, value.step)
+        raise Unsupported(f"iteration over {_describe(value)}", self.lineno)
+
+    def call_enumerate(self, args: list[object]) -> None:
+        if not 1 <= len(args) <= 2:
+            raise Unsupported(f"enumerate() with {len(args)} arguments", self.lineno)
+        start = self.list_index(args[1]) if len(args) == 2 else self.const(0)
+        self.frame.stack.append(EnumerateAbs(self.iterator(args[0]), start))
+
+    def call_zip(self, args: list[object]) -> None:
+        if not args:
+            raise Unsupported("zip() of nothing", self.lineno)
+        self.frame.stack.append(ZipAbs(tuple(map(self.iterator, args))))
+
+    def call_reversed(self, args: list[object]) -> None:
+        if len(args) != 1 or not _is_list(args[0]):
+            raise Unsupported("reversed() is compiled only for a list", self.lineno)
+        last = self.emit(ir.Binary("-", self.emit(ir.ListLen(args[0])), self.const(1), INT))
+        self.frame.stack.append(ListRevIterAbs(args[0], last))
 
     def call_math(self, callee: Static, args: list[object]) -> None:
         self.call_numeric(f"math.{callee.name}", args)
@@ -685,51 +763,75 @@ class FunctionBuilder:
 
     def get_iter(self, instr: Instr) -> None:
         (value,) = self.pop()
-        if _is_list(value):
-            self.frame.stack.append(ListIterAbs(value, self.const(0)))
-            return
-        if not isinstance(value, RangeAbs):
-            raise Unsupported(f"iteration over {_describe(value)}", self.lineno)
-        self.frame.stack.append(IterAbs(value.start, value.stop, value.step))
+        self.frame.stack.append(self.iterator(value))
 
     def for_iter(self, instr: Instr) -> bool:
+        """Exhausted when ``more`` is false; else a helper block takes the next item (a read
+        that may bail: the interpreter re-runs this FOR_ITER) and goes on to the body."""
         it = self.frame.stack[-1]
-        if isinstance(it, ListIterAbs):
-            return self.for_iter_list(instr, it)
-        if not isinstance(it, IterAbs):
+        if not isinstance(it, ITERATORS):
             raise Unsupported(f"iteration over {_describe(it)}", self.lineno)
-        positive = self.step_positive(it.step)
-        below = self.emit(ir.Compare("<", it.index, it.stop))
-        above = self.emit(ir.Compare(">", it.index, it.stop))
-        more = (
-            (below if positive.value else above)
-            if isinstance(positive, ir.Const)
-            else self.emit(ir.Select(positive, below, above, BOOL))
-        )
-        after = self.emit(ir.Binary("+", it.index, it.step, INT))
-        rest = self.frame.stack[:-1]
-        body = [*rest, IterAbs(after, it.stop, it.step), it.index]
-        done = rest if opcodes.FOR_ITER_EXIT_DELTA < 0 else [*rest, it, PLACEHOLDER]
-        return self.branch(
-            more, lambda: self.edge(self.fallthrough(), body), lambda: self.edge(instr.arg, done)
-        )
-
-    def for_iter_list(self, instr: Instr, it: ListIterAbs) -> bool:
-        """Exhausted when the index reaches the list's current length; else a helper block
-        reads the item (it may bail: the interpreter re-runs this FOR_ITER) and goes on."""
-        size = self.emit(ir.ListLen(it.list))
-        more = self.emit(ir.Compare("<", it.index, size))
         rest = self.frame.stack[:-1]
         done = rest if opcodes.FOR_ITER_EXIT_DELTA < 0 else [*rest, it, PLACEHOLDER]
+        more = self.more(it)
+        if isinstance(more, ir.Const) and not more.value:
+            return self.end(self.edge(instr.arg, done))
         body = self.fallthrough()
-        read = self.fir.new_block(None)
-        self.end(ir.Branch(more, ir.Jump(read, ()), self.edge(instr.arg, done)))
-        self.frame.block = read
-        item = self.emit(ir.ListGet(it.list, it.index, it.list.type.item or NONE))
-        if it.list.type.item is None:
+        take = self.fir.new_block(None)
+        self.end(ir.Branch(more, ir.Jump(take, ()), self.edge(instr.arg, done)))
+        self.frame.block = take
+        taken = self.step(it)
+        if taken is None:
             return self.end(ir.Bail("item of a list whose item type is unknown"))
-        after = self.emit(ir.Binary("+", it.index, self.const(1), INT))
-        return self.end(self.edge(body, [*rest, ListIterAbs(it.list, after), item]))
+        item, after = taken
+        return self.end(self.edge(body, [*rest, after, item]))
+
+    def more(self, it: object) -> ir.Value:
+        """Whether ``it`` has an item left (pure comparisons, in the current block)."""
+        emit = self.emit
+        if isinstance(it, IterAbs):
+            positive = self.step_positive(it.step)
+            below = emit(ir.Compare("<", it.index, it.stop))
+            above = emit(ir.Compare(">", it.index, it.stop))
+            if isinstance(positive, ir.Const):
+                return below if positive.value else above
+            return emit(ir.Select(positive, below, above, BOOL))
+        if isinstance(it, ListIterAbs):
+            return emit(ir.Compare("<", it.index, emit(ir.ListLen(it.list))))
+        if isinstance(it, ListRevIterAbs):
+            inside = emit(ir.Compare("<", it.index, emit(ir.ListLen(it.list))))
+            started = emit(ir.Compare(">=", it.index, self.const(0)))
+            return emit(ir.Select(started, inside, self.const(False), BOOL))
+        if isinstance(it, EnumerateAbs):
+            return self.more(it.inner)
+        result = self.more(it.iterators[0])
+        for other in it.iterators[1:]:
+            result = emit(ir.Select(result, self.more(other), self.const(False), BOOL))
+        return result
+
+    def step(self, it: object) -> tuple[object, object] | None:
+        """``(item, iterator after it)`` once ``more`` held; None when an item's type is not
+        known (a list sampled empty)."""
+        emit = self.emit
+        if isinstance(it, IterAbs):
+            return it.index, IterAbs(emit(ir.Binary("+", it.index, it.step, INT)), it.stop, it.step)
+        if isinstance(it, ListIterAbs | ListRevIterAbs):
+            if it.list.type.item is None:
+                return None
+            item = emit(ir.ListGet(it.list, it.index, it.list.type.item))
+            delta = self.const(1 if isinstance(it, ListIterAbs) else -1)
+            return item, type(it)(it.list, emit(ir.Binary("+", it.index, delta, INT)))
+        if isinstance(it, EnumerateAbs):
+            taken = self.step(it.inner)
+            if taken is None:
+                return None
+            item, inner = taken
+            after = emit(ir.Binary("+", it.count, self.const(1), INT))
+            return TupleAbs((it.count, item)), EnumerateAbs(inner, after)
+        steps = [self.step(inner) for inner in it.iterators]
+        if None in steps:
+            return None
+        return TupleAbs(tuple(item for item, _ in steps)), ZipAbs(tuple(a for _, a in steps))
 
     def jump(self, instr: Instr) -> bool:
         return self.end(self.edge(instr.arg, self.frame.stack))
@@ -842,7 +944,9 @@ def _describe(value: object) -> str:
     if isinstance(value, Static):
         return f"{value.kind} {value.name}"
     kinds = {TupleAbs: "a tuple", RangeAbs: "a range", IterAbs: "a range iterator"}
-    return {**kinds, ListIterAbs: "a list iterator"}.get(type(value), "an unbound value")
+    iterators = {ListIterAbs: "a list iterator", ListRevIterAbs: "a reversed list"}
+    kinds |= {**iterators, EnumerateAbs: "an enumerate", ZipAbs: "a zip"}
+    return kinds.get(type(value), "an unbound value")
 
 
 def build_unit(

@@ -86,7 +86,10 @@ def flat_values(state: ir.FrameState) -> Iterator[ir.Value]:
         yield from build.flatten(value)
 
 
-_RESUMABLE = frozenset({"tuple", "static", "RangeAbs", "IterAbs", "ListIterAbs", "null"})
+_RESUMABLE = frozenset(
+    {"tuple", "static", "RangeAbs", "IterAbs", "ListIterAbs", "ListRevIterAbs", "null"}
+    | {"EnumerateAbs", "ZipAbs"}
+)
 
 
 def _check(value: object, where: str) -> None:

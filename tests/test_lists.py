@@ -86,6 +86,49 @@ def first(xs):
     return xs[0] if xs else -1
 
 
+def weighted(xs):
+    s = 0.0
+    for i, x in enumerate(xs, 1):
+        s += i * x
+    return s
+
+
+def pairwise(xs, ys):
+    s = 0
+    for x, y in zip(xs, ys):  # noqa: B905 - the code under test is a user's
+        s += x * y
+    return s
+
+
+def indexed_pairs(xs, n):
+    s = 0
+    for k, (x, i) in enumerate(zip(xs, range(n))):  # noqa: B905 - the code under test is a user's
+        s += k * x - i
+    return s
+
+
+def backwards(xs):
+    out = 0
+    for x in reversed(xs):
+        out = out * 10 + x
+    return out
+
+
+def log_enumerate(xs, out):
+    """Appends, then overflows mid-loop: the resume rebuilds enumerate(list iterator)."""
+    for i, x in enumerate(xs):
+        out.append(i)
+        out.append(x * x * x)
+    return len(out)
+
+
+def log_zip_reversed(xs, ys, out):
+    for x, y in zip(reversed(xs), ys):  # noqa: B905 - the code under test is a user's
+        out.append(x)
+        out.append(x * y)
+    return len(out)
+
+
 CASES = [
     (total, [([1, 2, 3],), ([],), ([1, 2.5, 3],), ([1, "a"],), ([2**62, 2**62],)]),
     (dot, [([1.0, 2.0], [3.0, 4.0]), ([1.0, 2.0], [3.0]), ([1.0, 2], [3.0, 4.0])]),
@@ -96,6 +139,12 @@ CASES = [
     (pair, [(1, 2), (2**62, 2**62)]),
     (grow_while_iterating, [([1, 2],)]),
     (first, [([5, 6],), ([],)]),
+    (weighted, [([1.0, 2.0, 3.0],), ([],), ([1.0, "x"],)]),
+    (pairwise, [([1, 2, 3], [4, 5]), ([1, 2], [3, 4, 5]), ([2**40], [2**40])]),
+    (indexed_pairs, [([5, 6, 7], 2), ([5, 6], 9)]),
+    (backwards, [([1, 2, 3],), ([],), ([9] * 25,)]),
+    (log_enumerate, [([1, 2, 3], []), ([1, 2**30, 3], []), ([1, 2**21, 2**22], [])]),
+    (log_zip_reversed, [([1, 2], [3, 4], []), ([1, 2**40], [2**40, 2**40, 7], [])]),
 ]
 
 

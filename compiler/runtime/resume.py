@@ -33,10 +33,15 @@ def _rebuild(shape: object, values: Iterator[object]) -> object:
         return tuple(_rebuild(item, values) for item in shape[1:])
     if kind == "static":
         return shape[3]
-    if kind == "ListIterAbs":
-        it = iter(next(values))
+    if kind in ("ListIterAbs", "ListRevIterAbs"):
+        it = (iter if kind == "ListIterAbs" else reversed)(next(values))
         it.__setstate__(next(values))
         return it
+    if kind == "EnumerateAbs":
+        inner = _rebuild(shape[1], values)
+        return enumerate(inner, next(values))
+    if kind == "ZipAbs":
+        return zip(*[_rebuild(item, values) for item in shape[1:]], strict=False)
     made = range(next(values), next(values), next(values))
     return iter(made) if kind == "IterAbs" else made
 
