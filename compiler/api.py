@@ -83,9 +83,27 @@ _INTRINSIC = dis.opmap.get("CALL_INTRINSIC_1")
 _BINARY_OP = dis.opmap["BINARY_OP"]
 
 
-#: Exact argument types the compiler takes (``types.FROM_PY``): checked here, before the
-#: compiler is imported, so a function of other types costs nothing more when it gets hot.
+#: Exact argument types the compiler takes (``types.FROM_PY``, and tuples of numbers typed
+#: from a sample): checked here, before the compiler is imported, so a function of other
+#: types costs nothing more when it gets hot.
 ARGUMENT_TYPES = frozenset({int, float, bool, type(None), list})
+_TUPLE_ITEMS = frozenset({int, float, bool, type(None)})
+
+
+def _numbers(value: object) -> bool:
+    """A tuple of numbers, bools, None or such tuples (what a tuple argument may hold)."""
+    return all(type(v) in _TUPLE_ITEMS or (type(v) is tuple and _numbers(v)) for v in value)
+
+
+def _arguments_ok(signature: tuple[type, ...], sample: tuple | None) -> bool:
+    if ARGUMENT_TYPES.issuperset(signature):
+        return True
+    if sample is None or tuple(map(type, sample)) != signature:
+        return False
+    return all(
+        t in ARGUMENT_TYPES or (t is tuple and _numbers(v))
+        for t, v in zip(signature, sample, strict=True)
+    )
 
 
 def _const_ok(value: object) -> bool:
@@ -162,7 +180,7 @@ def prepare_function(
     sample: tuple | None = None,
 ) -> PreparedFunction:
     """The front half of ``compile_function``; raises ``Unsupported`` the same way."""
-    if not ARGUMENT_TYPES.issuperset(signature):
+    if not _arguments_ok(signature, sample):
         names = ", ".join(t.__name__ for t in signature)
         raise Unsupported(
             f"argument types ({names}) are not compiled", func.__code__.co_firstlineno

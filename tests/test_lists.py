@@ -336,3 +336,23 @@ def test_temporary_lists_stay_bounded():
     c = compile_function(temporaries, (int,), fallback=_fallback, miss=MISS)
     assert c.entry(1000) == 3000
     assert c.entry(KEEP_LIMIT + 10) is MISS
+
+
+def norm(p, scale):
+    x, y = p
+    return (x * x + y * y) * scale
+
+
+def test_tuple_arguments_are_typed_from_the_sample():
+    c = compile_function(
+        norm, (tuple, float), fallback=_fallback, miss=MISS, sample=((3.0, 4.0), 2.0)
+    )
+    assert c.entry((3.0, 4.0), 2.0) == 50.0
+    assert c.entry((3, 4.0), 2.0) is FALLBACK  # another tuple shape: the guard sends it to python
+    assert c.entry((3.0,), 2.0) is FALLBACK
+    with pytest.raises(Unsupported, match="argument types"):
+        compile_function(
+            norm, (tuple, float), fallback=_fallback, miss=MISS, sample=(("a", 1), 2.0)
+        )
+    with pytest.raises(Unsupported, match="argument types"):
+        compile_function(norm, (tuple, float), fallback=_fallback, miss=MISS)
