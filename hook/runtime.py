@@ -197,8 +197,6 @@ class LoopProfile:
 
     def on_iteration(self, *values: object) -> object:
         self.iterations += 1
-        if not _warming and self.iterations * 2 >= settings.threshold:
-            warm()
         if self.iterations >= settings.threshold:
             set_slot(self.slot, None)
             frame = sys._getframe(1)
@@ -346,8 +344,6 @@ class FunctionProfile:
             detail = describe(args)
             self.details[detail] = self.details.get(detail, 0) + 1
         threshold = settings.threshold
-        if not _warming and self.calls * 2 >= threshold:
-            warm()
         if (self.calls >= threshold or self.loop_hot) and (n >= threshold or not self.requested):
             try:
                 if not self.requested:
@@ -511,26 +507,6 @@ def describe(args: tuple) -> str:
 
 def signature_text(key: tuple[type, ...]) -> str:
     return "(" + ", ".join(t.__name__ for t in key) + ")"
-
-
-_warming = False
-
-
-def warm() -> None:
-    """Half way to the threshold: load the compiler and initialise LLVM on the compiler thread,
-    once, so that the first compilation does not wait for them (LLVM's loading and set-up run
-    in ctypes calls, outside the GIL, beside the program)."""
-    global _warming
-    _warming = True
-    if settings.jit and settings.threshold > 1:
-        background(_warm_up)
-
-
-def _warm_up() -> None:
-    from pyfast.compiler import lower, pipeline  # noqa: F401
-    from pyfast.compiler.runtime import jit
-
-    jit.warm()
 
 
 def background(job: Callable[[], None]) -> None:

@@ -884,18 +884,3 @@ def test_uninstalled_hook_keeps_instrumented_code_working(env):
 
     assert not isinstance(after.__spec__.loader, finder.Loader)
     assert isinstance(types.ModuleType, type)
-
-
-def test_half_way_to_the_threshold_the_compiler_warms_up(env, monkeypatch):
-    jobs = []
-    monkeypatch.setattr(runtime, "background", jobs.append)
-    monkeypatch.setattr(runtime, "_warming", False)
-    ns = env.main(PROFILED, threshold=10)
-    for i in range(4):
-        ns["add"](i, i)
-    assert jobs == []
-    ns["add"](1, 1)
-    assert jobs == [runtime._warm_up] and runtime._warming
-    for i in range(20):
-        ns["add"](i, i)
-    assert jobs.count(runtime._warm_up) == 1  # once per process

@@ -29,11 +29,6 @@ def _host() -> tuple[llvm.Target, str, str]:
     return target, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
-def warm() -> None:
-    """Initialise LLVM and register the symbols now (the first compilation then skips it)."""
-    _host()
-
-
 def _new_target_machine() -> llvm.TargetMachine:
     """A target machine for the host CPU.  An MCJIT engine owns (and frees) its machine, so
     each engine gets a new one."""
