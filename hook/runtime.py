@@ -211,6 +211,8 @@ class LoopProfile:
     def request(self, frame, values: tuple) -> None:
         from pyfast.compiler import osr
 
+        if self.owner.osr_requested:
+            return  # another header's continuation already runs the rest of the call
         if self.owner.func is None:
             self.owner.func = self.owner.original_function(frame)
         func = self.owner.func
@@ -236,6 +238,7 @@ class LoopProfile:
             return
         finally:
             self.owner.compile_ms += (time.perf_counter() - start) * 1000
+        self.owner.osr_requested = True
         job = functools.partial(self.finish, header, prepared)
         job() if settings.threshold == 1 else background(job)
 
@@ -313,6 +316,7 @@ class FunctionProfile:
         self.func: FunctionType | None = None
         self.live: FunctionType | None = None  # the program's function object, once found
         self.osr_compiled: list = []  # keeps the OSR entries' native code alive
+        self.osr_requested = False  # one loop header's continuation is enough
         self.deopts: dict[str, int] = {}  # reason -> how often native code resumed there
 
     def on_deopt(self, reason: str) -> None:
