@@ -95,13 +95,20 @@ def _numbers(value: object) -> bool:
     return all(type(v) in _TUPLE_ITEMS or (type(v) is tuple and _numbers(v)) for v in value)
 
 
+def _array(t: type, value: object) -> bool:
+    """A native-order float64 ``numpy.ndarray`` of 1 or 2 dimensions (``types.ARRAY_ITEMS``)."""
+    if t.__name__ != "ndarray" or t.__module__ != "numpy":
+        return False
+    return str(value.dtype) == "float64" and value.ndim in (1, 2) and value.dtype.isnative
+
+
 def _arguments_ok(signature: tuple[type, ...], sample: tuple | None) -> bool:
     if ARGUMENT_TYPES.issuperset(signature):
         return True
     if sample is None or tuple(map(type, sample)) != signature:
         return False
     return all(
-        t in ARGUMENT_TYPES or (t is tuple and _numbers(v))
+        t in ARGUMENT_TYPES or (t is tuple and _numbers(v)) or _array(t, v)
         for t, v in zip(signature, sample, strict=True)
     )
 
@@ -154,9 +161,9 @@ def prescreen(code: CodeType) -> Unsupported | None:
         elif (
             op in _ATTRIBUTE_OPS
             and previous != _LOAD_GLOBAL
-            and _attribute(code, op, arg) not in opcodes.METHOD_NAMES
+            and _attribute(code, op, arg) not in opcodes.ATTRIBUTE_NAMES
         ):
-            problem = "attribute access is compiled only for math.<name> and list.append"
+            problem = "attribute access is compiled only for math.<name>, list.append, .shape"
         elif op in _CONST_OPS and not _const_ok(code.co_consts[arg]):
             problem = f"{_describe_const(code.co_consts[arg])} is not compiled"
         elif op == _INTRINSIC and arg not in opcodes.INTRINSIC_UNARY:

@@ -36,11 +36,24 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from types import BuiltinFunctionType, CodeType, FunctionType
 
-from pyfast.compiler import infer, ir, opcodes
+from pyfast.compiler import infer, ir, numeric, opcodes
 from pyfast.compiler.api import Unsupported, prescreen
 from pyfast.compiler.decode import Block, Instr, decode
 from pyfast.compiler.runtime.entry import GlobalIdentity, GlobalValue
-from pyfast.compiler.types import BOOL, FROM_PY, INT, NONE, ListType, RType, TupleType, Type
+from pyfast.compiler.types import (
+    ARRAY_ITEMS,
+    BOOL,
+    FROM_PY,
+    INT,
+    NATIVE,
+    NONE,
+    NUMERIC,
+    ArrayType,
+    ListType,
+    RType,
+    TupleType,
+    Type,
+)
 
 #: Builtins the compiler knows (``range``/``len`` here, the rest through ``numeric.call_type``).
 BUILTINS = frozenset(
@@ -180,7 +193,7 @@ def flatten(value: object) -> list[ir.Value]:
 
 def rebuild(s: infer.Shape, params: Iterator[ir.Value]) -> object:
     """The abstract value of shape ``s`` whose native parts are the next ``params``."""
-    if isinstance(s, RType | TupleType | ListType):
+    if isinstance(s, NATIVE):
         return next(params)
     kind = s[0]
     if kind == "tuple":
@@ -484,6 +497,10 @@ class FunctionBuilder:
 
     def load_attr(self, instr: Instr) -> None:
         (owner,) = self.pop()
+        if _is_array(owner) and instr.arg == "shape":
+            dims = tuple(self.emit(ir.ArrayDim(owner, k)) for k in range(owner.type.ndim))
+            self.frame.stack.append(TupleAbs(dims))
+            return
         if not (isinstance(owner, Static) and owner.obj is math):
             raise Unsupported(f"attribute {instr.arg!r} of {_describe(owner)}", self.lineno)
         name = instr.arg
@@ -514,6 +531,15 @@ class FunctionBuilder:
 
     def store_subscr(self, instr: Instr) -> None:
         item, container, index = self.pop(3)
+        if _is_array(container):
+            value = self.scalar(item, "array item")
+            if value.type not in NUMERIC:
+                raise Unsupported(f"storing a {value.type} into an array", self.lineno)
+            element = ARRAY_ITEMS[container.type.dtype]
+            converted = self.emit(ir.Convert(value, element))
+            indices = self.array_indices(container, index)
+            self.emit(ir.ArraySet(container, indices, converted))
+            return
         if not _is_list(container):
             raise Unsupported(f"item assignment of {_describe(container)}", self.lineno)
         item = self.materialize(item)
@@ -527,8 +553,19 @@ class FunctionBuilder:
             raise Unsupported(f"list index of type {index.type}", self.lineno)
         return self.as_int(index)
 
+    def array_indices(self, array: ir.Value, index: object) -> tuple[ir.Value, ...]:
+        indices = index.items if isinstance(index, TupleAbs) else (index,)
+        if len(indices) != array.type.ndim:
+            raise Unsupported(f"{len(indices)} indices into {array.type}", self.lineno)
+        return tuple(map(self.list_index, indices))
+
     def subscr(self, instr: Instr) -> bool | None:
         container, index = self.pop(2)
+        if _is_array(container):
+            item = ARRAY_ITEMS[container.type.dtype]
+            get = ir.ArrayGet(container, self.array_indices(container, index), item)
+            self.frame.stack.append(self.emit(get))
+            return None
         if _is_list(container):
             index = self.list_index(index)
             item = container.type.item
@@ -604,7 +641,8 @@ class FunctionBuilder:
             self.frame.stack.append(self.const(equal == (instr.arg == "==")))
             return None
         infer.compare(instr.arg, left.type, right.type, self.lineno)
-        self.frame.stack.append(self.emit(ir.Compare(instr.arg, left, right)))
+        kind = numeric.compare_type(left.type, right.type)
+        self.frame.stack.append(self.emit(ir.Compare(instr.arg, left, right, type=kind)))
         return None
 
     def is_op(self, instr: Instr) -> None:
@@ -724,6 +762,9 @@ class FunctionBuilder:
     def call_len(self, args: list[object]) -> None:
         if len(args) == 1 and _is_list(args[0]):
             self.frame.stack.append(self.emit(ir.ListLen(args[0])))
+            return
+        if len(args) == 1 and _is_array(args[0]):
+            self.frame.stack.append(self.emit(ir.ArrayDim(args[0], 0)))
             return
         if len(args) != 1 or not isinstance(args[0], RangeAbs):
             raise Unsupported("len() is compiled only for a range or a list", self.lineno)
@@ -936,6 +977,10 @@ def _static(obj: object) -> Static | None:
 
 def _is_list(value: object) -> bool:
     return isinstance(value, ir.Value) and isinstance(value.type, ListType)
+
+
+def _is_array(value: object) -> bool:
+    return isinstance(value, ir.Value) and isinstance(value.type, ArrayType)
 
 
 def _describe(value: object) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Hashable, Sequence
 
 from pyfast.compiler import numeric
 from pyfast.compiler.api import Unsupported
-from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, NUMERIC, ListType, RType, TupleType, Type
+from pyfast.compiler.types import BOOL, FLOAT, INT, NATIVE, NONE, NP_F64, NUMERIC, RType, Type
 
 #: Versions of one bytecode block before the function is rejected.
 MAX_VERSIONS = 6
@@ -38,7 +38,7 @@ MAX_VERSIONS = 6
 Shape = Hashable
 
 #: Preference among return types when return sites disagree (ties of the site count).
-_RETURN_PREFERENCE = {FLOAT: 4, INT: 3, BOOL: 2, NONE: 1}
+_RETURN_PREFERENCE = {NP_F64: 5, FLOAT: 4, INT: 3, BOOL: 2, NONE: 1}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +53,7 @@ class TypeState:
 
 
 def _shape_text(shape: Shape) -> str:
-    return str(shape) if isinstance(shape, RType | TupleType | ListType) else shape[0]
+    return str(shape) if isinstance(shape, NATIVE) else shape[0]
 
 
 class Versions:

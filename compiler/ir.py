@@ -328,6 +328,52 @@ class ListRepeat(Op):
 
 
 @dataclasses.dataclass(eq=False)
+class ArrayGet(Op):
+    """``array[i]`` / ``array[i, j]`` (negative indices count from the end of their axis), the
+    element as ``type``; bails when an index is out of bounds (numpy raises IndexError)."""
+
+    array: Value
+    indices: tuple[Value, ...]
+    type: Type
+    lineno: int = 0
+    visit = "visit_array_get"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.array, *self.indices)
+
+
+@dataclasses.dataclass(eq=False)
+class ArraySet(Op):
+    """``array[indices] = item`` (``item`` already of the element type); bails before storing
+    when an index is out of bounds or the array is read-only; produces ``None``."""
+
+    array: Value
+    indices: tuple[Value, ...]
+    item: Value
+    lineno: int = 0
+    type: Type = NONE
+    effect = True
+    visit = "visit_array_set"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.array, *self.indices, self.item)
+
+
+@dataclasses.dataclass(eq=False)
+class ArrayDim(Op):
+    """``array.shape[axis]``; never bails."""
+
+    array: Value
+    axis: int
+    lineno: int = 0
+    type: Type = INT
+    visit = "visit_array_dim"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.array,)
+
+
+@dataclasses.dataclass(eq=False)
 class ListAppend(Op):
     """``list.append(item)``: ``item`` (a scalar or tuple) is boxed; produces ``None``."""
 
@@ -470,6 +516,9 @@ class OpVisitor:
     def visit_new_list(self, op: NewList) -> Any: ...
     def visit_list_repeat(self, op: ListRepeat) -> Any: ...
     def visit_list_append(self, op: ListAppend) -> Any: ...
+    def visit_array_get(self, op: ArrayGet) -> Any: ...
+    def visit_array_set(self, op: ArraySet) -> Any: ...
+    def visit_array_dim(self, op: ArrayDim) -> Any: ...
     def visit_list_store(self, op: ListStore) -> Any: ...
     def visit_bail_if(self, op: BailIf) -> Any: ...
     def visit_jump(self, op: Jump) -> Any: ...
@@ -547,6 +596,15 @@ class _Printer(OpVisitor):
 
     def visit_list_repeat(self, op: ListRepeat) -> str:
         return f"{self.name(op.list)} * {self.name(op.count)}"
+
+    def visit_array_get(self, op: ArrayGet) -> str:
+        return f"{self.name(op.array)}[{self.args(op.indices)}]"
+
+    def visit_array_set(self, op: ArraySet) -> str:
+        return f"{self.name(op.array)}[{self.args(op.indices)}] = {self.name(op.item)}"
+
+    def visit_array_dim(self, op: ArrayDim) -> str:
+        return f"{self.name(op.array)}.shape[{op.axis}]"
 
     def visit_list_append(self, op: ListAppend) -> str:
         return f"append {self.args(op.operands())}"

@@ -342,6 +342,42 @@ class _FunctionLowering(ir.OpVisitor):
     def visit_list_len(self, op: ir.ListLen) -> ll.Value:
         return self.list_size(op.list)
 
+    def array_element(self, op: ir.ArrayGet | ir.ArraySet) -> tuple[ll.Value, ll.Value]:
+        """The address of ``op``'s element (negative indices count from the end of their axis,
+        strides in bytes) and whether an index is out of bounds."""
+        b = self.b
+        array = self.value(op.array)
+        data = boxing.field(b, array, boxing.ARRAY_DATA, _PTR)
+        dims = boxing.field(b, array, boxing.ARRAY_DIMS, _PTR)
+        strides = boxing.field(b, array, boxing.ARRAY_STRIDES, _PTR)
+        offset, outside = _I64(0), _I1_FALSE
+        for axis, index in enumerate(op.indices):
+            size = b.load(b.gep(dims, [_I64(axis)], source_etype=_I64), typ=_I64)
+            i = self.value(index)
+            i = b.select(b.icmp_signed("<", i, _I64(0)), b.add(i, size), i)
+            outside = b.or_(outside, b.icmp_unsigned(">=", i, size))
+            stride = b.load(b.gep(strides, [_I64(axis)], source_etype=_I64), typ=_I64)
+            offset = b.add(offset, b.mul(i, stride))
+        return b.gep(data, [offset], source_etype=_I8), outside
+
+    def visit_array_get(self, op: ir.ArrayGet) -> ll.Value:
+        address, outside = self.array_element(op)
+        self.bail_unless_false(outside)
+        return self.b.load(address, typ=llvm_type(op.type))
+
+    def visit_array_set(self, op: ir.ArraySet) -> ll.Value:
+        b = self.b
+        address, outside = self.array_element(op)
+        flags = boxing.field(b, self.value(op.array), boxing.ARRAY_FLAGS, _I32)
+        writeable = b.icmp_unsigned("!=", b.and_(flags, _I32(boxing.ARRAY_WRITEABLE)), _I32(0))
+        self.bail_unless_false(b.or_(outside, b.not_(writeable)))
+        b.store(self.value(op.item), address)
+        return _I1_FALSE
+
+    def visit_array_dim(self, op: ir.ArrayDim) -> ll.Value:
+        dims = boxing.field(self.b, self.value(op.array), boxing.ARRAY_DIMS, _PTR)
+        return self.b.load(self.b.gep(dims, [_I64(op.axis)], source_etype=_I64), typ=_I64)
+
     def visit_list_append(self, op: ir.ListAppend) -> ll.Value:
         b = self.b
         boxed = self.box(op.item)
@@ -448,6 +484,8 @@ def _reason(where: ir.Op | ir.Terminator) -> str:
         return "list index out of range"
     if isinstance(where, ir.ListGet):
         return f"list index out of range or the item is not {where.type}"
+    if isinstance(where, ir.ArrayGet | ir.ArraySet):
+        return "array index out of bounds or a read-only array"
     if isinstance(where, ir.CallDirect):
         return f"{where.callee.name} bailed"
     return f"{what} left the native range or raises"

@@ -10,7 +10,10 @@ Every result is bit-identical to CPython's: int ops as Objects/longobject.c on v
 in 64 bits, float ops as Objects/floatobject.c (float_rem, _float_div_mod, float_pow, float
 round), ``math`` as Modules/mathmodule.c (math_1's errno/isnan/isinf rules, m_log, m_atan2,
 math_pow, vector_norm for hypot), builtins as Python/bltinmodule.c.  Operands of mixed kinds are
-first widened (``emit_convert``) to the kind CPython computes in: bool -> int -> float.
+first widened (``emit_convert``) to the kind CPython computes in: bool -> int -> float ->
+numpy.float64.  numpy.float64 results follow numpy's scalar rules: the same IEEE operations, but
+a result that is not finite bails (numpy would warn, or raise under ``np.seterr``), as does
+division by zero, and an int compared with one is first converted to double.
 libm functions are declared in the builder's module (``runtime.capi``) and called with the
 ``nobuiltin`` attribute, so LLVM never swaps them for a differently rounded equivalent.
 """
@@ -22,7 +25,7 @@ import math
 from collections.abc import Callable
 
 from llvmlite import ir
-from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, RType, TupleType
+from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, NP_BOOL, NP_F64, RType, TupleType
 
 _I1 = ir.IntType(1)
 _I32 = ir.IntType(32)
@@ -49,7 +52,7 @@ MATH_CONSTANTS: dict[str, float] = {
     "nan": math.nan,
 }
 
-_NUMBERS = (BOOL, INT, FLOAT)  # in widening order
+_NUMBERS = (BOOL, INT, FLOAT, NP_F64)  # in widening order
 
 
 def _kind(*types: RType) -> RType | None:
@@ -378,8 +381,26 @@ _FLOAT_OPS: dict[str, Callable] = {
     "**": _float_pow,
 }
 
+
+def _finite(emit: Callable) -> Callable:
+    """numpy's version of a float operation: a result that is not finite also bails."""
+
+    def emit_np(b, x, y):
+        value, bail = emit(b, x, y)
+        return value, _or(b, bail, b.not_(_isfinite(b, value)))
+
+    return emit_np
+
+
+_NP_F64_OPS: dict[str, Callable] = {op: _finite(_FLOAT_OPS[op]) for op in "+-*/"}
+
 #: computation kind -> op -> emitter(builder, x, y) -> (value, bail or None)
-_BINARY: dict[RType, dict[str, Callable]] = {BOOL: _BOOL_OPS, INT: _INT_OPS, FLOAT: _FLOAT_OPS}
+_BINARY: dict[RType, dict[str, Callable]] = {
+    BOOL: _BOOL_OPS,
+    INT: _INT_OPS,
+    FLOAT: _FLOAT_OPS,
+    NP_F64: _NP_F64_OPS,
+}
 
 
 def _binary_kind(op: str, left: RType, right: RType) -> RType | None:
@@ -427,6 +448,8 @@ _UNARY: dict[tuple[str, RType], tuple[RType, Callable]] = {
     # ~bool is deprecated (a warning) in 3.12+: left to the interpreter
     ("-", FLOAT): (FLOAT, lambda b, v: (b.fneg(v), None)),
     ("+", FLOAT): (FLOAT, lambda b, v: (v, None)),
+    ("-", NP_F64): (NP_F64, lambda b, v: (b.fneg(v), None)),
+    ("+", NP_F64): (NP_F64, lambda b, v: (v, None)),
     **{
         ("not", t): (BOOL, lambda b, v, t=t: (b.not_(emit_truth(b, t, v)), None))
         for t in (INT, BOOL, FLOAT, NONE)
@@ -449,6 +472,8 @@ _TRUTH: dict[RType, Callable] = {
     BOOL: lambda b, v: v,
     FLOAT: lambda b, v: b.fcmp_unordered("!=", v, _f64(0.0)),
     NONE: lambda b, v: _FALSE,
+    NP_F64: lambda b, v: b.fcmp_unordered("!=", v, _f64(0.0)),
+    NP_BOOL: lambda b, v: v,
 }
 
 
@@ -461,6 +486,10 @@ _CONVERT: dict[tuple[RType, RType], Callable] = {
     (BOOL, INT): lambda b, v: b.zext(v, _I64),
     (BOOL, FLOAT): lambda b, v: b.uitofp(v, _F64),
     (INT, FLOAT): lambda b, v: b.sitofp(v, _F64),  # round-half-even, as PyLong_AsDouble
+    (BOOL, NP_F64): lambda b, v: b.uitofp(v, _F64),
+    (INT, NP_F64): lambda b, v: b.sitofp(v, _F64),
+    (FLOAT, NP_F64): lambda b, v: v,
+    (NP_F64, FLOAT): lambda b, v: v,
 }
 
 
@@ -502,6 +531,11 @@ def _compare_int_float(b: ir.IRBuilder, op: str, i: ir.Value, d: ir.Value) -> ir
     return b.and_(result, b.not_(nan))
 
 
+def compare_type(left: RType, right: RType) -> RType:
+    """``bool``, or ``numpy.bool`` when a numpy scalar is compared."""
+    return NP_BOOL if NP_F64 in (left, right) else BOOL
+
+
 def compare_supported(op: str, left: RType, right: RType) -> bool:
     """Whether ``emit_compare`` handles ``left op right`` (None only with ``==``/``!=``)."""
     if op not in _ICMP:
@@ -521,6 +555,10 @@ def emit_compare(builder: ir.IRBuilder, op: str, left: RType, right: RType, a, b
     if NONE in (left, right):
         same = left == right
         return ir.Constant(_I1, int(same == (op == "==")))
+    if NP_F64 in (left, right):  # numpy converts the other operand to double first
+        a = emit_convert(builder, a, left, NP_F64).value
+        b = emit_convert(builder, b, right, NP_F64).value
+        left = right = FLOAT
     if left is FLOAT and right is FLOAT:
         if op == "!=":
             return builder.fcmp_unordered("!=", a, b)
@@ -834,11 +872,25 @@ _CALLS: dict[str, tuple[Callable, Callable]] = {
 }
 
 
+#: Calls that take a numpy.float64 as the Python float it converts to (``__float__``).
+_AS_FLOAT = frozenset({"float", "int"})
+
+
+def _plain(name: str, args: tuple[RType, ...]) -> tuple[RType, ...] | None:
+    """``args`` with numpy.float64 read as float where ``name`` converts it, else None."""
+    if NP_F64 not in args:
+        return args
+    if name.startswith("math.") or name in _AS_FLOAT:
+        return tuple(FLOAT if t is NP_F64 else t for t in args)
+    return None
+
+
 def call_type(name: str, args: tuple[RType, ...]) -> RType | TupleType | None:
     """The result type of calling builtin or ``math.<fn>`` ``name``; None if unsupported."""
     entry = _CALLS.get(name)
-    return entry[0](tuple(args)) if entry else None
+    plain = _plain(name, tuple(args))
+    return entry[0](plain) if entry and plain is not None else None
 
 
 def emit_call(builder: ir.IRBuilder, name: str, args: tuple[RType, ...], values: list) -> Emitted:
-    return _CALLS[name][1](builder, tuple(args), list(values))
+    return _CALLS[name][1](builder, _plain(name, tuple(args)), list(values))

@@ -202,6 +202,8 @@ FOR_ITER_EXIT_DELTA: int = _FOR_ITER_EXIT_DELTA.get(VERSION, +1)
 #: Methods the compiler knows, by receiver type name (``build`` types the calls).
 METHODS: dict[str, frozenset[str]] = {"list": frozenset({"append"})}
 METHOD_NAMES: frozenset[str] = frozenset().union(*METHODS.values())
+#: Attributes the compiler reads on values (besides ``math.<name>``): ``ndarray.shape``.
+ATTRIBUTE_NAMES: frozenset[str] = METHOD_NAMES | {"shape"}
 
 #: ``LOAD_ATTR``'s oparg holds the name index shifted left by this much (3.12+: the low bit
 #: says "method load"); ``LOAD_METHOD`` (3.11) never shifts.

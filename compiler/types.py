@@ -19,6 +19,11 @@ is represented in native code.
 - ``OBJECT`` an owned ``PyObject *`` of unknown type: the result of a call that finished in the
   interpreter.  It only travels to a resume point (``deopt``), which consumes the reference.
 - ``TupleType`` a tuple of the above scalars, as an LLVM struct of the item representations.
+- ``NP_F64`` / ``NP_BOOL`` a ``numpy.float64`` / ``numpy.bool`` scalar (what reading a float64
+  array and comparing one give): the same ``double`` / ``i1``, but numpy's semantics (an int
+  operand is converted to double first, also when comparing) and boxed to numpy's types.
+- ``ArrayType(dtype, ndim)`` an exact ``numpy.ndarray`` argument (float64, 1-D or 2-D): a
+  borrowed pointer; items are read and written in place through its data, shape and strides.
 """
 
 from __future__ import annotations
@@ -83,11 +88,40 @@ class ListType:
 
 
 LIST = ListType(None)
+NP_F64 = RType("numpy.float64", float, "double")
+NP_BOOL = RType("numpy.bool", bool, "i1")
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayType:
+    """A ``numpy.ndarray`` of ``dtype`` with ``ndim`` dimensions: like a C pointer to a strided
+    array whose bounds are checked at every access."""
+
+    dtype: str
+    ndim: int
+
+    @property
+    def name(self) -> str:
+        return f"ndarray[{self.dtype}, {self.ndim}d]"
+
+    @property
+    def py_type(self) -> type:
+        return object
+
+    def __str__(self) -> str:
+        return self.name
+
 
 #: Scalars with arithmetic (``numeric`` types them).
-NUMERIC = frozenset({INT, FLOAT, BOOL})
+NUMERIC = frozenset({INT, FLOAT, BOOL, NP_F64})
 
-Type = RType | TupleType | ListType
+#: Array element types compiled, by numpy dtype name.
+ARRAY_ITEMS: dict[str, RType] = {"float64": NP_F64}
+
+
+Type = RType | TupleType | ListType | ArrayType
+#: The classes of ``Type`` values (for ``isinstance``).
+NATIVE = (RType, TupleType, ListType, ArrayType)
 
 #: The exact Python type of an argument -> its native type.  A type missing here (a subclass
 #: of int, a str, ...) is not compiled.
@@ -109,4 +143,9 @@ def of_value(value: object, depth: int = SAMPLE_DEPTH) -> Type | None:
         items = tuple(of_value(item, depth - 1) for item in value)
         scalars = all(isinstance(item, RType | TupleType) for item in items)
         return TupleType(items) if scalars else None  # a tuple holding a list: not native
+    if kind.__name__ == "ndarray" and kind.__module__ == "numpy":
+        dtype = str(value.dtype)
+        if dtype in ARRAY_ITEMS and value.ndim in (1, 2) and value.dtype.isnative:
+            return ArrayType(dtype, value.ndim)
+        return None
     return FROM_PY.get(kind)

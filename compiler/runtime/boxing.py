@@ -17,7 +17,19 @@ from collections.abc import Callable
 
 from llvmlite import ir
 from pyfast.compiler.runtime import capi
-from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, OBJECT, ListType, TupleType, Type
+from pyfast.compiler.types import (
+    BOOL,
+    FLOAT,
+    INT,
+    NONE,
+    NP_BOOL,
+    NP_F64,
+    OBJECT,
+    ArrayType,
+    ListType,
+    TupleType,
+    Type,
+)
 
 _PTR = ir.PointerType()
 _I64 = ir.IntType(64)
@@ -28,6 +40,16 @@ OB_TYPE = 8  # offsetof(PyObject, ob_type) on 64-bit builds, 3.11-3.13
 OB_SIZE = 16  # offsetof(PyVarObject, ob_size)
 OB_FVAL = 16  # offsetof(PyFloatObject, ob_fval)
 TUPLE_ITEMS = 24  # offsetof(PyTupleObject, ob_item)
+
+#: PyArrayObject_fields and PyArray_Descr offsets, the same in numpy 1.x and 2.x (64-bit).
+ARRAY_DATA, ARRAY_ND, ARRAY_DIMS, ARRAY_STRIDES, ARRAY_DESCR, ARRAY_FLAGS = 16, 24, 32, 40, 56, 64
+DESCR_BYTEORDER, DESCR_TYPE_NUM = 26, 28
+ARRAY_WRITEABLE = 0x0400  # NPY_ARRAY_WRITEABLE
+#: numpy type numbers of the compiled dtypes; byte orders native here (little-endian).
+TYPE_NUMS = {"float64": 12}
+NATIVE_ORDERS = (ord("="), ord("<"))
+#: numpy scalar type -> (the Python value it is made from, the numpy type's symbol).
+_NUMPY_SCALARS = {NP_F64: (FLOAT, "pyfast.numpy.float64"), NP_BOOL: (BOOL, "pyfast.numpy.bool")}
 _IMMORTAL_SINGLETONS = sys.version_info >= (3, 12)  # None/True/False need no incref (PEP 683)
 
 
@@ -70,8 +92,10 @@ def box(b: ir.IRBuilder, t: Type, value: ir.Value, fail: Callable[[], None] | No
         return _singleton(b, b.select(value, true, capi.data(module, "_Py_FalseStruct")))
     elif t is NONE:
         return _singleton(b, capi.data(module, "_Py_NoneStruct"))
-    elif isinstance(t, ListType):
+    elif isinstance(t, ListType | ArrayType):
         return incref(b, value)
+    elif t in _NUMPY_SCALARS:
+        return _numpy_scalar(b, t, value, fail)
     elif t is OBJECT:
         return value
     else:
@@ -79,6 +103,26 @@ def box(b: ir.IRBuilder, t: Type, value: ir.Value, fail: Callable[[], None] | No
     if fail is not None:
         _null_check(b, obj, fail)
     return obj
+
+
+def _numpy_scalar(
+    b: ir.IRBuilder, t: Type, value: ir.Value, fail: Callable[[], None] | None
+) -> ir.Value:
+    """``numpy.float64(float)`` / ``numpy.bool_(bool)``: box the Python value, call the type."""
+    plain_type, symbol = _NUMPY_SCALARS[t]
+    plain = box(b, plain_type, value, fail)
+    call = capi.function(b.module, "PyObject_CallOneArg")
+    before = b.block
+    with b.if_then(b.icmp_unsigned("!=", plain, _PTR(None))):
+        made = b.call(call, [capi.data(b.module, symbol), plain])
+        b.call(capi.function(b.module, "Py_DecRef"), [plain])
+        made_in = b.block
+    result = b.phi(_PTR)
+    result.add_incoming(_PTR(None), before)
+    result.add_incoming(made, made_in)
+    if fail is not None:
+        _null_check(b, result, fail)
+    return result
 
 
 def field(b: ir.IRBuilder, obj: ir.Value, offset: int, typ: ir.Type) -> ir.Value:
@@ -121,6 +165,16 @@ def unbox(
         return _I1(0)
     if isinstance(t, ListType):
         guard(is_type(b, obj, "PyList_Type"), "list")
+        return obj
+    if isinstance(t, ArrayType):
+        guard(is_type(b, obj, "pyfast.numpy.ndarray"), "ndarray")
+        guard(b.icmp_signed("==", field(b, obj, ARRAY_ND, _I32), _I32(t.ndim)), "ndim")
+        descr = field(b, obj, ARRAY_DESCR, _PTR)
+        type_num = field(b, descr, DESCR_TYPE_NUM, _I32)
+        guard(b.icmp_signed("==", type_num, _I32(TYPE_NUMS[t.dtype])), "dtype")
+        order = field(b, descr, DESCR_BYTEORDER, _I8)
+        native = [b.icmp_unsigned("==", order, _I8(o)) for o in NATIVE_ORDERS]
+        guard(b.or_(*native), "byte order")
         return obj
     if isinstance(t, TupleType):
         guard(is_type(b, obj, "PyTuple_Type"), "tuple")

@@ -39,6 +39,7 @@ CAPI: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyErr_CheckSignals": ("i32", ()),
     "PyObject_Vectorcall": ("ptr", ("ptr", "ptr", "i64", "ptr")),
     "PyObject_Call": ("ptr", ("ptr", "ptr", "ptr")),
+    "PyObject_CallOneArg": ("ptr", ("ptr", "ptr")),
     "Py_IncRef": ("void", ("ptr",)),
     "Py_DecRef": ("void", ("ptr",)),
 }
@@ -54,6 +55,14 @@ DATA: tuple[str, ...] = (
     "_Py_FalseStruct",
     "_Py_NoneStruct",
 )
+
+#: numpy objects native code compares with or calls, by symbol -> attribute of ``numpy``.
+#: Registered only once numpy is imported (code using them is compiled only then).
+NUMPY: dict[str, str] = {
+    "pyfast.numpy.ndarray": "ndarray",
+    "pyfast.numpy.float64": "float64",
+    "pyfast.numpy.bool": "bool_",
+}
 
 #: libm function -> (return type, argument types).  Also the targets of LLVM's own libcalls
 #: (``frem`` -> fmod, ``llvm.round`` without SSE4.1 -> round, ...).
@@ -98,7 +107,7 @@ def libm(module: ir.Module, name: str) -> ir.Function:
 
 def data(module: ir.Module, name: str) -> ir.GlobalVariable:
     """Declare the C-API data symbol ``name``; its value as an ``ir.Value`` is its address."""
-    assert name in DATA, name
+    assert name in DATA or name in NUMPY, name
     existing = module.globals.get(name)
     if existing is not None:
         return existing
@@ -117,6 +126,14 @@ def _libm() -> ctypes.CDLL:
     from ctypes.util import find_library
 
     return ctypes.CDLL(find_library("m"))
+
+
+def numpy_addresses() -> dict[str, int]:
+    """The ``NUMPY`` symbols -> the addresses of those objects (numpy is imported)."""
+    import sys
+
+    numpy = sys.modules["numpy"]
+    return {symbol: id(getattr(numpy, name)) for symbol, name in NUMPY.items()}
 
 
 def addresses() -> dict[str, int]:

@@ -27,7 +27,20 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 from pyfast.compiler.runtime import boxing, capi, objects
-from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, OBJECT, ListType, RType, TupleType, Type
+from pyfast.compiler.types import (
+    BOOL,
+    FLOAT,
+    INT,
+    NONE,
+    NP_BOOL,
+    NP_F64,
+    OBJECT,
+    ArrayType,
+    ListType,
+    RType,
+    TupleType,
+    Type,
+)
 
 if TYPE_CHECKING:
     from pyfast.compiler.runtime.jit import NativeLibrary
@@ -95,7 +108,7 @@ def llvm_type(t: Type) -> ir.Type:
     """The native representation of a value of type ``t`` (the body ABI)."""
     if isinstance(t, TupleType):
         return ir.LiteralStructType([llvm_type(item) for item in t.items])
-    if isinstance(t, ListType):
+    if isinstance(t, ListType | ArrayType):
         return _PTR
     return _LLVM[t]
 
@@ -106,6 +119,8 @@ _LLVM: dict[RType, ir.Type] = {
     BOOL: _I1,
     NONE: _I1,
     OBJECT: _PTR,
+    NP_F64: ir.DoubleType(),
+    NP_BOOL: _I1,
 }
 
 

@@ -54,10 +54,18 @@ class NativeLibrary:
         return address
 
 
+@functools.cache
+def _numpy() -> None:
+    for name, address in capi.numpy_addresses().items():
+        llvm.add_symbol(name, address)
+
+
 def compile_module(llvm_ir: str) -> NativeLibrary:
     """Verify, optimise (O3) and compile the module ``llvm_ir`` for the host; raise on invalid
     IR."""
     tm = _new_target_machine()
+    if "pyfast.numpy." in llvm_ir:
+        _numpy()
     with _lock:
         mod = llvm.parse_assembly(llvm_ir)
         mod.triple = tm.triple

@@ -10,11 +10,25 @@ frames).  Its result is a new reference, or NULL with the exception set.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 
 from llvmlite import ir
 from pyfast.compiler.runtime import boxing, capi
-from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, OBJECT, ListType, RType, TupleType, Type
+from pyfast.compiler.types import (
+    BOOL,
+    FLOAT,
+    INT,
+    NATIVE,
+    NONE,
+    NP_BOOL,
+    NP_F64,
+    OBJECT,
+    ArrayType,
+    ListType,
+    TupleType,
+    Type,
+)
 
 _PTR = ir.PointerType()
 _I64 = ir.IntType(64)
@@ -22,11 +36,16 @@ _I8 = ir.IntType(8)
 _I1 = ir.IntType(1)
 
 
+_NUMPY_SCALARS = {NP_F64: "float64", NP_BOOL: "bool_"}
+
+
 def _rebuild(shape: object, values: Iterator[object]) -> object:
     """The Python object of one frame value of ``shape`` (see ``build.shape``)."""
     if isinstance(shape, TupleType):
         return tuple(_rebuild(item, values) for item in shape.items)
-    if isinstance(shape, RType | ListType):
+    if shape in _NUMPY_SCALARS:
+        return getattr(sys.modules["numpy"], _NUMPY_SCALARS[shape])(next(values))
+    if isinstance(shape, NATIVE):
         return next(values)
     kind = shape[0]
     if kind == "tuple":
@@ -110,12 +129,14 @@ class ResumePoint:
 
 
 #: How the resume helper boxes a raw 8-byte slot (``_BOX``), by type.
-_CODES = {INT: 0, FLOAT: 1, BOOL: 2, NONE: 3, OBJECT: 5}
-_LIST_CODE = 4
+#: numpy scalars travel as the float/bool they hold (``_rebuild`` makes them numpy's again), so
+#: the helper never refers to numpy, which a program need not import.
+_CODES = {INT: 0, FLOAT: 1, BOOL: 2, NONE: 3, OBJECT: 5, NP_F64: 1, NP_BOOL: 2}
+_BORROWED_CODE = 4  # a list or an array: a borrowed pointer
 
 
 def _code(t: Type) -> int:
-    return _LIST_CODE if isinstance(t, ListType) else _CODES[t]
+    return _BORROWED_CODE if isinstance(t, ListType | ArrayType) else _CODES[t]
 
 
 def _scalars(t: Type, value: ir.Value, b: ir.IRBuilder) -> list[tuple[Type, ir.Value]]:
