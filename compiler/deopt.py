@@ -1,19 +1,20 @@
 """Deopt: which bails must resume the interpreter mid-function, and the code that resumes it.
 
 In: a ``build.Unit`` whose ops carry ``ir.FrameState``s (``mark_effects``, ``dirty_blocks``);
-an original code object, a frame state and a reason (``resume_point``).
+a function's original code and the frame states of its bail sites (``ResumeCode``).
 Out: the effect flags of ``CallDirect`` ops, the blocks that may be entered after an effect,
-and ``runtime.resume.ResumePoint`` objects: the interpreter code that finishes a call from one
-instruction, given the frame's values.
+and per bail site a ``runtime.resume.ResumePoint``: how to enter the function's one resume
+code -- the interpreter finishing the call from that instruction, given the frame's values.
 
 Model (PyPy's and Cinder's guards, on a small scale).  Native code that has not changed
 anything visible yet bails by returning "miss": the interpreter re-runs the whole call, with
 exact tracebacks and no extra cost.  Once an effect may have happened (a list store or append,
 a call of a function that has one), re-running would repeat it, so a bail *deoptimizes*: native
 code boxes the frame's values and calls the ``ResumePoint`` of that instruction, whose function
-is the original bytecode with a new entry -- its parameters are the bound locals and the
-value-stack slots; a prologue after ``RESUME`` pushes the slots (a ``PUSH_NULL`` for the NULL of
-a call sequence) and jumps to the instruction, which the interpreter then re-executes (so an
+is the original bytecode with new entries -- its parameters are a marker, the bound locals and
+the value-stack slots; a prologue after ``RESUME`` picks the entry, pushes the slots (a
+``PUSH_NULL`` for the NULL of a call sequence) and jumps to the instruction, which the
+interpreter then re-executes (so an
 overflowing ``+`` gives the big int, a bad index raises ``IndexError`` with python's message,
 on the user's line).  Its result, or its exception, is the call's.
 """
