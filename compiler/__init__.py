@@ -7,7 +7,11 @@ Pipeline, one module per stage (each module's docstring says what goes in and ou
     infer   (type inference over locals; reject with a reason what cannot be typed exactly)
     lower   (IR -> LLVM IR with llvmlite.ir)
     pipeline (the stages in order: prepare -> LLVM IR text, finish -> native builtin)
-    runtime (LLVM engine, C-API symbols, boxing, guards, METH_FASTCALL entry thunks)
+    runtime (LLVM engine, C-API symbols, boxing, guards, METH_FASTCALL entry thunks,
+             resume points)
+
+    osr     (continuations: the rest of a running call from a hot loop header)
+    deopt   (which bails resume the interpreter mid-function; one resume code per function)
 
 The hook talks to the compiler only through the names exported here.  ``prescreen`` must
 stay cheap and must never import llvmlite: the hook calls it on every function of every
