@@ -18,6 +18,7 @@ Contract
     ``deopt(reason)``, when given, is called at every deoptimization (see below).
     ``sample``, when given, is the argument tuple of one call with that signature: the item
     types of its lists become the compiled code's speculation (checked at every read).
+    ``on_bail()``, when given, is called each time native code bails (returns ``miss``).
     Raises ``Unsupported`` when the function cannot be compiled for this signature; any other
     exception is a compiler failure that the hook reports as ``failed``.
 
@@ -185,6 +186,7 @@ def prepare_function(
     code_of: Callable[[FunctionType], CodeType] | None = None,
     deopt: Callable[[str], None] | None = None,
     sample: tuple | None = None,
+    on_bail: Callable[[], object] | None = None,
 ) -> PreparedFunction:
     """The front half of ``compile_function``; raises ``Unsupported`` the same way."""
     if not _arguments_ok(signature, sample):
@@ -202,6 +204,7 @@ def prepare_function(
         code_of=code_of,
         deopt=deopt,
         sample=sample,
+        on_bail=on_bail,
     )
 
 

@@ -61,6 +61,7 @@ class PreparedFunction:
     qualname: str
     fallback: Callable[..., object]
     miss: object
+    on_bail: Callable[[], object] | None
     ir_text: str
     functions: tuple[str, ...]
     front_ms: float
@@ -71,7 +72,12 @@ class PreparedFunction:
         start = time.perf_counter()
         library = jit.compile_module(self.llvm_ir)
         native, counters = entry.make_builtin(
-            library, self.spec, fallback=self.fallback, miss=self.miss, qualname=self.qualname
+            library,
+            self.spec,
+            fallback=self.fallback,
+            miss=self.miss,
+            qualname=self.qualname,
+            on_bail=self.on_bail,
         )
         return CompiledFunction(
             entry=native,
@@ -96,6 +102,7 @@ def prepare(
     code_of: Callable[[FunctionType], CodeType] | None = None,
     deopt: Callable[[str], None] | None = None,
     sample: tuple | None = None,
+    on_bail: Callable[[], object] | None = None,
 ) -> PreparedFunction:
     """Run the front end (decode, build, infer, lower to LLVM IR text) for ``func``;
     ``deopt(reason)`` hears the deoptimizations of the compiled code; ``sample`` (arguments
@@ -121,6 +128,7 @@ def prepare(
         qualname=func.__qualname__,
         fallback=fallback,
         miss=miss,
+        on_bail=on_bail,
         ir_text=lower.format_unit(unit),
         functions=tuple(f.name for f in unit.functions.values()),
         front_ms=(time.perf_counter() - start) * 1000,

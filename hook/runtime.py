@@ -35,6 +35,9 @@ from pyfast.settings import Settings
 MAX_SIGNATURES = 4
 MAX_OSR_BAILS = 3  # an OSR entry that missed this often stays off: the interpreter keeps the loop
 MAX_DEOPTS = 10  # a function whose native code deoptimized this often runs interpreted
+#: A function whose native code bailed this often, on more than a tenth of its native entries,
+#: runs interpreted: each bail wasted native work before the interpreter re-ran the call.
+MAX_BAILS = 10
 
 
 class _Miss:
@@ -318,6 +321,15 @@ class FunctionProfile:
         self.osr_compiled: list = []  # keeps the OSR entries' native code alive
         self.osr_requested = False  # one loop header's continuation is enough
         self.deopts: dict[str, int] = {}  # reason -> how often native code resumed there
+        self.bails = 0
+
+    def on_bail(self) -> None:
+        """Native code of this function bailed (the interpreter re-runs the call)."""
+        self.bails += 1
+        if self.bails >= MAX_BAILS and self.bails * 10 > self.counters()["native_calls"]:
+            self.reason = f"left interpreted: native code bailed out of {self.bails} calls"
+            log(f"{self.name}: {self.reason}")
+            set_slot(self.slot, None)
 
     def on_deopt(self, reason: str) -> None:
         """Native code of this function (or of its loops) deoptimized: past ``MAX_DEOPTS`` the
@@ -383,6 +395,7 @@ class FunctionProfile:
                 code_of=original_code,
                 deopt=self.on_deopt,
                 sample=tuple(sample),
+                on_bail=self.on_bail,
             )
         except api.Unsupported as exc:
             self.reject("unsupported", instrument._reason_of(exc))

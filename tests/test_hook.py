@@ -44,7 +44,16 @@ class FakeCompiler:
         return None if reason is None else Unsupported(reason, code.co_firstlineno)
 
     def prepare_function(
-        self, func, signature, *, fallback, miss, code_of=None, deopt=None, sample=None
+        self,
+        func,
+        signature,
+        *,
+        fallback,
+        miss,
+        code_of=None,
+        deopt=None,
+        sample=None,
+        on_bail=None,
     ):
         code = func.__code__
         assert instrument.SLOTS not in code.co_names, "the compiler must get the original code"
@@ -747,10 +756,10 @@ def test_packages_namespace_packages_zip_and_reload(env):
         sys.path.remove(str(env.path / "lib.zip"))
 
 
-def test_extension_and_frozen_modules_still_import(env):
+def test_extension_and_frozen_modules_still_import(env, monkeypatch):
     env.install(include=("*",))
     for name in ("_struct", "zipimport", "math"):
-        sys.modules.pop(name, None)
+        monkeypatch.delitem(sys.modules, name, raising=False)  # the originals come back after
         module = importlib.import_module(name)
         assert not isinstance(module.__spec__.loader, finder.Loader)
 

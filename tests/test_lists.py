@@ -356,3 +356,27 @@ def test_tuple_arguments_are_typed_from_the_sample():
         )
     with pytest.raises(Unsupported, match="argument types"):
         compile_function(norm, (tuple, float), fallback=_fallback, miss=MISS)
+
+
+BAILING = """
+def total(xs):
+    s = 0
+    for x in xs:
+        s += x
+    return s
+
+ints = list(range(100))
+mixed = ints + [0.5]
+print(total(ints))
+for _ in range(30):
+    t = total(mixed)
+print(t)
+"""
+
+
+def test_a_function_that_keeps_bailing_runs_interpreted(python_and_pyfast):
+    """Compiled for lists of ints, then always given one ending in a float: every native call
+    bails after summing; after ten the function stays interpreted."""
+    expected, got, records = python_and_pyfast(BAILING)
+    assert got.stdout == expected.stdout and got.returncode == 0
+    assert records["total"]["reason"] == "left interpreted: native code bailed out of 10 calls"

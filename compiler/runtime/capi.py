@@ -40,6 +40,7 @@ CAPI: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyObject_Vectorcall": ("ptr", ("ptr", "ptr", "i64", "ptr")),
     "PyObject_Call": ("ptr", ("ptr", "ptr", "ptr")),
     "PyObject_CallOneArg": ("ptr", ("ptr", "ptr")),
+    "PyObject_CallNoArgs": ("ptr", ("ptr",)),
     "Py_IncRef": ("void", ("ptr",)),
     "Py_DecRef": ("void", ("ptr",)),
 }

@@ -12,6 +12,7 @@ real builtin function plus a counters callable.
 The thunk returns ``fallback(*args)`` when nargs, an argument's exact type (an int must also
 fit in 64 bits) or a guard does not match; ``miss`` when the body bails; NULL (the exception
 propagates) on status 2; the object at ``obj_out`` on status 3; else the boxed result.
+On a bail it first calls the ``on_bail`` callback, if one was given (the hook counts them).
 The Python objects it uses live in pinned slots (``objects``); the builtin's ``__self__`` is a
 small holder that keeps them, the library (engine and machine code) and the PyMethodDef alive.
 """
@@ -87,6 +88,7 @@ class _Role:
 
 _FALLBACK = _Role("fallback")
 _MISS = _Role("miss")
+_ON_BAIL = _Role("on bail")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -226,6 +228,12 @@ def add_entry(
         b.ret(b.load(obj_out, typ=_PTR))
     with b.if_then(b.icmp_signed("!=", status, _I32(0)), likely=False):
         t.bump(bailouts)
+        on_bail = t.slot(_ON_BAIL)
+        with b.if_then(b.icmp_unsigned("!=", on_bail, _PTR(None))):
+            heard = t.api("PyObject_CallNoArgs", on_bail)
+            with b.if_then(b.icmp_unsigned("==", heard, _PTR(None)), likely=False):
+                t.api("PyErr_Clear")
+            t.api("Py_DecRef", heard)
         miss = t.slot(_MISS)
         t.api("Py_IncRef", miss)
         b.ret(miss)
@@ -278,11 +286,16 @@ def make_builtin(
     miss: object,
     qualname: str,
     module: str | None = None,
+    on_bail: Callable[[], object] | None = None,
 ) -> tuple[Callable[..., object], Callable[[], dict[str, int]]]:
-    """The compiled thunk as a real builtin, and a callable reading its counters."""
-    roles = {_FALLBACK: fallback, _MISS: miss}
+    """The compiled thunk as a real builtin, and a callable reading its counters.
+    ``on_bail()``, when given, is called each time the body bails (before ``miss`` is
+    returned); its exceptions are dropped."""
+    roles = {_FALLBACK: fallback, _MISS: miss, _ON_BAIL: on_bail}
     pinned = {
-        symbol: roles[obj] if isinstance(obj, _Role) else obj for symbol, obj in spec.slots.items()
+        symbol: roles[obj] if isinstance(obj, _Role) else obj
+        for symbol, obj in spec.slots.items()
+        if not isinstance(obj, _Role) or roles[obj] is not None
     }
     objects.pin(lib, pinned)
     holder, ml_name = _holder(qualname)
