@@ -96,11 +96,19 @@ def _numbers(value: object) -> bool:
     return all(type(v) in _TUPLE_ITEMS or (type(v) is tuple and _numbers(v)) for v in value)
 
 
-def _array(t: type, value: object) -> bool:
-    """A native-order float64 ``numpy.ndarray`` of 1 or 2 dimensions (``types.ARRAY_ITEMS``)."""
-    if t.__name__ != "ndarray" or t.__module__ != "numpy":
+def _numpy(t: type, value: object) -> bool:
+    """A ``numpy.float64``, or a native-order float64 ``numpy.ndarray`` of 1 or 2 dimensions
+    (``types.ARRAY_ITEMS``)."""
+    if t.__module__ != "numpy":
         return False
-    return str(value.dtype) == "float64" and value.ndim in (1, 2) and value.dtype.isnative
+    if t.__name__ == "float64":
+        return True
+    return (
+        t.__name__ == "ndarray"
+        and str(value.dtype) == "float64"
+        and value.ndim in (1, 2)
+        and value.dtype.isnative
+    )
 
 
 def _arguments_ok(signature: tuple[type, ...], sample: tuple | None) -> bool:
@@ -109,7 +117,7 @@ def _arguments_ok(signature: tuple[type, ...], sample: tuple | None) -> bool:
     if sample is None or tuple(map(type, sample)) != signature:
         return False
     return all(
-        t in ARGUMENT_TYPES or (t is tuple and _numbers(v)) or _array(t, v)
+        t in ARGUMENT_TYPES or (t is tuple and _numbers(v)) or _numpy(t, v)
         for t, v in zip(signature, sample, strict=True)
     )
 

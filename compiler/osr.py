@@ -566,6 +566,7 @@ def prepare_loop(
     miss: object,
     deopt: Callable[[str], None] | None = None,
     sample: tuple | None = None,
+    code_of: Callable[[FunctionType], CodeType] | None = None,
 ):
     """The front half of native code for ``func``'s continuation at ``header`` (a
     ``PreparedFunction``; ``finish()`` gives the ``CompiledFunction``).
@@ -576,7 +577,13 @@ def prepare_loop(
 
     cont = make_continuation(func, header)
     return prepare_function(
-        cont, signature, fallback=fallback, miss=miss, deopt=deopt, sample=sample
+        cont,
+        signature,
+        fallback=fallback,
+        miss=miss,
+        deopt=deopt,
+        sample=sample,
+        code_of=code_of,
     )
 
 

@@ -143,6 +143,8 @@ def of_value(value: object, depth: int = SAMPLE_DEPTH) -> Type | None:
         items = tuple(of_value(item, depth - 1) for item in value)
         scalars = all(isinstance(item, RType | TupleType) for item in items)
         return TupleType(items) if scalars else None  # a tuple holding a list: not native
+    if kind.__name__ == "float64" and kind.__module__ == "numpy":
+        return NP_F64
     if kind.__name__ == "ndarray" and kind.__module__ == "numpy":
         dtype = str(value.dtype)
         if dtype in ARRAY_ITEMS and value.ndim in (1, 2) and value.dtype.isnative:

@@ -235,6 +235,7 @@ class LoopProfile:
                 miss=MISS,
                 deopt=self.owner.on_deopt,
                 sample=osr.entry_args(header, values),
+                code_of=original_code,
             )
         except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported or a compiler bug
             self.no_osr(header, _reason(exc))

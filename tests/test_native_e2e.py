@@ -119,6 +119,21 @@ SCRIPTS: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
         {"grid": 1},
         {"grid": 1},
     ),
+    "osr_calls_an_instrumented_function": (
+        """
+        def helper(i, j):
+            return 1.0 / (i + j + 1)
+        def total(n):
+            s = 0.0
+            for i in range(n):
+                for j in range(n):
+                    s += helper(i, j)
+            return s
+        print(total(300))
+        """,
+        {"total": 1, "helper": 1},
+        {"total": 1},
+    ),
     "osr_int_overflows_mid_loop": (
         """
         def grow(n):

@@ -248,3 +248,40 @@ def test_numpy_loop_runs_natively_through_pyfast(python_and_pyfast):
         expected.returncode,
     )
     assert records["kernel"]["status"] == "compiled" and records["kernel"]["native_calls"] >= 2
+
+
+def half(x):
+    return x * 0.5
+
+
+def test_numpy_scalar_arguments():
+    x = np.float64(3.0)
+    c = compile_function(half, (np.float64,), fallback=_fallback, miss=MISS, sample=(x,))
+    result = c.entry(x)
+    assert type(result) is np.float64 and result == 1.5
+    assert c.entry(3.0) is FALLBACK and c.entry(np.float32(3.0)) is FALLBACK
+
+
+LOOP_ONCE = """
+import numpy as np
+
+def kernel(a, out):
+    total = 0.0
+    for i in range(a.shape[0]):
+        v = a[i] * 0.5
+        out[i] = v
+        total += v
+    return total
+
+a = np.arange(5000.0)
+out = np.empty(5000)
+t = kernel(a, out)
+print(repr(t), type(t).__name__, out[-1])
+"""
+
+
+def test_a_loop_with_numpy_scalar_locals_is_entered(python_and_pyfast):
+    """Called once: the loop's OSR entry takes ``total`` as a numpy.float64."""
+    expected, got, records = python_and_pyfast(LOOP_ONCE)
+    assert got.stdout == expected.stdout and got.returncode == 0
+    assert records["kernel"]["osr_entries"] == 1

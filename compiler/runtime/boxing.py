@@ -156,6 +156,9 @@ def unbox(
     if t is FLOAT:
         guard(is_type(b, obj, "PyFloat_Type"), "float")
         return field(b, obj, OB_FVAL, ir.DoubleType())
+    if t is NP_F64:  # a float subclass: the same layout
+        guard(is_type(b, obj, "pyfast.numpy.float64"), "numpy.float64")
+        return field(b, obj, OB_FVAL, ir.DoubleType())
     if t is BOOL:
         is_true = is_object(b, obj, "_Py_TrueStruct")
         guard(b.or_(is_true, is_object(b, obj, "_Py_FalseStruct")), "bool")
