@@ -347,17 +347,16 @@ class _FunctionLowering(ir.OpVisitor):
         strides in bytes) and whether an index is out of bounds."""
         b = self.b
         array = self.value(op.array)
-        data = boxing.field(b, array, boxing.ARRAY_DATA, _PTR)
-        dims = boxing.field(b, array, boxing.ARRAY_DIMS, _PTR)
-        strides = boxing.field(b, array, boxing.ARRAY_STRIDES, _PTR)
+        ndim = op.array.type.ndim
         offset, outside = _I64(0), _I1_FALSE
         for axis, index in enumerate(op.indices):
-            size = b.load(b.gep(dims, [_I64(axis)], source_etype=_I64), typ=_I64)
+            size = b.extract_value(array, boxing.ARRAY_FIELDS + axis)
             i = self.value(index)
             i = b.select(b.icmp_signed("<", i, _I64(0)), b.add(i, size), i)
             outside = b.or_(outside, b.icmp_unsigned(">=", i, size))
-            stride = b.load(b.gep(strides, [_I64(axis)], source_etype=_I64), typ=_I64)
+            stride = b.extract_value(array, boxing.ARRAY_FIELDS + ndim + axis)
             offset = b.add(offset, b.mul(i, stride))
+        data = b.extract_value(array, boxing.ARRAY_POINTER)
         return b.gep(data, [offset], source_etype=_I8), outside
 
     def visit_array_get(self, op: ir.ArrayGet) -> ll.Value:
@@ -368,15 +367,14 @@ class _FunctionLowering(ir.OpVisitor):
     def visit_array_set(self, op: ir.ArraySet) -> ll.Value:
         b = self.b
         address, outside = self.array_element(op)
-        flags = boxing.field(b, self.value(op.array), boxing.ARRAY_FLAGS, _I32)
-        writeable = b.icmp_unsigned("!=", b.and_(flags, _I32(boxing.ARRAY_WRITEABLE)), _I32(0))
+        ndim = op.array.type.ndim
+        writeable = b.extract_value(self.value(op.array), boxing.ARRAY_FIELDS + 2 * ndim)
         self.bail_unless_false(b.or_(outside, b.not_(writeable)))
         b.store(self.value(op.item), address)
         return _I1_FALSE
 
     def visit_array_dim(self, op: ir.ArrayDim) -> ll.Value:
-        dims = boxing.field(self.b, self.value(op.array), boxing.ARRAY_DIMS, _PTR)
-        return self.b.load(self.b.gep(dims, [_I64(op.axis)], source_etype=_I64), typ=_I64)
+        return self.b.extract_value(self.value(op.array), boxing.ARRAY_FIELDS + op.axis)
 
     def visit_list_append(self, op: ir.ListAppend) -> ll.Value:
         b = self.b

@@ -65,10 +65,24 @@ CASES = {
 }
 
 
+def scaled_first(a, k):
+    a[1] = a[0] * k
+    return a[1]
+
+
+try:
+    import numpy
+except ImportError:  # numpy is optional: the array case is skipped without it
+    numpy = None
+else:
+    ARRAY = numpy.array([1.5, 0.0])
+    CASES["numpy array"] = (scaled_first, (numpy.ndarray, float), (ARRAY, 2.5), 3.75)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_million_calls_leak_nothing(name):
     func, signature, args, expected = CASES[name]
-    entry = compile_function(func, signature, fallback=fallback, miss=MISS).entry
+    entry = compile_function(func, signature, fallback=fallback, miss=MISS, sample=args).entry
     assert entry(*args) == expected or entry(*args) is expected
     watched = [*args, MISS, fallback]
     before = [sys.getrefcount(obj) for obj in watched]

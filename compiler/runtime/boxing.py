@@ -45,6 +45,9 @@ TUPLE_ITEMS = 24  # offsetof(PyTupleObject, ob_item)
 ARRAY_DATA, ARRAY_ND, ARRAY_DIMS, ARRAY_STRIDES, ARRAY_DESCR, ARRAY_FLAGS = 16, 24, 32, 40, 56, 64
 DESCR_BYTEORDER, DESCR_TYPE_NUM = 26, 28
 ARRAY_WRITEABLE = 0x0400  # NPY_ARRAY_WRITEABLE
+#: Fields of an unboxed array (``entry.array_type``): object, data, then dims, strides and
+#: whether it is writeable.
+ARRAY_OBJECT, ARRAY_POINTER, ARRAY_FIELDS = 0, 1, 2
 #: numpy type numbers of the compiled dtypes; byte orders native here (little-endian).
 TYPE_NUMS = {"float64": 12}
 NATIVE_ORDERS = (ord("="), ord("<"))
@@ -92,8 +95,10 @@ def box(b: ir.IRBuilder, t: Type, value: ir.Value, fail: Callable[[], None] | No
         return _singleton(b, b.select(value, true, capi.data(module, "_Py_FalseStruct")))
     elif t is NONE:
         return _singleton(b, capi.data(module, "_Py_NoneStruct"))
-    elif isinstance(t, ListType | ArrayType):
+    elif isinstance(t, ListType):
         return incref(b, value)
+    elif isinstance(t, ArrayType):
+        return incref(b, b.extract_value(value, ARRAY_OBJECT))
     elif t in _NUMPY_SCALARS:
         return _numpy_scalar(b, t, value, fail)
     elif t is OBJECT:
@@ -139,6 +144,23 @@ def is_object(b: ir.IRBuilder, obj: ir.Value, symbol: str) -> ir.Value:
     return b.icmp_unsigned("==", obj, capi.data(b.module, symbol))
 
 
+def unboxed_array(b: ir.IRBuilder, t: ArrayType, obj: ir.Value) -> ir.Value:
+    """The ``entry.array_type`` record of the array ``obj``."""
+    from pyfast.compiler.runtime.entry import array_type
+
+    record = ir.Constant(array_type(t), ir.Undefined)
+    record = b.insert_value(record, obj, ARRAY_OBJECT)
+    record = b.insert_value(record, field(b, obj, ARRAY_DATA, _PTR), ARRAY_POINTER)
+    for k, offset in enumerate((ARRAY_DIMS, ARRAY_STRIDES)):
+        values = field(b, obj, offset, _PTR)
+        for axis in range(t.ndim):
+            item = b.load(b.gep(values, [_I64(axis)], source_etype=_I64), typ=_I64)
+            record = b.insert_value(record, item, ARRAY_FIELDS + k * t.ndim + axis)
+    flags = field(b, obj, ARRAY_FLAGS, _I32)
+    writeable = b.icmp_unsigned("!=", b.and_(flags, _I32(ARRAY_WRITEABLE)), _I32(0))
+    return b.insert_value(record, writeable, ARRAY_FIELDS + 2 * t.ndim)
+
+
 def unbox(
     b: ir.IRBuilder,
     t: Type,
@@ -178,7 +200,7 @@ def unbox(
         order = field(b, descr, DESCR_BYTEORDER, _I8)
         native = [b.icmp_unsigned("==", order, _I8(o)) for o in NATIVE_ORDERS]
         guard(b.or_(*native), "byte order")
-        return obj
+        return unboxed_array(b, t, obj)
     if isinstance(t, TupleType):
         guard(is_type(b, obj, "PyTuple_Type"), "tuple")
         guard(b.icmp_signed("==", field(b, obj, OB_SIZE, _I64), _I64(len(t.items))), "length")

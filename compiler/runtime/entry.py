@@ -110,9 +110,17 @@ def llvm_type(t: Type) -> ir.Type:
     """The native representation of a value of type ``t`` (the body ABI)."""
     if isinstance(t, TupleType):
         return ir.LiteralStructType([llvm_type(item) for item in t.items])
-    if isinstance(t, ListType | ArrayType):
+    if isinstance(t, ListType):
         return _PTR
+    if isinstance(t, ArrayType):
+        return array_type(t)
     return _LLVM[t]
+
+
+def array_type(t: ArrayType) -> ir.LiteralStructType:
+    """An array unboxed once, at entry: (object, data, dims..., strides..., writeable) --
+    its geometry cannot change while native code runs, so accesses need no loads of it."""
+    return ir.LiteralStructType([_PTR, _PTR, *[_I64] * (2 * t.ndim), _I1])
 
 
 _LLVM: dict[RType, ir.Type] = {

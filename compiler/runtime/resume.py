@@ -147,6 +147,8 @@ def _scalars(t: Type, value: ir.Value, b: ir.IRBuilder) -> list[tuple[Type, ir.V
             for i, item in enumerate(t.items)
             for pair in _scalars(item, b.extract_value(value, i), b)
         ]
+    if isinstance(t, ArrayType):  # the object is what the interpreter gets
+        return [(t, b.extract_value(value, boxing.ARRAY_OBJECT))]
     return [(t, value)]
 
 
