@@ -45,7 +45,7 @@ values.  It returns:
 
 from __future__ import annotations
 
-import dis
+import opcode
 from collections.abc import Callable
 from types import CodeType, FunctionType
 
@@ -74,14 +74,15 @@ _REJECTED_FLAGS = {
     0x04: "*args parameter",
     0x08: "**kwargs parameter",
 }
-_ATTRIBUTE_OPS = frozenset(dis.opmap[n] for n in ("LOAD_ATTR", "LOAD_METHOD") if n in dis.opmap)
-_LOAD_METHOD = dis.opmap.get("LOAD_METHOD")
-_CONST_OPS = frozenset(dis.opmap[n] for n in ("LOAD_CONST", "RETURN_CONST") if n in dis.opmap)
-_LOAD_GLOBAL = dis.opmap["LOAD_GLOBAL"]
-_EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
-_CACHE = dis.opmap["CACHE"]
-_INTRINSIC = dis.opmap.get("CALL_INTRINSIC_1")
-_BINARY_OP = dis.opmap["BINARY_OP"]
+_OPS = opcode.opmap
+_ATTRIBUTE_OPS = frozenset(_OPS[n] for n in ("LOAD_ATTR", "LOAD_METHOD") if n in _OPS)
+_LOAD_METHOD = opcode.opmap.get("LOAD_METHOD")
+_CONST_OPS = frozenset(opcode.opmap[n] for n in ("LOAD_CONST", "RETURN_CONST") if n in opcode.opmap)
+_LOAD_GLOBAL = opcode.opmap["LOAD_GLOBAL"]
+_EXTENDED_ARG = opcode.opmap["EXTENDED_ARG"]
+_CACHE = opcode.opmap["CACHE"]
+_INTRINSIC = opcode.opmap.get("CALL_INTRINSIC_1")
+_BINARY_OP = opcode.opmap["BINARY_OP"]
 
 
 #: Exact argument types the compiler takes (``types.FROM_PY``, and tuples of numbers typed
@@ -166,7 +167,7 @@ def prescreen(code: CodeType) -> Unsupported | None:
             continue
         problem = None
         if op not in opcodes.SUPPORTED_OPCODES:
-            problem = f"{dis.opname[op]} is not compiled"
+            problem = f"{opcode.opname[op]} is not compiled"
         elif (
             op in _ATTRIBUTE_OPS
             and previous != _LOAD_GLOBAL
@@ -176,7 +177,7 @@ def prescreen(code: CodeType) -> Unsupported | None:
         elif op in _CONST_OPS and not _const_ok(code.co_consts[arg]):
             problem = f"{_describe_const(code.co_consts[arg])} is not compiled"
         elif op == _INTRINSIC and arg not in opcodes.INTRINSIC_UNARY:
-            problem = f"{dis.opname[op]} {arg} is not compiled"
+            problem = f"{opcode.opname[op]} {arg} is not compiled"
         elif op == _BINARY_OP and opcodes.BINARY_SYMBOLS[arg] == "@":
             problem = "'@' is not compiled"
         if problem is not None:

@@ -46,7 +46,7 @@ Names missing from ``TABLE`` are outside the compiled subset; ``api.prescreen`` 
 
 from __future__ import annotations
 
-import dis
+import opcode
 import sys
 from collections.abc import Callable
 
@@ -55,7 +55,7 @@ Rule = Callable[[object], list[Neutral]]
 
 VERSION = sys.version_info[:2]
 
-BINARY_SYMBOLS: tuple[str, ...] = tuple(sym.removesuffix("=") for _, sym in dis._nb_ops)
+BINARY_SYMBOLS: tuple[str, ...] = tuple(sym.removesuffix("=") for _, sym in opcode._nb_ops)
 COMPARE_SYMBOLS: dict[int, str] = {0: "<", 1: "<=", 2: "==", 3: "!=", 4: ">", 5: ">="}
 #: CALL_INTRINSIC_1 operands that are plain unary operators (3.12+).
 INTRINSIC_UNARY: dict[int, str] = {5: "+"}
@@ -211,7 +211,7 @@ ATTR_NAME_SHIFT: int = 0 if VERSION < (3, 12) else 1
 
 #: Opcode numbers of ``TABLE`` for the fast ``dis``-level scan in ``api.prescreen``.
 SUPPORTED_OPCODES: frozenset[int] = frozenset(
-    dis.opmap[name] for name in TABLE if name in dis.opmap
+    opcode.opmap[name] for name in TABLE if name in opcode.opmap
 )
 
 

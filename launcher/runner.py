@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import builtins
 import importlib.util
-import linecache
 import marshal
 import os
 import runpy
@@ -62,6 +61,8 @@ def run(command: Command, program: str, main_code: MainCode) -> int:
         sys.argv[:] = ["-c", *command.args]
         _insert_path0(None if safe_path else "")
         if sys.version_info >= (3, 13):  # 3.13 shows the lines of -c code in tracebacks
+            import linecache  # here: it costs 3 ms of every start-up
+
             lines = [line + "\n" for line in command.target.splitlines()]
             linecache.cache["<string>"] = (len(command.target), None, lines, "<string>")
         return _execute(lambda: exec(main_code(command.target.encode(), "<string>"), globals_))
