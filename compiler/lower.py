@@ -31,7 +31,6 @@ phi nodes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import FunctionType
 
 from llvmlite import ir as ll
 from pyfast.compiler import deopt, ir, numeric
@@ -71,18 +70,15 @@ def _signature(fir: ir.FunctionIR, unit: Unit) -> ll.FunctionType:
 
 
 class _Deopt:
-    """What the lowering of one unit needs to make resume points: the functions and their
-    original code (``FunctionIR`` -> function), the listener, and the slots it pins."""
+    """What the lowering of one unit needs to make resume points: a ``deopt.ResumeCode`` per
+    function (its original code, the listener) and the slots it pins."""
 
     def __init__(
         self, unit: Unit, listener: Callable[[str], None] | None, slots: dict[str, object]
     ) -> None:
-        self.funcs: dict[ir.FunctionIR, FunctionType] = {
-            fir: func for (func, _), fir in unit.functions.items()
-        }
         self.codes = {
             fir: deopt.ResumeCode(func, unit.code_of(func), listener)
-            for fir, func in self.funcs.items()
+            for (func, _), fir in unit.functions.items()
         }
         self.slots = slots
         self.functions: dict[str, resume.ResumePoint] = {}  # slot -> the point whose function
@@ -175,9 +171,14 @@ class _FunctionLowering(ir.OpVisitor):
                 b.call(capi.function(module, "Py_DecRef"), [obj])
                 self.fail()
             b.store(made, self.keep)
-        failed = b.call(capi.function(module, "PyList_Append"), [b.load(self.keep, typ=_PTR), obj])
-        b.call(capi.function(module, "Py_DecRef"), [obj])
         b.store(b.add(b.load(self.kept, typ=_I64), _I64(1)), self.kept)
+        self.append_owned(b.load(self.keep, typ=_PTR), obj)
+
+    def append_owned(self, lst: ll.Value, obj: ll.Value) -> None:
+        """``lst.append(obj)``, consuming the new reference ``obj`` (no memory: status 2)."""
+        b, module = self.b, self.fn.module
+        failed = b.call(capi.function(module, "PyList_Append"), [lst, obj])
+        b.call(capi.function(module, "Py_DecRef"), [obj])
         with b.if_then(b.icmp_signed("!=", failed, _I32(0)), likely=False):
             self.fail()
 
@@ -228,13 +229,15 @@ class _FunctionLowering(ir.OpVisitor):
         """End the current block: call the resume point of ``state``, return status 3 or 2."""
         point = self.resumes.point(self.fir, state, f"line {self.current.lineno}: {reason}")
         b = self.b
-        slots = []
-        for table in (self.resumes.slots, self.resumes.functions):
-            symbol = f"{self.fn.name}.resume{len(self.resumes.slots) + len(self.resumes.functions)}"
-            table[symbol] = point
-            slots.append(b.load(objects.slot(self.fn.module, symbol), typ=_PTR))
+        symbol = f"{self.fn.name}.resume{len(self.resumes.functions)}"
+        self.resumes.slots[symbol] = point
+        self.resumes.functions[f"{symbol}.function"] = point
+        point_slot, function_slot = (
+            b.load(objects.slot(self.fn.module, name), typ=_PTR)
+            for name in (symbol, f"{symbol}.function")
+        )
         values = [(v.type, self.value(v)) for v in deopt.flat_values(state)]
-        result = resume.emit_call(b, *slots, values, symbol)
+        result = resume.emit_call(b, point_slot, function_slot, values, symbol)
         with b.if_then(b.icmp_unsigned("==", result, _PTR(None)), likely=False):
             self.fail()
         b.store(result, self.obj_out)
@@ -306,9 +309,7 @@ class _FunctionLowering(ir.OpVisitor):
         """The address of item ``op.index`` (negative counts from the end) and whether the
         index is out of range."""
         b = self.b
-        index = self.value(op.index)
-        index = b.select(b.icmp_signed("<", index, _I64(0)), b.add(index, size), index)
-        outside = b.icmp_unsigned(">=", index, size)
+        index, outside = _wrap_index(b, self.value(op.index), size)
         items = boxing.field(b, self.value(op.list), _LIST_ITEMS, _PTR)
         return b.gep(items, [index], source_etype=_PTR), outside
 
@@ -351,9 +352,8 @@ class _FunctionLowering(ir.OpVisitor):
         offset, outside = _I64(0), _I1_FALSE
         for axis, index in enumerate(op.indices):
             size = b.extract_value(array, boxing.ARRAY_FIELDS + axis)
-            i = self.value(index)
-            i = b.select(b.icmp_signed("<", i, _I64(0)), b.add(i, size), i)
-            outside = b.or_(outside, b.icmp_unsigned(">=", i, size))
+            i, out_of_axis = _wrap_index(b, self.value(index), size)
+            outside = b.or_(outside, out_of_axis)
             stride = b.extract_value(array, boxing.ARRAY_FIELDS + ndim + axis)
             offset = b.add(offset, b.mul(i, stride))
         data = b.extract_value(array, boxing.ARRAY_POINTER)
@@ -377,13 +377,7 @@ class _FunctionLowering(ir.OpVisitor):
         return self.b.extract_value(self.value(op.array), boxing.ARRAY_FIELDS + op.axis)
 
     def visit_list_append(self, op: ir.ListAppend) -> ll.Value:
-        b = self.b
-        boxed = self.box(op.item)
-        module = self.fn.module
-        failed = b.call(capi.function(module, "PyList_Append"), [self.value(op.list), boxed])
-        b.call(capi.function(module, "Py_DecRef"), [boxed])
-        with b.if_then(b.icmp_signed("!=", failed, _I32(0)), likely=False):
-            self.fail()
+        self.append_owned(self.value(op.list), self.box(op.item))
         return _I1_FALSE
 
     def visit_list_store(self, op: ir.ListStore) -> ll.Value:
@@ -464,6 +458,12 @@ class _FunctionLowering(ir.OpVisitor):
 
 
 _I1_FALSE = ll.IntType(1)(0)
+
+
+def _wrap_index(b: ll.IRBuilder, index: ll.Value, size: ll.Value) -> tuple[ll.Value, ll.Value]:
+    """A negative ``index`` counted from the end, and whether it is outside ``[0, size)``."""
+    index = b.select(b.icmp_signed("<", index, _I64(0)), b.add(index, size), index)
+    return index, b.icmp_unsigned(">=", index, size)
 
 
 def _keeps(op: ir.Op) -> bool:

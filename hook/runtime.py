@@ -328,9 +328,13 @@ class FunctionProfile:
         """Native code of this function bailed (the interpreter re-runs the call)."""
         self.bails += 1
         if self.bails >= MAX_BAILS and self.bails * 10 > self.counters()["native_calls"]:
-            self.reason = f"left interpreted: native code bailed out of {self.bails} calls"
-            log(f"{self.name}: {self.reason}")
-            set_slot(self.slot, None)
+            self.interpret(f"left interpreted: native code bailed out of {self.bails} calls")
+
+    def interpret(self, reason: str) -> None:
+        """Calls run interpreted from now on (the native code stays, unused)."""
+        self.reason = reason
+        log(f"{self.name}: {reason}")
+        set_slot(self.slot, None)
 
     def on_deopt(self, reason: str) -> None:
         """Native code of this function (or of its loops) deoptimized: past ``MAX_DEOPTS`` the
@@ -339,9 +343,7 @@ class FunctionProfile:
         total = sum(self.deopts.values())
         log(f"{self.name} deoptimized ({reason})")
         if total == MAX_DEOPTS:
-            self.reason = f"left interpreted after {total} deoptimizations"
-            log(f"{self.name}: {self.reason}")
-            set_slot(self.slot, None)
+            self.interpret(f"left interpreted after {total} deoptimizations")
             for loop in self.loops:
                 loop.ready = False
                 set_slot(loop.slot, None)
