@@ -83,6 +83,11 @@ _EXTENDED_ARG = opcode.opmap["EXTENDED_ARG"]
 _CACHE = opcode.opmap["CACHE"]
 _INTRINSIC = opcode.opmap.get("CALL_INTRINSIC_1")
 _BINARY_OP = opcode.opmap["BINARY_OP"]
+_RERAISE = _OPS["RERAISE"]
+#: ``MAKE_FUNCTION`` where the compiler inlines comprehensions (3.11; see ``opcodes``).
+_MAKE_FUNCTION = _OPS["MAKE_FUNCTION"] if "MAKE_FUNCTION" in opcodes.TABLE else None
+_CLOSURE = 0x08
+_CLEANUP_OPS = frozenset(_OPS[n] for n in ("SWAP", "POP_TOP", "STORE_FAST", "CACHE"))
 
 
 #: Exact argument types the compiler takes (``types.FROM_PY``, and tuples of numbers typed
@@ -123,7 +128,21 @@ def _arguments_ok(signature: tuple[type, ...], sample: tuple | None) -> bool:
     )
 
 
+def _cells_inlined(code: CodeType) -> bool:
+    """Whether every function made in ``code`` is a comprehension ``decode`` inlines (so its
+    cells are plain locals)."""
+    return _MAKE_FUNCTION is not None and all(
+        _const_ok(c) for c in code.co_consts if isinstance(c, CodeType)
+    )
+
+
 def _const_ok(value: object) -> bool:
+    if isinstance(value, CodeType):  # a list comprehension, inlined (3.11)
+        return (
+            _MAKE_FUNCTION is not None
+            and value.co_name == "<listcomp>"
+            and prescreen(value, inlined=True) is None
+        )
     if type(value) is tuple:
         return all(map(_const_ok, value))
     if type(value) is int:
@@ -137,6 +156,41 @@ def _describe_const(value: object) -> str:
     return f"constant {value!r:.40}"
 
 
+def _varints(data: bytes) -> list[int]:
+    """The numbers of an exception table (6-bit groups, bit 6 = more follow; bit 7 marks the
+    start of an entry), as ``Objects/exception_handling_notes.txt`` describes them."""
+    out, value = [], 0
+    for byte in data:
+        value = (value << 6) | (byte & 63)
+        if not byte & 64:
+            out.append(value)
+            value = 0
+    return out
+
+
+def _cleanup_handlers(code: CodeType) -> frozenset[int] | None:
+    """The offsets of the exception handlers of ``code`` when each one only restores locals and
+    re-raises (the cleanup of an inlined comprehension, 3.12+); None when one does more.
+
+    Native code never catches an exception: it bails, and the interpreter re-runs the
+    instruction with the handlers in place.  Skipping such a handler in native code loses only
+    the restoring of a comprehension variable in a frame the exception is leaving anyway."""
+    if not code.co_exceptiontable:
+        return frozenset()
+    numbers = _varints(code.co_exceptiontable)
+    raw = code.co_code
+    offsets: set[int] = set()
+    for target in {2 * t for t in numbers[2::4]}:
+        offset = target
+        while offset < len(raw) and raw[offset] in _CLEANUP_OPS:
+            offsets.add(offset)
+            offset += 2
+        if offset >= len(raw) or raw[offset] != _RERAISE:
+            return None
+        offsets.add(offset)
+    return frozenset(offsets)
+
+
 def _line(code: CodeType, offset: int) -> int | None:
     for start, end, line in code.co_lines():
         if start <= offset < end:
@@ -148,14 +202,18 @@ def _attribute(code: CodeType, op: int, arg: int) -> str:
     return code.co_names[arg if op == _LOAD_METHOD else arg >> opcodes.ATTR_NAME_SHIFT]
 
 
-def prescreen(code: CodeType) -> Unsupported | None:
-    """Why ``code`` can never be compiled (first offending construct), or None."""
+def prescreen(code: CodeType, *, inlined: bool = False) -> Unsupported | None:
+    """Why ``code`` can never be compiled (first offending construct), or None.  ``inlined``:
+    ``code`` is a 3.11 comprehension, whose free variables are its caller's cells."""
     for flag, what in _REJECTED_FLAGS.items():
         if code.co_flags & flag:
             return Unsupported(f"{what} is not compiled", code.co_firstlineno)
-    if code.co_cellvars or code.co_freevars:
+    if code.co_name == "<listcomp>" and not inlined:
+        return Unsupported("a comprehension is compiled with its caller", code.co_firstlineno)
+    if (code.co_freevars and not inlined) or (code.co_cellvars and not _cells_inlined(code)):
         return Unsupported("closures (cell/free variables) are not compiled", code.co_firstlineno)
-    if code.co_exceptiontable:
+    handlers = _cleanup_handlers(code)
+    if handlers is None:
         return Unsupported("try/except/with is not compiled", code.co_firstlineno)
     raw = code.co_code
     previous = None
@@ -163,7 +221,7 @@ def prescreen(code: CodeType) -> Unsupported | None:
     for offset in range(0, len(raw), 2):
         op, arg = raw[offset], raw[offset + 1] | extended
         extended = arg << 8 if op == _EXTENDED_ARG else 0
-        if op == _CACHE or op == _EXTENDED_ARG:
+        if op == _CACHE or op == _EXTENDED_ARG or offset in handlers:
             continue
         problem = None
         if op not in opcodes.SUPPORTED_OPCODES:
@@ -180,6 +238,8 @@ def prescreen(code: CodeType) -> Unsupported | None:
             problem = f"{opcode.opname[op]} {arg} is not compiled"
         elif op == _BINARY_OP and opcodes.BINARY_SYMBOLS[arg] == "@":
             problem = "'@' is not compiled"
+        elif op == _MAKE_FUNCTION and arg & ~_CLOSURE:
+            problem = "a comprehension with defaults or annotations is not compiled"
         if problem is not None:
             return Unsupported(problem, _line(code, offset))
         previous = op

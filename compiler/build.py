@@ -38,7 +38,7 @@ from types import BuiltinFunctionType, CodeType, FunctionType
 
 from pyfast.compiler import infer, ir, numeric, opcodes
 from pyfast.compiler.api import Unsupported, prescreen
-from pyfast.compiler.decode import Block, Instr, decode
+from pyfast.compiler.decode import INLINED, Block, Instr, decode
 from pyfast.compiler.runtime.entry import GlobalIdentity, GlobalValue
 from pyfast.compiler.types import (
     ARRAY_ITEMS,
@@ -347,7 +347,7 @@ class FunctionBuilder:
     def interpret(self, block: Block) -> None:
         for instr in block.instrs:
             self.lineno = instr.lineno
-            if self.state is None or self.state.site != instr.site:
+            if self.state is None or self.state.site != instr.site or instr.site == INLINED:
                 self.state = self.snapshot(instr.site, instr.name, self.frame.stack)
             if HANDLERS[instr.op](self, instr) is False:
                 self.state = None
@@ -360,7 +360,7 @@ class FunctionBuilder:
             raise Unsupported("no path of the function returns without raising", self.lineno)
         chosen = infer.choose_return_type([ret.value.type for _, ret in self.returns])
         for block, ret in self.returns:
-            if ret.value.type != chosen:
+            if not infer.returns_as(ret.value.type, chosen):
                 reason = f"returns {ret.value.type}, compiled for {chosen}"
                 block.terminator = ir.Bail(reason, ret.lineno, ret.state)
         self.fir.return_type = chosen
@@ -471,7 +471,13 @@ class FunctionBuilder:
         return None
 
     def store_fast(self, instr: Instr) -> None:
-        (self.frame.locals[instr.arg],) = self.pop()
+        (value,) = self.pop()
+        self.frame.locals[instr.arg] = UNBOUND if value is NULL else value
+
+    def load_fast_and_clear(self, instr: Instr) -> None:
+        value = self.frame.locals.get(instr.arg, UNBOUND)
+        self.frame.stack.append(NULL if value is UNBOUND else value)
+        self.frame.locals[instr.arg] = UNBOUND
 
     def load_global(self, instr: Instr) -> None:
         self.frame.stack.append(self.resolve_global(instr.arg))
@@ -591,8 +597,6 @@ class FunctionBuilder:
     def build_list(self, instr: Instr) -> None:
         items = tuple(self.materialize(v) for v in self.pop(instr.arg))
         kinds = {item.type for item in items}
-        if any(isinstance(t, ListType) for t in kinds):
-            raise Unsupported("a list of lists made in the function is not compiled", self.lineno)
         item = kinds.pop() if len(kinds) == 1 else None
         self.frame.stack.append(self.emit(ir.NewList(items, ListType(item))))
 
@@ -676,7 +680,8 @@ class FunctionBuilder:
                 f"calls a function that is not compilable ({where}: {exc.reason})", self.lineno
             ) from exc
         result = ir.Resumed()
-        after = self.snapshot(self.state.site + 1, "", [*self.frame.stack, result])
+        site = self.state.site + 1 if self.state.site != INLINED else INLINED
+        after = self.snapshot(site, "", [*self.frame.stack, result])
         call = ir.CallDirect(fir, values, fir.return_type, after, result)
         self.frame.stack.append(self.emit(call))
 
@@ -684,8 +689,30 @@ class FunctionBuilder:
         receiver, *rest = args
         if callee.name != "list.append" or len(rest) != 1:
             raise Unsupported(f"call of {callee.name} with {len(rest)} arguments", self.lineno)
-        self.emit(ir.ListAppend(receiver, self.materialize(rest[0])))
+        self.append(receiver, rest[0])
         self.frame.stack.append(self.const(None))
+
+    def list_append(self, instr: Instr) -> None:
+        """A comprehension's append: its list is only on the value stack, out of the program's
+        reach until the comprehension ends, so appending is no visible effect."""
+        (item,) = self.pop()
+        self.append(self.frame.stack[-instr.arg], item).effect = False
+
+    def append(self, lst: ir.Value, item: object) -> ir.ListAppend:
+        """``lst.append(item)``; a list whose item type was unknown (made empty) takes the
+        item's type as its speculation from here on (reads still check every item)."""
+        item = self.materialize(item)
+        op = self.emit(ir.ListAppend(lst, item))
+        if lst.type.item is None:
+            self.refine(lst, ListType(item.type))
+        return op
+
+    def refine(self, value: ir.Value, t: Type) -> None:
+        """Give ``value`` the narrower speculation ``t`` wherever the frame holds it."""
+        refined = self.emit(ir.Refine(value, t))
+        frame = self.frame
+        frame.locals = {n: refined if v is value else v for n, v in frame.locals.items()}
+        frame.stack[:] = [refined if v is value else v for v in frame.stack]
 
     def call_builtin(self, callee: Static, args: list[object]) -> bool | None:
         special = {
@@ -924,6 +951,8 @@ HANDLERS: dict[str, Callable[[FunctionBuilder, Instr], bool | None]] = {
     "LOAD_CONST": FunctionBuilder.load_const,
     "LOAD_FAST": FunctionBuilder.load_fast,
     "STORE_FAST": FunctionBuilder.store_fast,
+    "LOAD_FAST_AND_CLEAR": FunctionBuilder.load_fast_and_clear,
+    "LIST_APPEND": FunctionBuilder.list_append,
     "LOAD_GLOBAL": FunctionBuilder.load_global,
     "LOAD_ATTR": FunctionBuilder.load_attr,
     "LOAD_METHOD": FunctionBuilder.load_method,

@@ -16,9 +16,11 @@ as ``UNSUPPORTED`` so that the builder rejects the function only if the path is 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from types import CodeType
 
 from bytecode import BasicBlock, Bytecode, ControlFlowGraph
+from bytecode import Instr as BytecodeInstr
 from pyfast.compiler import opcodes
 
 #: Neutral ops after which control never falls through to the next block.
@@ -68,6 +70,12 @@ def _target(instr: Instr) -> int | None:
 
 def decode(code: CodeType) -> list[Block]:
     """Basic blocks of ``code`` in neutral instructions, with live-in locals computed."""
+    blocks = _blocks(code)
+    _liveness(blocks)
+    return blocks
+
+
+def _blocks(code: CodeType) -> list[Block]:
     cfg = ControlFlowGraph.from_bytecode(Bytecode.from_code(code))
     index = {id(block): i for i, block in enumerate(cfg)}
     lineno = code.co_firstlineno
@@ -76,6 +84,8 @@ def decode(code: CodeType) -> list[Block]:
     for i, block in enumerate(cfg):
         instrs = []
         for ins in block:
+            if not isinstance(ins, BytecodeInstr):  # TryBegin / TryEnd: handlers are not run
+                continue
             lineno = ins.lineno or lineno
             arg = ins.arg
             if isinstance(arg, BasicBlock):
@@ -85,14 +95,91 @@ def decode(code: CodeType) -> list[Block]:
             site += 1
         nxt = index[id(block.next_block)] if block.next_block is not None else None
         blocks.append(Block(i, instrs, nxt))
-    _liveness(blocks)
+    _inline_comprehensions(blocks)
     return blocks
+
+
+#: The site of an instruction the interpreter cannot be resumed at: inside an inlined
+#: comprehension, or while its function object would be on the interpreter's stack.
+INLINED = -1
+
+
+def _inline_comprehensions(blocks: list[Block]) -> None:
+    """Splice each 3.11 comprehension call (see ``opcodes``) into ``blocks``: the call becomes a
+    jump into the comprehension's own blocks (locals renamed apart, its free variables the
+    caller's locals), whose ``RETURN`` jumps to the rest of the calling block."""
+    k = 0
+    while k < len(blocks):
+        block = blocks[k]
+        ops = [ins.op for ins in block.instrs]
+        if "MAKE_FUNCTION" not in ops:
+            k += 1
+            continue
+        call = next(
+            (j for j in range(1, len(ops)) if ops[j - 1 : j + 1] == ["GET_ITER", "CALL"]), None
+        )
+        make = max((j for j in range(call or 0) if ops[j] == "MAKE_FUNCTION"), default=None)
+        if call is None or make is None or block.instrs[call].arg != 0:
+            at = ops.index("MAKE_FUNCTION")
+            reason = "a comprehension whose iterable has branches"
+            block.instrs[at:] = [replace(block.instrs[at], op="UNSUPPORTED", arg=reason)]
+            continue
+        start = make - 1
+        if block.instrs[make].arg & 8:  # closure: LOAD_CLOSURE .. BUILD_TUPLE n LOAD_CONST
+            start -= 1 + block.instrs[make - 2].arg
+        closure = [ins.arg for ins in block.instrs[start:make] if ins.op == "LOAD_CLOSURE"]
+        inner = block.instrs[make - 1].arg
+        tag = f"@{len(blocks)}"
+        entry = len(blocks)
+        body = _blocks(inner)
+        cont = entry + len(body)
+        names = dict(zip(inner.co_freevars, closure, strict=True))
+        blocks.extend(_spliced(body, entry, cont, names, tag))
+        first = block.instrs[call]
+        rest = block.instrs[call + 1 :]
+        hidden = [replace(ins, site=INLINED) for ins in block.instrs[make + 1 : call]]
+        block.instrs[start:] = [
+            *hidden,
+            replace(first, op="STORE_FAST", arg=".0" + tag, site=INLINED),
+            replace(first, op="JUMP", arg=entry, site=INLINED),
+        ]
+        blocks.append(Block(cont, rest, block.next))
+        block.next = None
+
+
+def _spliced(
+    body: list[Block], offset: int, cont: int, free: dict[str, str], tag: str
+) -> list[Block]:
+    """``body`` renumbered from ``offset``, ``RETURN`` a jump to ``cont``; its free variables
+    renamed by ``free``, its own locals suffixed with ``tag``."""
+    out = []
+    for block in body:
+        instrs = []
+        for ins in block.instrs:
+            arg = ins.arg
+            if ins.op in _READS | _WRITES:
+                arg = free.get(arg) or arg + tag
+            elif ins.op in ("JUMP", "FOR_ITER"):
+                arg += offset
+            elif ins.op in BRANCHES:
+                arg = (arg[0], arg[1] + offset)
+            op = ins.op
+            if op == "RETURN":
+                op, arg = "JUMP", cont
+            instrs.append(replace(ins, op=op, arg=arg, site=INLINED))
+        nxt = block.next + offset if block.next is not None else None
+        out.append(Block(block.index + offset, instrs, nxt))
+    return out
 
 
 def _retarget(op: str, narg: object, target: object) -> object:
     if op in BRANCHES:
         return (narg[0], target)
     return narg
+
+
+_READS = frozenset({"LOAD_FAST", "LOAD_FAST_AND_CLEAR"})
+_WRITES = frozenset({"STORE_FAST", "LOAD_FAST_AND_CLEAR"})
 
 
 def _liveness(blocks: list[Block]) -> None:
@@ -102,9 +189,9 @@ def _liveness(blocks: list[Block]) -> None:
         used: set[str] = set()
         defined: set[str] = set()
         for ins in block.instrs:
-            if ins.op == "LOAD_FAST" and ins.arg not in defined:
+            if ins.op in _READS and ins.arg not in defined:
                 used.add(ins.arg)
-            elif ins.op == "STORE_FAST":
+            if ins.op in _WRITES:
                 defined.add(ins.arg)
         uses.append(used)
         defs.append(defined)

@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from types import CodeType, FunctionType
 
-from bytecode import Bytecode, Instr, Label
+from bytecode import Bytecode, CellVar, Instr, Label
 from pyfast.compiler import build, ir
 from pyfast.compiler.api import Unsupported
+from pyfast.compiler.decode import INLINED
 from pyfast.compiler.osr import JUMP_IF_TRUE, with_entry
 from pyfast.compiler.runtime.resume import ResumePoint
 
@@ -126,6 +127,8 @@ class ResumeCode:
     def point(self, state: ir.FrameState, reason: str) -> ResumePoint:
         """The ``ResumePoint`` of a bail at ``state``; ``Unsupported`` when the frame holds
         something the interpreter cannot be given."""
+        if state.site == INLINED:
+            raise Unsupported("a bail inside a comprehension (3.11) after an effect")
         for name, value in state.locals:
             _check(value, f"local {name!r}")
         for value in state.stack:
@@ -162,6 +165,13 @@ class ResumeCode:
 _MARK = "pyfast-resume-"
 
 
+def _unbind(code: CodeType, name: str, location: object) -> Instr:
+    """``del name`` (a cell on 3.11, where a comprehension reads the variable)."""
+    if name in code.co_cellvars:
+        return Instr("DELETE_DEREF", CellVar(name), location=location)
+    return Instr("DELETE_FAST", name, location=location)
+
+
 def _resume_code(code: CodeType, keys: list[tuple], names: list[str], depth: int) -> CodeType:
     bc = Bytecode.from_code(code)
     positions = [k for k, item in enumerate(bc) if isinstance(item, Instr)]
@@ -190,7 +200,7 @@ def _resume_code(code: CodeType, keys: list[tuple], names: list[str], depth: int
             checks += [instr("LOAD_FAST", ".site"), instr("LOAD_CONST", f"{_MARK}{k}")]
             checks += [instr("IS_OP", 0), instr(JUMP_IF_TRUE, entry)]
             entries.append(entry)
-            entries += [instr("DELETE_FAST", name) for name in names if name not in present]
+            entries += [_unbind(code, name, location) for name in names if name not in present]
             values = iter(stack)
             entries += [
                 instr("PUSH_NULL") if null else instr("LOAD_FAST", next(values)) for null in nulls

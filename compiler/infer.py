@@ -27,7 +27,19 @@ from collections.abc import Hashable, Sequence
 
 from pyfast.compiler import numeric
 from pyfast.compiler.api import Unsupported
-from pyfast.compiler.types import BOOL, FLOAT, INT, NATIVE, NONE, NP_F64, NUMERIC, RType, Type
+from pyfast.compiler.types import (
+    BOOL,
+    FLOAT,
+    INT,
+    LIST,
+    NATIVE,
+    NONE,
+    NP_F64,
+    NUMERIC,
+    ListType,
+    RType,
+    Type,
+)
 
 #: Versions of one bytecode block before the function is rejected.
 MAX_VERSIONS = 6
@@ -139,5 +151,12 @@ def range_arg(t: Type, lineno: int) -> RType:
 
 def choose_return_type(types: Sequence[Type]) -> Type:
     """The compiled return type among the return sites' types (see the module docstring)."""
+    if all(isinstance(t, ListType) for t in types) and len(set(types)) > 1:
+        return LIST  # the item types are speculations; the caller checks its own reads
     counts = Counter(types)
     return max(counts, key=lambda t: (counts[t], _RETURN_PREFERENCE.get(t, 0)))
+
+
+def returns_as(t: Type, chosen: Type) -> bool:
+    """Whether a return site of type ``t`` returns natively as ``chosen``."""
+    return t == chosen or (chosen == LIST and isinstance(t, ListType))

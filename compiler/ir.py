@@ -389,6 +389,21 @@ class ListAppend(Op):
 
 
 @dataclasses.dataclass(eq=False)
+class Refine(Op):
+    """The same list as ``operand`` with a narrower item speculation ``type`` (a list made
+    empty, once something was appended): no code, like a cast.  Items are still checked at
+    every read, so a refinement can never make a result wrong."""
+
+    operand: Value
+    type: Type
+    lineno: int = 0
+    visit = "visit_refine"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.operand,)
+
+
+@dataclasses.dataclass(eq=False)
 class ListStore(Op):
     """``list[index] = item`` (negative indices count from the end); bails before storing when
     the index is out of range (Python raises IndexError); produces ``None``."""
@@ -516,6 +531,7 @@ class OpVisitor:
     def visit_new_list(self, op: NewList) -> Any: ...
     def visit_list_repeat(self, op: ListRepeat) -> Any: ...
     def visit_list_append(self, op: ListAppend) -> Any: ...
+    def visit_refine(self, op: Refine) -> Any: ...
     def visit_array_get(self, op: ArrayGet) -> Any: ...
     def visit_array_set(self, op: ArraySet) -> Any: ...
     def visit_array_dim(self, op: ArrayDim) -> Any: ...
@@ -608,6 +624,9 @@ class _Printer(OpVisitor):
 
     def visit_list_append(self, op: ListAppend) -> str:
         return f"append {self.args(op.operands())}"
+
+    def visit_refine(self, op: Refine) -> str:
+        return f"refine {self.name(op.operand)}"
 
     def visit_list_store(self, op: ListStore) -> str:
         return f"{self.name(op.list)}[{self.name(op.index)}] = {self.name(op.item)}"

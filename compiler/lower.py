@@ -380,6 +380,9 @@ class _FunctionLowering(ir.OpVisitor):
         self.append_owned(self.value(op.list), self.box(op.item))
         return _I1_FALSE
 
+    def visit_refine(self, op: ir.Refine) -> ll.Value:
+        return self.value(op.operand)
+
     def visit_list_store(self, op: ir.ListStore) -> ll.Value:
         b, module = self.b, self.fn.module
         self.bail_if_keep_full()

@@ -28,6 +28,10 @@ Neutral instruction set (stack effect in brackets, TOS last):
 ``STORE_SUBSCR``    [v, c, i] -> []        c[i] = v
 ``SUBSCR``          [c, i] -> [c[i]]
 ``BUILD_LIST n``    [v1..vn] -> [[v1..vn]]
+``LIST_APPEND i``   [l, .., v] -> [l, ..]      l.append(v), l the i-th slot below v
+``LOAD_FAST_AND_CLEAR n``  [] -> [local n, or NULL if unbound]; n becomes unbound (3.12+: an
+                    inlined comprehension saves the variable it reuses; ``STORE_FAST`` of
+                    the NULL unbinds it again)
 ``BUILD_TUPLE n``   [v1..vn] -> [(v1..vn)]
 ``UNPACK n``        [t] -> [t[n-1]..t[0]]
 ``GET_ITER``        [v] -> [iter(v)]
@@ -40,6 +44,11 @@ Neutral instruction set (stack effect in brackets, TOS last):
 ``BRANCH_OR_POP (s, b)`` [v] -> [v] and jump if bool(v) is s, else [] and fall through
 ``RETURN``          [v] -> return v
 ==================  =============================================================
+
+3.11 compiles a list comprehension to a nested function, called at once with the iterator:
+``LOAD_CONST code`` (``LOAD_CLOSURE n`` .. ``BUILD_TUPLE``) ``MAKE_FUNCTION f`` <iterable>
+``GET_ITER`` ``CALL 0``.  ``decode`` inlines it (``MAKE_FUNCTION`` and ``LOAD_CLOSURE`` never
+reach the builder); its cells (``LOAD_DEREF``/``STORE_DEREF``) are plain locals.
 
 Names missing from ``TABLE`` are outside the compiled subset; ``api.prescreen`` rejects them.
 """
@@ -110,6 +119,12 @@ def _pair(first: str, second: str) -> Rule:
     return lambda arg: [(first, arg[0]), (second, arg[1])]
 
 
+def _cell(op: str) -> Rule:
+    """A cell of the function's own (a variable a comprehension reads) is a plain local: the
+    comprehension is inlined (``decode``), so no closure ever sees the cell."""
+    return lambda arg: [(op, arg.name)]
+
+
 def _return_const(arg: object) -> list[Neutral]:
     return [("LOAD_CONST", arg), ("RETURN", None)]
 
@@ -123,6 +138,7 @@ _COMMON: dict[str, Rule] = {
     "STORE_SUBSCR": _fixed("STORE_SUBSCR", None),
     "BINARY_SUBSCR": _fixed("SUBSCR", None),
     "BUILD_LIST": _same("BUILD_LIST"),
+    "LIST_APPEND": _same("LIST_APPEND"),
     "LOAD_CONST": _same("LOAD_CONST"),
     "LOAD_FAST": _same("LOAD_FAST"),
     "STORE_FAST": _same("STORE_FAST"),
@@ -154,6 +170,12 @@ NULL_FIRST: bool = VERSION < (3, 13)
 _PER_VERSION: dict[tuple[int, int], dict[str, Rule]] = {
     (3, 11): {
         "PRECALL": _drop,
+        "MAKE_CELL": _drop,
+        "COPY_FREE_VARS": _drop,
+        "LOAD_DEREF": _cell("LOAD_FAST"),
+        "STORE_DEREF": _cell("STORE_FAST"),
+        "LOAD_CLOSURE": _cell("LOAD_CLOSURE"),
+        "MAKE_FUNCTION": _same("MAKE_FUNCTION"),
         "LOAD_METHOD": _same("LOAD_METHOD"),
         "UNARY_POSITIVE": _fixed("UNARY", "+"),
         "POP_JUMP_FORWARD_IF_TRUE": _branch("BRANCH", True),
@@ -169,6 +191,7 @@ _PER_VERSION: dict[tuple[int, int], dict[str, Rule]] = {
     },
     (3, 12): {
         "LOAD_FAST_CHECK": _same("LOAD_FAST"),
+        "LOAD_FAST_AND_CLEAR": _same("LOAD_FAST_AND_CLEAR"),
         "RETURN_CONST": _return_const,
         "CALL_INTRINSIC_1": _intrinsic,
         "END_FOR": _fixed("POP", 2),
@@ -179,6 +202,7 @@ _PER_VERSION: dict[tuple[int, int], dict[str, Rule]] = {
     },
     (3, 13): {
         "LOAD_FAST_CHECK": _same("LOAD_FAST"),
+        "LOAD_FAST_AND_CLEAR": _same("LOAD_FAST_AND_CLEAR"),
         "LOAD_FAST_LOAD_FAST": _pair("LOAD_FAST", "LOAD_FAST"),
         "STORE_FAST_STORE_FAST": _pair("STORE_FAST", "STORE_FAST"),
         "STORE_FAST_LOAD_FAST": _pair("STORE_FAST", "LOAD_FAST"),

@@ -129,7 +129,47 @@ def log_zip_reversed(xs, ys, out):
     return len(out)
 
 
+def matrix(n, m):
+    return [[0.0] * m for _ in range(n)]
+
+
+def positive_squares(xs):
+    return [x * x for x in xs if x > 0]
+
+
+def comprehension_keeps_variable(n):
+    x = 7
+    ys = [x * 2 for x in range(n)]
+    return x + len(ys)
+
+
+def table(n):
+    return [[i * j for j in range(n)] for i in range(n)]
+
+
+def halves(n):
+    out = []
+    for i in range(n):
+        out.append(i * 0.5)
+    s = 0.0
+    for k in range(len(out)):
+        s += out[k]
+    return s
+
+
+def evens_or_empty(xs, flag):
+    if flag:
+        return []
+    return [x for x in xs if x % 2 == 0]
+
+
 CASES = [
+    (matrix, [(2, 3), (0, 3), (3, 0), (2, -1)]),
+    (positive_squares, [([1, -2, 3],), ([],), ([1, 2**40, 3],), ([1.5, -2.0],), ([1, "a"],)]),
+    (comprehension_keeps_variable, [(4,), (0,)]),
+    (table, [(3,), (0,), (2**5,)]),
+    (halves, [(5,), (0,)]),
+    (evens_or_empty, [([1, 2, 4], False), ([1, 2], True)]),
     (total, [([1, 2, 3],), ([],), ([1, 2.5, 3],), ([1, "a"],), ([2**62, 2**62],)]),
     (dot, [([1.0, 2.0], [3.0, 4.0]), ([1.0, 2.0], [3.0]), ([1.0, 2], [3.0, 4.0])]),
     (scale_into, [([1, 2, 3], [0, 0, 0], 3), ([1, 2, 3], [0], 3), ([1, 2], [0, 0], 2**62)]),
@@ -209,8 +249,9 @@ def test_a_surprising_item_deoptimizes_at_the_read():
     assert dst == [2.0, 4.0]  # appended once each, then python raised at the third item
     line = doubled.__code__.co_firstlineno + 1  # the ``for``: its FOR_ITER reads the item
     assert c.deopts() == {f"line {line}: list index out of range or the item is not float": 1}
-    dst = []  # an int first: the loop header may follow an append, so this deoptimizes too
-    assert c.entry([2, 0.5], dst) == 2 and dst == [4.0, 1.0]
+    dst = []  # an int first: nothing appended yet (the first iteration has its own version
+    assert c.entry([2, 0.5], dst) is MISS and dst == []  # of the loop header): a clean miss
+    assert c.entry([0.5, 2], dst) == 2 and dst == [1.0, 4.0]  # after an append: deoptimizes
 
 
 def test_new_lists_are_owned_and_returned():
@@ -226,6 +267,38 @@ def test_speculated_types_come_from_the_sample():
     assert of_value([(1, 2.0)]) == ListType(TupleType((INT, FLOAT)))
     assert of_value([]) == LIST and of_value(["a"]) == LIST
     assert of_value([([1],)]) == LIST  # a tuple holding a list is not native
+
+
+@pytest.mark.parametrize("func", [matrix, positive_squares, table, halves, evens_or_empty])
+def test_comprehensions_and_appended_lists_compile(func):
+    args = next(args for f, inputs in CASES if f is func for args in inputs)
+    c = compile_function(func, tuple(map(type, args)), fallback=_fallback, miss=MISS, sample=args)
+    assert c.entry(*copy(list(args))) == func(*copy(list(args)))
+
+
+def log_then_cube(xs, out):
+    out.append(len(xs))
+    return [x * x * x for x in xs]
+
+
+def test_a_bail_inside_a_comprehension_after_an_effect():
+    """3.12+ inline comprehensions: the interpreter resumes inside it.  3.11 calls a nested
+    function there, which a resume cannot re-create: the function is not compiled."""
+
+    def compile_it():
+        sample = ([1, 2], [])
+        return compile_function(
+            log_then_cube, (list, list), fallback=_fallback, miss=MISS, sample=sample
+        )
+
+    if sys.version_info < (3, 12):
+        with pytest.raises(Unsupported, match="inside a comprehension"):
+            compile_it()
+        return
+    c = compile_it()
+    out: list = []
+    assert c.entry([1, 2**30, 3], out) == [1, 2**90, 27] and out == [3]
+    assert sum(c.deopts().values()) == 1
 
 
 def test_storing_a_list_into_a_list_is_not_compiled():
@@ -316,6 +389,43 @@ def test_list_programs_run_natively_through_pyfast(python_and_pyfast):
     )
     assert "TypeError: can't multiply sequence by non-int of type 'float'" in got.stderr
     for name in ("mul_av", "sieve", "advance"):
+        assert records[name]["status"] == "compiled", records[name]
+        assert records[name]["native_calls"] >= 1, records[name]
+
+
+COMPREHENSIONS = """
+def matmul(a, b):
+    n, m, inner = len(a), len(b[0]), len(b)
+    c = [[0.0] * m for _ in range(n)]
+    for i in range(n):
+        ai, ci = a[i], c[i]
+        for j in range(m):
+            s = 0.0
+            for k in range(inner):
+                s += ai[k] * b[k][j]
+            ci[j] = s
+    return c
+
+def grid(n):
+    return [[(i * n + j) % 7 / 7.0 for j in range(n)] for i in range(n)]
+
+a = grid(4)
+for _ in range(3):
+    c = matmul(a, grid(4))
+print(c)
+x = 5
+print([x * x for x in range(4)], x)
+"""
+
+
+def test_comprehensions_run_natively_through_pyfast(python_and_pyfast):
+    expected, got, records = python_and_pyfast(COMPREHENSIONS)
+    assert (got.stdout, got.stderr, got.returncode) == (
+        expected.stdout,
+        expected.stderr,
+        expected.returncode,
+    )
+    for name in ("matmul", "grid"):
         assert records[name]["status"] == "compiled", records[name]
         assert records[name]["native_calls"] >= 1, records[name]
 
