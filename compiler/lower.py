@@ -5,9 +5,10 @@ function, an empty ``llvmlite.ir.Module`` (the JIT sets its triple and data layo
 listener that hears deoptimizations.
 Out: the module filled with
 
-- one internal ``i32 @<symbol>(ptr out, ptr obj_out, i32 depth, <params>, <unit globals>)``
-  per function (0 = result stored at ``out``, 1 = bail, 2 = exception set, 3 = deoptimized:
-  the interpreter's result is a new reference at ``obj_out``), direct calls between them
+- one internal ``{i32, T} @<symbol>(ptr obj_out, i32 depth, <params>, <unit globals>)`` per
+  function, returning a status and the result of type ``T`` in registers (status 0 = the
+  result is valid, 1 = bail, 2 = exception set, 3 = deoptimized: the interpreter's result is
+  a new reference at ``obj_out``), direct calls between them
   passing ``depth + 1`` and bailing past ``MAX_NATIVE_DEPTH`` (the interpreter then recurses,
   and raises ``RecursionError`` where Python would);
 - at each possible bail, a branch to the single ``ret i32 1`` block where no effect can have
@@ -64,9 +65,14 @@ KEEP_LIMIT = 1 << 16
 _KEEPS = (ir.NewList, ir.ListRepeat, ir.ListStore)
 
 
+def _result_type(fir: ir.FunctionIR) -> ll.LiteralStructType:
+    """``{status, result}``: both come back in registers (no memory round trip per call)."""
+    return ll.LiteralStructType([_I32, llvm_type(fir.return_type)])
+
+
 def _signature(fir: ir.FunctionIR, unit: Unit) -> ll.FunctionType:
     params = [llvm_type(p.type) for p in fir.params] + [llvm_type(g.type) for g in unit.globals]
-    return ll.FunctionType(_I32, [_PTR, _PTR, _I32, *params])
+    return ll.FunctionType(_result_type(fir), [_PTR, _I32, *params])
 
 
 class _Deopt:
@@ -104,7 +110,7 @@ class _FunctionLowering(ir.OpVisitor):
         self.fn = fn
         self.impls = impls
         self.resumes = resumes
-        self.out, self.obj_out, self.depth, *rest = fn.args
+        self.obj_out, self.depth, *rest = fn.args
         self.params = rest[: len(fir.params)]
         self.globals = rest[len(fir.params) :]
         self.values: dict[int, ll.Value] = {}
@@ -123,10 +129,15 @@ class _FunctionLowering(ir.OpVisitor):
         self.blocks = {b.label: fn.append_basic_block(f"block{b.label}") for b in fir.blocks}
         self.exit = fn.append_basic_block("exit")
         self.status = self.allocas.alloca(_I32, name="status")
+        result_type = _result_type(fir)
+        self.result = self.allocas.alloca(result_type.elements[1], name="result")
+        self.allocas.store(ll.Constant(result_type.elements[1], ll.Undefined), self.result)
         self.b = ll.IRBuilder(self.exit)
         if self.keep is not None:
             self.b.call(capi.function(fn.module, "Py_DecRef"), [self.b.load(self.keep, typ=_PTR)])
-        self.b.ret(self.b.load(self.status, typ=_I32))
+        pair = ll.Constant(result_type, ll.Undefined)
+        pair = self.b.insert_value(pair, self.b.load(self.status, typ=_I32), 0)
+        self.b.ret(self.b.insert_value(pair, self.b.load(self.result), 1))
         self.bail_block = fn.append_basic_block("bail")
         self.b = ll.IRBuilder(self.bail_block)
         self.ret(_I32(1))
@@ -274,12 +285,12 @@ class _FunctionLowering(ir.OpVisitor):
 
     def visit_call_direct(self, op: ir.CallDirect) -> ll.Value:
         b = self.b
-        slot = self.allocas.alloca(llvm_type(op.type))
         obj_slot = self.allocas.alloca(_PTR)
         depth = b.add(self.depth, _I32(1))
         self.bail_unless_false(b.icmp_signed(">", depth, _I32(MAX_NATIVE_DEPTH)))
-        args = [slot, obj_slot, depth, *map(self.value, op.args), *self.globals]
-        status = b.call(self.impls[op.callee], args)
+        args = [obj_slot, depth, *map(self.value, op.args), *self.globals]
+        pair = b.call(self.impls[op.callee], args)
+        status = b.extract_value(pair, 0)
         with b.if_then(b.icmp_signed("!=", status, _I32(0)), likely=False):
             with b.if_then(b.icmp_signed("==", status, _I32(STATUS_ERROR))):
                 self.fail()
@@ -288,7 +299,7 @@ class _FunctionLowering(ir.OpVisitor):
                 self.resume(op.after, f"{op.callee.name} deoptimized")
             b.branch(self.bail_target())  # the callee bailed: the call is redone
             b.position_at_end(b.append_basic_block())  # unreachable: if_then's exit branch
-        result = b.load(slot, typ=llvm_type(op.type))
+        result = b.extract_value(pair, 1)
         if isinstance(op.type, ListType):
             self.keep_object(result)  # the callee returned a new reference
         return result
@@ -453,7 +464,7 @@ class _FunctionLowering(ir.OpVisitor):
         value = self.value(op.value)
         if isinstance(op.value.type, ListType):
             boxing.incref(self.b, value)  # the caller gets a new reference
-        self.b.store(value, self.out)
+        self.b.store(value, self.result)
         self.ret(_I32(0))
 
     def visit_bail(self, op: ir.Bail) -> None:
@@ -515,7 +526,9 @@ def lower_unit(
     body = ll.Function(module, body_type, f"{main.symbol}.body")
     out, obj_out, *rest = body.args
     b = ll.IRBuilder(body.append_basic_block("entry"))
-    b.ret(b.call(impls[main], [out, obj_out, _I32(0), *rest]))
+    pair = b.call(impls[main], [obj_out, _I32(0), *rest])
+    b.store(b.extract_value(pair, 1), out)
+    b.ret(b.extract_value(pair, 0))
     spec = add_entry(module, body, params, main.return_type, unit.guards, f"{main.symbol}.entry")
     spec.slots.update(resumes.slots)
     return spec
