@@ -6,12 +6,15 @@ Out: the stored result when it is still valid, else ``None``.
 File: ``__pycache__/<stem>.<cache_tag>[.opt-N].pyfast-<version>-<crc of fingerprint>.pyc``
 next to CPython's own ``.pyc`` (never the same name), or ``<cache_dir>/<crc of the
 folder>-<stem>...`` with ``--cache-dir``; so runs with different compilers (or prescreens)
-keep separate caches.  Layout: 4-byte little-endian header length, a marshaled header
-``(MAGIC, fingerprint, source mtime_ns, source size)``, then the marshaled payload.  The
-fingerprint names everything that changes the instrumented bytes: pyfast's version, the
-Python version and optimisation level, and the size and mtime of every hook and compiler
-source file (``prescreen`` decides what gets instrumented).  Writes are atomic (temporary
-file + ``os.replace``); a stale, corrupt, unreadable or unwritable cache is ignored.
+keep separate caches.  Layout: a 32-byte header -- ``MAGIC`` (8 bytes), the CRC-32 and the
+Adler-32 of the fingerprint, the source's mtime_ns and size (8 bytes each, little-endian) --
+compared as bytes, then the marshaled payload (``finder.build``: the instrumented tree as
+placed at its slots when stored, its slot specs, the untouched functions, that first slot,
+the slot constants' sites, and the marshaled original tree).  The fingerprint names
+everything that changes the instrumented bytes: pyfast's version, the Python version and
+optimisation level, and the size and mtime of every hook and compiler source file
+(``prescreen`` decides what gets instrumented).  Writes are atomic (temporary file +
+``os.replace``); a stale, corrupt, unreadable or unwritable cache is ignored.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from pyfast.hook import runtime
 
 import pyfast
 
-MAGIC = "pyfast-cache-1"
+MAGIC = b"pyfast03"
+HEADER = 32
 _fingerprint: str | None = None
+_key: bytes = b""  # MAGIC and the fingerprint's checksums, set with ``_suffix_text``
 
 
 def fingerprint() -> str:
@@ -49,10 +54,12 @@ def fingerprint() -> str:
 
 def _suffix() -> str:
     """The part of a cache file name after the module's stem (the same for every module)."""
-    global _suffix_text
+    global _suffix_text, _key
     if _suffix_text is None:
         opt = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
-        key = zlib.crc32(fingerprint().encode())
+        text = fingerprint().encode()
+        key = zlib.crc32(text)
+        _key = MAGIC + key.to_bytes(4, "little") + zlib.adler32(text).to_bytes(4, "little")
         tag = sys.implementation.cache_tag
         _suffix_text = f".{tag}{opt}.pyfast-{pyfast.__version__}-{key:08x}.pyc"
     return _suffix_text
@@ -62,23 +69,43 @@ _suffix_text: str | None = None
 
 
 def path_for(source: str) -> str:
-    folder, base = os.path.split(os.path.abspath(source))
-    name = (base.rpartition(".")[0] or base) + _suffix()
+    folder, base = os.path.split(source)
+    return folder_of(folder) + (base.rpartition(".")[0] or base) + _suffix()
+
+
+def folder_of(folder: str) -> str:
+    """Where the cache files of the sources in ``folder`` go, ending with a separator
+    (remembered per absolute folder: the same for every module of a package)."""
     cache_dir = runtime.settings.cache_dir
-    if cache_dir:
-        return os.path.join(cache_dir, f"{zlib.crc32(os.fsencode(folder)):08x}-{name}")
-    return os.path.join(folder, "__pycache__", name)
+    found = _folders.get((folder, cache_dir))
+    if found is None:
+        absolute = os.path.abspath(folder)
+        if cache_dir:
+            found = os.path.join(cache_dir, f"{zlib.crc32(os.fsencode(absolute)):08x}-")
+        else:
+            found = os.path.join(absolute, "__pycache__", "")
+        if os.path.isabs(folder):  # a relative folder depends on the working directory
+            _folders[folder, cache_dir] = found
+    return found
+
+
+_folders: dict[tuple[str, str | None], str] = {}
+
+
+def header(st: os.stat_result) -> bytes:
+    """The first ``HEADER`` bytes of a valid cache file for a source with this ``os.stat``."""
+    _suffix()
+    mtime = st.st_mtime_ns.to_bytes(8, "little", signed=True)
+    return _key + mtime + st.st_size.to_bytes(8, "little")
 
 
 def load(path: str, st: os.stat_result) -> tuple | None:
     try:
-        with open(path, "rb") as file:
+        with open(path, "rb", buffering=0) as file:
             data = file.read()
-        size = int.from_bytes(data[:4], "little")
-        header = marshal.loads(data[4 : 4 + size])
-        if header != (MAGIC, fingerprint(), st.st_mtime_ns, st.st_size):
+        if data[:HEADER] != header(st):
             return None
-        return marshal.loads(data[4 + size :])
+        return marshal.loads(memoryview(data)[HEADER:])
     except Exception:  # noqa: BLE001 - missing, corrupt or foreign: recompute
         return None
 
@@ -88,8 +115,7 @@ def store(path: str, st: os.stat_result, payload: tuple) -> None:
         return
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        header = marshal.dumps((MAGIC, fingerprint(), st.st_mtime_ns, st.st_size))
-        data = len(header).to_bytes(4, "little") + header + marshal.dumps(payload)
+        data = header(st) + marshal.dumps(payload)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(tmp, "wb") as file:
             file.write(data)

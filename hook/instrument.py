@@ -3,9 +3,10 @@
 In: a module (or ``__main__``) code object and the compiler's ``prescreen``.
 Out: ``Instrumented(code, slots, others)``: the new code tree, one ``SlotSpec`` per probe
 (all marshalable, so the result can be cached on disk), and the functions left untouched with
-the reason.  Probes name their slot by a placeholder string constant; ``relocate`` swaps each
-placeholder for the slot's index in ``builtins.__pyfast__`` when the code is loaded, so a
-cached module and a module loaded twice (``__main__`` and imported) get distinct slots.
+the reason.  Probes name their slot by a placeholder string constant; ``Instrumented.placed``
+swaps each placeholder for the slot's index in ``builtins.__pyfast__`` when the code is loaded
+(through the recorded ``sites``, and not at all when a cached tree was placed at the same
+index before), so a module loaded twice (``__main__`` and imported) gets distinct slots.
 
 What a function gets (``OPS`` supplies the per-version opcodes), in Python terms::
 
@@ -92,18 +93,51 @@ class Untouched(_Record):
 
 
 class Instrumented:
-    def __init__(self, code: CodeType, slots: list[SlotSpec], others: list[Untouched]) -> None:
+    """A module's instrumented tree: ``code`` (slot constants set for slot ``base`` onwards, or
+    still placeholders when ``sites`` is None), the probes (``slots``, raw tuples of
+    ``SlotSpec`` fields: ``spec(k)`` makes the record), the functions left alone (``others``,
+    raw ``Untouched`` tuples) and ``sites``, where the slot constants are (``find_sites``)."""
+
+    __slots__ = ("code", "slots", "others", "base", "sites")
+
+    def __init__(
+        self,
+        code: CodeType,
+        slots: list | tuple,
+        others: list | tuple,
+        base: int = 0,
+        sites: tuple | None = None,
+    ) -> None:
         self.code = code
         self.slots = slots
         self.others = others
+        self.base = base
+        self.sites = sites
 
-    def to_marshal(self) -> tuple:
-        return (self.code, tuple(map(tuple, self.slots)), tuple(map(tuple, self.others)))
+    def spec(self, k: int) -> SlotSpec:
+        return tuple.__new__(SlotSpec, self.slots[k])
+
+    def placed(self, base: int) -> CodeType:
+        """The tree with slot ``k`` at ``builtins.__pyfast__[base + k]``."""
+        if self.sites is None:  # fresh from ``instrument``: placeholders
+            self.sites = find_sites(self.code) or ()
+        elif base == self.base:
+            return self.code  # the usual warm-cache case: nothing to rewrite
+        return move(self.code, self.sites, base) if self.sites else self.code
+
+    def to_marshal(self, base: int, code: CodeType) -> tuple:
+        """What the disk cache stores: the tree as placed at ``base`` (see ``placed``)."""
+        return (
+            code,
+            tuple(map(tuple, self.slots)),
+            tuple(map(tuple, self.others)),
+            base,
+            self.sites,
+        )
 
     @classmethod
     def from_marshal(cls, data: tuple) -> Instrumented:
-        code, slots, others = data
-        return cls(code, [SlotSpec(*s) for s in slots], [Untouched(*u) for u in others])
+        return cls(*data)
 
 
 def is_function(code: CodeType) -> bool:
@@ -131,20 +165,33 @@ def instrument(code: CodeType, prescreen: Callable[[CodeType], object]) -> Instr
     return Instrumented(state.visit(code), state.slots, state.others)
 
 
-def relocate(code: CodeType, base: int) -> CodeType:
-    """Replace every slot placeholder ``k`` in the tree by the slot index ``base + k``."""
-    consts = code.co_consts
-    new = list(consts)
-    changed = False
-    for i, const in enumerate(consts):
+def find_sites(code: CodeType) -> tuple | None:
+    """Where the slot placeholders of the tree are: ``(own, children)``, ``own`` the pairs
+    ``(constant index, k)`` of this code object, ``children`` the pairs ``(constant index,
+    sites of that code object)``; ``None`` for a subtree without slots.  ``bytecode`` merges
+    equal constants (hence one unique placeholder string per slot), but once placed each slot
+    number keeps its own constant index, so ``move`` can re-place a tree by its sites."""
+    own = []
+    children = []
+    for i, const in enumerate(code.co_consts):
         if isinstance(const, CodeType):
-            const = relocate(const, base)
+            sub = find_sites(const)
+            if sub is not None:
+                children.append((i, sub))
         elif isinstance(const, str) and const.startswith(PLACEHOLDER):
-            const = base + int(const[len(PLACEHOLDER) :])
-        if const is not consts[i]:
-            new[i] = const
-            changed = True
-    return code.replace(co_consts=tuple(new)) if changed else code
+            own.append((i, int(const[len(PLACEHOLDER) :])))
+    return (tuple(own), tuple(children)) if own or children else None
+
+
+def move(code: CodeType, sites: tuple, base: int) -> CodeType:
+    """The tree with the slot constant at each site set to ``base + k``."""
+    own, children = sites
+    consts = list(code.co_consts)
+    for i, k in own:
+        consts[i] = base + k
+    for i, sub in children:
+        consts[i] = move(consts[i], sub, base)
+    return code.replace(co_consts=tuple(consts))
 
 
 def _reason_of(result: object) -> str:

@@ -1,6 +1,7 @@
 """Reports: what pyfast saw and decided, per function.
 
-In: ``runtime.functions`` and ``runtime.modules``.
+In: ``runtime.modules``: their slot specs, and the profiles of the functions whose probes fired
+(a function never called gets a row of zero counts).
 Out: ``records()``, the JSON contract (one dict per function); ``table()``, the readable
 ``--report`` text; ``write_at_exit()``, registered with ``atexit`` by ``install``.
 
@@ -45,39 +46,47 @@ _EMPTY = {
 
 def records() -> list[dict]:
     out = []
-    for profile in runtime.functions:
-        counters = profile.counters()
-        native = counters.get("native_calls", 0)
-        osr_entries = sum(loop.osr_entries for loop in profile.loops)
-        out.append(
-            {
-                "module": profile.module.name,
-                "qualname": profile.spec.qualname,
-                "file": profile.module.file,
-                "line": profile.spec.line,
-                "calls": profile.calls + native,
-                "loop_iterations": sum(loop.iterations for loop in profile.loops),
-                "signatures": profile.signatures(),
-                "status": profile.status,
-                "reason": profile.reason,
-                "native_calls": native + osr_entries,
-                "compile_ms": round(profile.compile_ms, 3),
-                "osr_entries": osr_entries,
-                "deopts": sum(profile.deopts.values()),
-                "deopt_reasons": dict(profile.deopts),
-            }
-        )
     for module in runtime.modules:
-        for other in module.others:
+        for k, spec in enumerate(module.result.slots):
+            if spec[0] != "function":
+                continue
+            profile = module.profiles.get(k)
+            if profile is None:  # no probe of it ever fired: nothing was counted
+                row = {"module": module.name, "qualname": spec[1], "file": module.file}
+                out.append({**row, "line": spec[2], **_EMPTY})
+                continue
+            counters = profile.counters()
+            native = counters.get("native_calls", 0)
+            osr_entries = sum(loop.osr_entries for loop in profile.loops)
             out.append(
                 {
                     "module": module.name,
-                    "qualname": other.qualname,
+                    "qualname": profile.spec.qualname,
                     "file": module.file,
-                    "line": other.line,
+                    "line": profile.spec.line,
+                    "calls": profile.calls + native,
+                    "loop_iterations": sum(loop.iterations for loop in profile.loops),
+                    "signatures": profile.signatures(),
+                    "status": profile.status,
+                    "reason": profile.reason,
+                    "native_calls": native + osr_entries,
+                    "compile_ms": round(profile.compile_ms, 3),
+                    "osr_entries": osr_entries,
+                    "deopts": sum(profile.deopts.values()),
+                    "deopt_reasons": dict(profile.deopts),
+                }
+            )
+    for module in runtime.modules:
+        for qualname, line, status, reason in module.others:
+            out.append(
+                {
+                    "module": module.name,
+                    "qualname": qualname,
+                    "file": module.file,
+                    "line": line,
                     **_EMPTY,
-                    "status": other.status,
-                    "reason": other.reason,
+                    "status": status,
+                    "reason": reason,
                 }
             )
     return out

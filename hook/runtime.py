@@ -6,13 +6,18 @@ Out: slot values the probes act on (a profiler callback while cold, a native ent
 compiled, ``None`` when the function is decided and must cost nothing more), requests to
 ``pyfast.compiler.api.compile_function`` and the per-function records ``report`` prints.
 
-Slot life cycle of a function: ``on_call`` (counts calls and argument types) -> when hot,
+Slot life cycle of a function: a stub (``_first_use``: the first time one of the function's
+probes fires, it makes the ``FunctionProfile`` and its loops' ``LoopProfile``, puts their
+callbacks in their slots and forwards the call; a function never called costs no profile,
+and the report makes its zero row from the slot specs) -> ``on_call`` (counts calls and
+argument types) -> when hot,
 a compile request (synchronous when the threshold is 1, so tests are deterministic; otherwise
 on one background daemon thread, the program never waits) -> the entry of the
 ``CompiledFunction`` (its fallback is the previous slot value, so guard misses keep being
 profiled and up to ``MAX_SIGNATURES`` signatures chain) -> or ``None`` when nothing can be
 compiled.  A loop slot counts iterations until the threshold, asks for its function to be
-compiled, and then becomes ``None`` (on-stack replacement is not built yet).
+compiled and, at an OSR header, for an entry that finishes the running call natively (the
+slot then holds it), and otherwise becomes ``None``.
 
 While a tracer or profiler is active (``sys.settrace``, ``sys.setprofile``, their
 all-threads variants, or a ``sys.monitoring`` tool), every live slot is ``None``: native code
@@ -21,12 +26,14 @@ is not entered and nothing is counted; the slots come back when the last tracer 
 
 from __future__ import annotations
 
+import _thread
 import builtins
 import functools
+import os
 import sys
 import time
-from collections.abc import Callable
-from types import CodeType, FunctionType
+from collections.abc import Callable, Mapping
+from types import CodeType, FrameType, FunctionType, MappingProxyType
 
 from pyfast.hook import instrument
 
@@ -114,16 +121,64 @@ def suspend(active: bool) -> None:
 
 
 class ModuleRecord:
-    """One loaded instance of an instrumented module (``__main__`` included)."""
+    """One loaded instance of an instrumented module (``__main__`` included): its slots are
+    ``base`` to ``base + len(result.slots) - 1``.  A function's profile (and its loops') is made
+    when one of its probes first fires (``callback``); until then its slots hold a stub."""
 
-    def __init__(self, name: str, file: str, result: instrument.Instrumented, original) -> None:
+    def __init__(
+        self, name: str, file: str, result: instrument.Instrumented, original, base: int
+    ) -> None:
         self.name = name
-        self.file = file
-        self.others = result.others
+        self._file = file  # absolute or not normalised yet: see ``file``
+        self.result = result
+        self.others = result.others  # raw ``Untouched`` tuples
+        self.base = base
+        self.profiles: dict[int, FunctionProfile | LoopProfile] = {}  # by slot - base
         self._original = original  # the un-instrumented code tree, or its marshaled bytes
         self._originals: list[CodeType] | None = None
         self.code: CodeType | None = None  # the instrumented tree, as executed
         self.indexed = False
+
+    @property
+    def file(self) -> str:
+        """The source's absolute path (normalised when first asked: an absolute path does not
+        depend on the working directory, the loader hands a relative one over normalised)."""
+        if os.path.isabs(self._file):
+            self._file = os.path.normpath(self._file)
+        return self._file
+
+    def callback(self, k: int) -> Callable:
+        """The profiler callback of slot ``base + k``; the first use of any probe of a function
+        makes the function's profile and its loops' and puts their callbacks in the slots."""
+        found = self.profiles.get(k)
+        if found is None:
+            with _lock:
+                found = self.profiles.get(k)
+                if found is None:
+                    self._profile(k)
+                    found = self.profiles[k]
+        if type(found) is LoopProfile:
+            return found.on_iteration
+        return found.on_call
+
+    def _profile(self, k: int) -> None:
+        slots = self.result.slots
+        owner = slots[k][4]  # SlotSpec.owner: the function's own index for a function
+        profile = FunctionProfile(self, self.result.spec(owner), self.base + owner)
+        self.profiles[owner] = profile
+        functions.append(profile)
+        set_slot(profile.slot, profile.on_call)
+        j = owner + 1
+        while j < len(slots) and slots[j][0] == "loop" and slots[j][4] == owner:
+            loop = LoopProfile(profile, self.base + j, slots[j][5])
+            self.profiles[j] = loop
+            set_slot(loop.slot, loop.on_iteration)
+            j += 1
+        if k not in self.profiles:  # not laid out as ``instrument`` does: a loop stands alone
+            spec = self.result.spec(k)
+            loop = LoopProfile(profile, self.base + k, spec.header)
+            self.profiles[k] = loop
+            set_slot(loop.slot, loop.on_iteration)
 
     def original(self, index: int) -> CodeType:
         if self._originals is None:
@@ -147,6 +202,24 @@ class ModuleRecord:
                 table[id(live_code)] = (live_code, original)
 
 
+def _first_use(module: ModuleRecord, k: int, *args: object) -> object:
+    """What a slot holds until its function's profile exists (see ``ModuleRecord.callback``)."""
+    return module.callback(k)(*args)
+
+
+_FIRST_USE = _first_use.__code__
+_NOTHING: Mapping = MappingProxyType({})
+_NONE: frozenset = frozenset()
+_lock = _thread.allocate_lock()
+
+
+def _caller() -> FrameType:
+    """The frame of the instrumented function whose probe called the profiler callback that
+    calls this (one more frame up when the call came through ``_first_use``)."""
+    frame = sys._getframe(2)
+    return frame.f_back if frame.f_code is _FIRST_USE else frame
+
+
 _by_code: dict[int, tuple[CodeType, CodeType]] = {}
 
 
@@ -161,24 +234,17 @@ def original_code(function: FunctionType) -> CodeType:
     return hit[1] if hit is not None and hit[0] is code else code
 
 
-def register(name: str, file: str, result: instrument.Instrumented, original) -> CodeType:
-    """Give a loaded module its slots; return its code with the placeholders relocated."""
-    module = ModuleRecord(name, file, result, original)
-    modules.append(module)
+def register(name: str, file: str, result: instrument.Instrumented, original) -> ModuleRecord:
+    """Give a loaded module its slots (stubs until first use); its ``code`` is placed there."""
     base = len(desired)
-    owners: dict[int, FunctionProfile] = {}
-    for k, spec in enumerate(result.slots):
-        if spec.kind == "function":
-            profile = FunctionProfile(module, spec, base + k)
-            owners[k] = profile
-            functions.append(profile)
-            callback = profile.on_call
-        else:
-            callback = LoopProfile(owners[spec.owner], base + k, spec.header).on_iteration
-        desired.append(callback)
-        live.append(None if _suspended else callback)
-    module.code = instrument.relocate(result.code, base)
-    return module.code
+    module = ModuleRecord(name, file, result, original, base)
+    module.code = result.placed(base)
+    first_use = functools.partial
+    stubs = [first_use(_first_use, module, k) for k in range(len(result.slots))]
+    modules.append(module)
+    desired.extend(stubs)
+    live.extend([None] * len(stubs) if _suspended else stubs)
+    return module
 
 
 class LoopProfile:
@@ -196,13 +262,13 @@ class LoopProfile:
         self.osr_entries = 0
         self.bails = 0
         self.ready = False  # an OSR entry is in the slot
-        owner.loops.append(self)
+        owner.loops = (*owner.loops, self)
 
     def on_iteration(self, *values: object) -> object:
         self.iterations += 1
         if self.iterations >= settings.threshold:
             set_slot(self.slot, None)
-            frame = sys._getframe(1)
+            frame = _caller()
             try:
                 if self.header >= 0 and settings.jit:
                     self.request(frame, values)
@@ -283,7 +349,7 @@ class LoopProfile:
                 self.osr_entries += 1
             return result
 
-        self.owner.osr_compiled.append(compiled)
+        self.owner.osr_compiled = (*self.owner.osr_compiled, compiled)
         self.ready = True
         if self.owner.status != "compiled":
             self.owner.status, self.owner.reason = (
@@ -302,6 +368,29 @@ def _reason(exc: BaseException) -> str:
 
 
 class FunctionProfile:
+    __slots__ = (
+        "module",
+        "spec",
+        "slot",
+        "calls",
+        "loop_hot",
+        "sigs",
+        "details",
+        "detailed",
+        "loops",
+        "requested",
+        "entries",
+        "status",
+        "reason",
+        "compile_ms",
+        "func",
+        "live",
+        "osr_compiled",
+        "osr_requested",
+        "deopts",
+        "bails",
+    )
+
     def __init__(self, module: ModuleRecord, spec: instrument.SlotSpec, slot: int) -> None:
         self.module = module
         self.spec = spec
@@ -309,19 +398,21 @@ class FunctionProfile:
         self.calls = 0
         self.loop_hot = False  # a loop passed the threshold: compile at the next call
         self.sigs: dict[tuple[type, ...], int] = {}
-        self.details: dict[str, int] = {}
-        self.detailed: set[tuple[type, ...]] = set()
-        self.loops: list[LoopProfile] = []
-        self.requested: list[tuple[type, ...]] = []
-        self.entries: list = []
+        # Made at import for every function called then: what most never need is shared and
+        # empty until written (a new tuple, set or dict replaces it).
+        self.details: Mapping[str, int] = _NOTHING  # detailed signature text -> calls
+        self.detailed: frozenset[tuple[type, ...]] = _NONE
+        self.loops: tuple[LoopProfile, ...] = ()
+        self.requested: tuple[tuple[type, ...], ...] = ()
+        self.entries: tuple = ()
         self.status = "cold"
         self.reason: str | None = None
         self.compile_ms = 0.0
         self.func: FunctionType | None = None
         self.live: FunctionType | None = None  # the program's function object, once found
-        self.osr_compiled: list = []  # keeps the OSR entries' native code alive
+        self.osr_compiled: tuple = ()  # keeps the OSR entries' native code alive
         self.osr_requested = False  # one loop header's continuation is enough
-        self.deopts: dict[str, int] = {}  # reason -> how often native code resumed there
+        self.deopts: Mapping[str, int] = _NOTHING  # reason -> how often native code resumed there
         self.bails = 0
 
     def on_bail(self) -> None:
@@ -339,7 +430,7 @@ class FunctionProfile:
     def on_deopt(self, reason: str) -> None:
         """Native code of this function (or of its loops) deoptimized: past ``MAX_DEOPTS`` the
         function runs interpreted (the rest of this call resumes in the interpreter anyway)."""
-        self.deopts[reason] = self.deopts.get(reason, 0) + 1
+        self.deopts = {**self.deopts, reason: self.deopts.get(reason, 0) + 1}
         total = sum(self.deopts.values())
         log(f"{self.name} deoptimized ({reason})")
         if total == MAX_DEOPTS:
@@ -355,20 +446,23 @@ class FunctionProfile:
     def on_call(self, *args: object) -> object:
         self.calls += 1
         key = tuple(map(type, args))
-        n = self.sigs.get(key, 0) + 1
-        self.sigs[key] = n
+        sigs = self.sigs
+        n = sigs.get(key, 0) + 1
+        sigs[key] = n
         if n == 1 and _needs_detail(key):
-            self.detailed.add(key)
-        if key in self.detailed:
+            self.detailed = self.detailed | {key}
+        if self.detailed and key in self.detailed:
             detail = describe(args)
-            self.details[detail] = self.details.get(detail, 0) + 1
+            details = self.details if type(self.details) is dict else {}
+            details[detail] = details.get(detail, 0) + 1
+            self.details = details
         threshold = settings.threshold
         if (self.calls >= threshold or self.loop_hot) and (n >= threshold or not self.requested):
             try:
                 if not self.requested:
                     key = max(self.sigs, key=self.sigs.__getitem__)
                 if key not in self.requested:
-                    self.hot(key, sys._getframe(1), args)
+                    self.hot(key, _caller(), args)
             except Exception as exc:  # noqa: BLE001
                 self.decide("failed", f"hook error: {exc!r}")
         return MISS
@@ -381,7 +475,7 @@ class FunctionProfile:
             if not self.entries:
                 self.decide("unsupported", f"more than {MAX_SIGNATURES} argument-type signatures")
             return
-        self.requested.append(key)
+        self.requested = (*self.requested, key)
         if self.func is None:
             self.func = self.original_function(frame)
         log(f"{self.name} is hot: compiling for {signature_text(key)}")
@@ -436,7 +530,7 @@ class FunctionProfile:
             return
         finally:
             self.compile_ms += (time.perf_counter() - start) * 1000
-        self.entries.append(compiled)
+        self.entries = (*self.entries, compiled)
         self.status, self.reason = "compiled", None
         native_ready(self.slot, compiled.entry)
         log(f"compiled {self.name}{signature_text(key)} in {self.compile_ms:.1f} ms")
@@ -507,7 +601,10 @@ _DESCRIBED = {list, tuple}
 
 
 def _needs_detail(key: tuple[type, ...]) -> bool:
-    return bool(_DESCRIBED.intersection(key)) or any(t.__name__ == "ndarray" for t in key)
+    for t in key:
+        if t in _DESCRIBED or t.__name__ == "ndarray":
+            return True
+    return False
 
 
 def describe_one(value: object) -> str:

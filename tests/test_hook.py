@@ -831,6 +831,83 @@ def test_same_file_loaded_twice_gets_distinct_slots(env):
     assert first.f.__code__.co_consts != second.f.__code__.co_consts
 
 
+def _slots_read(function) -> set[int]:
+    """The slot numbers a function's probes index ``__pyfast__`` with."""
+    return {c for c in function.__code__.co_consts if type(c) is int}
+
+
+def test_cached_tree_is_used_as_is_at_its_own_slots_and_moved_elsewhere(env, monkeypatch):
+    env.write("placed.py", PROFILED)
+    env.install(threshold=1)
+    moves = []
+    real = instrument.move
+
+    def move(code, sites, base):
+        if code.co_name == "<module>":
+            moves.append(base)
+        return real(code, sites, base)
+
+    monkeypatch.setattr(instrument, "move", move)
+    base = len(runtime.desired)
+    first = _import_fresh("placed")  # cache miss: placed at ``base`` and stored so
+    assert moves == [base]
+    del runtime.desired[base:], runtime.live[base:]
+    runtime.modules.clear()
+    runtime.functions.clear()
+    again = _import_fresh("placed")  # the same slots as when stored: no code rewritten
+    assert moves == [base]
+    assert _slots_read(again.add) == _slots_read(first.add)
+    assert again.add(1, 2) == again.add(1, 2) == 3 and env.fake.native["add"] == 1
+    assert again.count(4) == 6 + 4
+    other = _import_fresh("placed")  # loaded again: its own slots, through the recorded sites
+    assert moves == [base, len(runtime.desired) - len(runtime.modules[-1].result.slots)]
+    assert _slots_read(other.add).isdisjoint(_slots_read(again.add))
+    assert other.add(2, 2) == other.add(2, 2) == 4 and env.fake.native["add"] == 2
+    assert other.count(4) == 10 and other.first([5]) == 5
+    slot = runtime.modules[-1].base + 0
+    assert _slots_read(other.add) == {slot} and runtime.live[slot] is not None
+
+
+def test_profiles_are_made_at_first_call_and_the_report_lists_every_function(env):
+    env.write("lazy.py", PROFILED)
+    env.install(threshold=10_000)
+    module = _import_fresh("lazy")
+    assert runtime.functions == []
+    assert module.count(3) == 6 and module.count(2) == 3
+    assert [p.spec.qualname for p in runtime.functions] == ["count"]
+    rows = {r["qualname"]: r for r in report.records() if r["module"] == "lazy"}
+    assert list(rows) == ["add", "count", "first"]
+    assert rows["count"]["calls"] == 2 and rows["count"]["loop_iterations"] == 5 + 3
+    never = {**rows["add"]}
+    assert never.pop("file") == str(env.path / "lazy.py") and never.pop("line") == 2
+    assert never == {
+        "module": "lazy",
+        "qualname": "add",
+        "calls": 0,
+        "loop_iterations": 0,
+        "signatures": [],
+        "status": "cold",
+        "reason": None,
+        "native_calls": 0,
+        "compile_ms": 0.0,
+        "osr_entries": 0,
+        "deopts": 0,
+        "deopt_reasons": {},
+    }
+    assert module.add(1, 2) == 3
+    assert env.record("add", "lazy")["calls"] == 1
+
+
+def test_first_call_through_the_stub_compiles_with_the_caller_s_frame(env):
+    ns = env.main(PROFILED, threshold=1)
+    stub = runtime.live[runtime.modules[-1].base]
+    assert stub.func is runtime._first_use
+    assert ns["add"](1, 2) == 3  # the stub makes the profile, which compiles at once
+    assert runtime.live[runtime.modules[-1].base] is not stub
+    assert env.fake.requests[0][:2] == ("add", (int, int))
+    assert runtime.functions[0].live is ns["add"]
+
+
 # --- reports --------------------------------------------------------------------------------
 
 
