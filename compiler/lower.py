@@ -404,16 +404,21 @@ class _FunctionLowering(ir.OpVisitor):
             b.branch(self.bail_target())
         old = b.load(address, typ=_PTR)
         b.store(boxed, address)
-        scalar = b.or_(
+        singleton = _I1_FALSE
+        for name in ("_Py_TrueStruct", "_Py_FalseStruct", "_Py_NoneStruct"):
+            singleton = b.or_(singleton, boxing.is_object(b, old, name))
+        number = b.or_(
             boxing.is_type(b, old, "PyFloat_Type"), boxing.is_type(b, old, "PyLong_Type")
         )
-        for singleton in ("_Py_TrueStruct", "_Py_FalseStruct", "_Py_NoneStruct"):
-            scalar = b.or_(scalar, boxing.is_object(b, old, singleton))
-        with b.if_else(scalar) as (drop, keep):
-            with drop:
-                b.call(capi.function(module, "Py_DecRef"), [old])
-            with keep:
-                self.keep_object(old)
+        with b.if_else(singleton) as (release, other):
+            with release:
+                boxing.release_singleton(b, old)
+            with other:
+                with b.if_else(number) as (drop, keep):
+                    with drop:
+                        b.call(capi.function(module, "Py_DecRef"), [old])
+                    with keep:
+                        self.keep_object(old)
         return _I1_FALSE
 
     def visit_bail_if(self, op: ir.BailIf) -> ll.Value:

@@ -57,8 +57,22 @@ _IMMORTAL_SINGLETONS = sys.version_info >= (3, 12)  # None/True/False need no in
 
 
 def incref(b: ir.IRBuilder, obj: ir.Value) -> ir.Value:
-    b.call(capi.function(b.module, "Py_IncRef"), [obj])
+    """``Py_INCREF(obj)`` inline (the GIL is held): 3.11 adds to ``ob_refcnt``; 3.12+ adds to
+    its low 32 bits unless they mark the object immortal (negative as an int32, PEP 683)."""
+    if not _IMMORTAL_SINGLETONS:
+        b.store(b.add(b.load(obj, typ=_I64), _I64(1)), obj)
+        return obj
+    count = b.load(obj, typ=_I32)
+    with b.if_then(b.icmp_signed(">=", count, _I32(0)), likely=True):
+        b.store(b.add(count, _I32(1)), obj)
     return obj
+
+
+def release_singleton(b: ir.IRBuilder, obj: ir.Value) -> None:
+    """``Py_DECREF`` of ``None``, ``True`` or ``False``: immortal on 3.12+; on 3.11 their count
+    never reaches zero (the interpreter holds them), so a plain decrement."""
+    if not _IMMORTAL_SINGLETONS:
+        b.store(b.sub(b.load(obj, typ=_I64), _I64(1)), obj)
 
 
 def _singleton(b: ir.IRBuilder, obj: ir.Value) -> ir.Value:
