@@ -6,7 +6,11 @@ summarised by the median (and min) wall time over ``--repeat`` runs:
 
 - ``control``: object-heavy, class-heavy program (``control.py``);
 - ``hello``: start-up, ``print("hello world")`` (``hello.py``);
-- ``import200``: importing 200 modules on a warm cache (``make_tree.py``).
+- ``import200``: importing 200 modules on a warm cache (``make_tree.py``), as a whole process;
+- ``import200-in-process``: the same tree, but the time of ``import main`` alone, measured
+  inside the process by a script beside ``main.py`` (``import_main.py``, run as ``__main__``
+  and so cached like any script): under pyfast the hook is installed, so this is the cost of
+  the 200 imports through the hook, the interpreter's and the launcher's start-up excluded.
 
 Runtimes: ``python``; ``pyfast --no-jit``; ``pyfast``; ``pyfast (accept-all)``, whose compiler
 accepts every function statically and then refuses to compile it (``accept_all.py``), the worst
@@ -43,17 +47,30 @@ def timed(command: list[str], cwd: str, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def measure(case: str, script: list[str], cwd: str, repeat: int) -> None:
+#: The script printing how long ``import main`` took, in seconds, on its last line.
+IMPORT_MAIN = (
+    "import time\nstart = time.perf_counter()\nimport main\nprint(time.perf_counter() - start)\n"
+)
+
+
+def in_process(command: list[str], cwd: str, env: dict[str, str]) -> float:
+    """The time the process itself reports on the last line of its output."""
+    done = subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True, text=True)
+    return float(done.stdout.split()[-1])
+
+
+def measure(case: str, script: list[str], cwd: str, repeat: int, clock=timed) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYFAST", "PYTHONDONT"))}
     commands = {name: [*cmd, *script] for name, cmd in runtimes(sys.executable).items()}
     for command in commands.values():
-        timed(command, cwd, env)  # warm the .pyc and pyfast caches and the OS file cache
+        clock(command, cwd, env)  # warm the .pyc and pyfast caches and the OS file cache
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(repeat):
         for name, command in commands.items():
-            times[name].append(timed(command, cwd, env))
+            times[name].append(clock(command, cwd, env))
     base = statistics.median(times["python"])
-    print(f"\n{case}: median (min) of {repeat} whole-process runs")
+    what = "whole-process runs" if clock is timed else "runs, time of `import main` in-process"
+    print(f"\n{case}: median (min) of {repeat} {what}")
     for name, values in times.items():
         median = statistics.median(values)
         print(
@@ -66,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=150, help="control.py's rounds")
-    parser.add_argument("--only", choices=["control", "hello", "import200"])
+    parser.add_argument("--only", choices=["control", "hello", "import200", "import200-in-process"])
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]} at {sys.executable}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,6 +99,12 @@ def main() -> None:
         for case, (script, cwd) in cases.items():
             if args.only in (None, case):
                 measure(case, script, cwd, args.repeat)
+        if args.only in (None, "import200-in-process"):
+            case = "import200-in-process"
+            script = [os.path.join(os.path.dirname(main_py), "import_main.py")]
+            with open(script[0], "w") as file:
+                file.write(IMPORT_MAIN)
+            measure(case, script, os.path.dirname(main_py), args.repeat, clock=in_process)
 
 
 if __name__ == "__main__":
