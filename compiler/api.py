@@ -45,6 +45,8 @@ values.  It returns:
 
 from __future__ import annotations
 
+import builtins
+import math
 import opcode
 from collections.abc import Callable
 from types import CodeType, FunctionType
@@ -246,6 +248,48 @@ def prescreen(code: CodeType, *, inlined: bool = False) -> Unsupported | None:
     return None
 
 
+def _own_code(func: FunctionType) -> CodeType:
+    return func.__code__
+
+
+_SCALAR_GLOBALS = (int, float, bool, type(None))
+
+
+def _global_ok(name: str, obj: object) -> bool:
+    """Whether native code can read the global ``obj`` (``build.resolve_global`` decides the
+    same way, after the compiler is imported): a number, a function, ``math`` and its
+    functions, a builtin the compiler knows."""
+    return (
+        type(obj) in _SCALAR_GLOBALS
+        or isinstance(obj, FunctionType)
+        or obj is math
+        or (name in opcodes.BUILTINS and getattr(builtins, name) is obj)
+        or math.__dict__.get(getattr(obj, "__name__", None)) is obj
+    )
+
+
+def _global_problem(func: FunctionType, code: CodeType) -> Unsupported | None:
+    """The first global ``code`` (or a comprehension it inlines) loads that native code cannot
+    hold -- found without importing the compiler, whose front end costs ~150 ms the first
+    time (object-heavy code whose functions pass ``prescreen`` would pay it for nothing)."""
+    raw = code.co_code
+    extended = 0
+    for offset in range(0, len(raw), 2):
+        op, arg = raw[offset], raw[offset + 1] | extended
+        extended = arg << 8 if op == _EXTENDED_ARG else 0
+        if op != _LOAD_GLOBAL:
+            continue
+        name = code.co_names[arg >> 1]
+        namespace = func.__globals__ if name in func.__globals__ else func.__builtins__
+        if name in namespace and not _global_ok(name, namespace[name]):
+            what = type(namespace[name]).__name__
+            return Unsupported(f"global {name!r} is a {what}", _line(code, offset))
+    for const in code.co_consts:
+        if isinstance(const, CodeType) and (problem := _global_problem(func, const)):
+            return problem
+    return None
+
+
 def prepare_function(
     func: FunctionType,
     signature: tuple[type, ...],
@@ -263,6 +307,9 @@ def prepare_function(
         raise Unsupported(
             f"argument types ({names}) are not compiled", func.__code__.co_firstlineno
         )
+    problem = _global_problem(func, (code_of or _own_code)(func))
+    if problem is not None:
+        raise problem
     from pyfast.compiler import pipeline
 
     return pipeline.prepare(

@@ -39,6 +39,7 @@ from types import BuiltinFunctionType, CodeType, FunctionType
 from pyfast.compiler import infer, ir, numeric, opcodes
 from pyfast.compiler.api import Unsupported, prescreen
 from pyfast.compiler.decode import INLINED, Block, Instr, decode
+from pyfast.compiler.opcodes import BUILTINS
 from pyfast.compiler.runtime.entry import GlobalIdentity, GlobalValue
 from pyfast.compiler.types import (
     ARRAY_ITEMS,
@@ -55,13 +56,6 @@ from pyfast.compiler.types import (
     Type,
 )
 
-#: Builtins the compiler knows (``range``/``len`` here, the rest through ``numeric.call_type``).
-BUILTINS = frozenset(
-    {
-        *("abs", "min", "max", "int", "float", "bool", "round", "divmod", "pow", "range", "len"),
-        *("enumerate", "zip", "reversed"),
-    }
-)
 #: Process-wide numbering of native symbols (engines share one symbol namespace).
 _SYMBOLS = itertools.count()
 #: Global values read natively (a global list could be rebound and freed during the call).

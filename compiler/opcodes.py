@@ -223,6 +223,15 @@ _FOR_ITER_EXIT_DELTA = {(3, 11): -1, (3, 12): +1, (3, 13): +1}
 TABLE: dict[str, Rule] = {**_COMMON, **_PER_VERSION.get(VERSION, {})}
 FOR_ITER_EXIT_DELTA: int = _FOR_ITER_EXIT_DELTA.get(VERSION, +1)
 
+#: Builtins the compiler knows (``build`` handles ``range``/``len``/iterators, ``numeric`` the
+#: rest); ``api`` refuses a function loading another global object before compiling it.
+BUILTINS = frozenset(
+    {
+        *("abs", "min", "max", "int", "float", "bool", "round", "divmod", "pow", "range", "len"),
+        *("enumerate", "zip", "reversed"),
+    }
+)
+
 #: Methods the compiler knows, by receiver type name (``build`` types the calls).
 METHODS: dict[str, frozenset[str]] = {"list": frozenset({"append"})}
 METHOD_NAMES: frozenset[str] = frozenset().union(*METHODS.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 
 import pytest
@@ -298,3 +299,30 @@ def test_prescreen_names_nested_code_without_its_address() -> None:
 
     reason = prescreen(outer.__code__)
     assert "nested code <genexpr>" in reason.reason and "0x" not in reason.reason
+
+
+GLOBAL_CLASS = """
+import subprocess
+import sys
+from pyfast.compiler import Unsupported, compile_function
+
+class Point:
+    pass
+
+def make(n):
+    return [Point() for _ in range(n)]
+
+try:
+    compile_function(make, (int,), fallback=make, miss=None)
+except Unsupported as exc:
+    print(exc.reason)
+print("pyfast.compiler.build" in sys.modules)
+"""
+
+
+def test_a_global_native_code_cannot_hold_is_refused_before_the_compiler_loads() -> None:
+    """Object-heavy code passing the pre-screen must not pay the compiler's imports."""
+    out = subprocess.run(
+        [sys.executable, "-c", GLOBAL_CLASS], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.splitlines() == ["global 'Point' is a type", "False"]
