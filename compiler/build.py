@@ -44,6 +44,7 @@ from pyfast.compiler.runtime.entry import GlobalIdentity, GlobalValue
 from pyfast.compiler.types import (
     ARRAY_ITEMS,
     BOOL,
+    FLOAT,
     FROM_PY,
     INT,
     NATIVE,
@@ -56,6 +57,10 @@ from pyfast.compiler.types import (
     Type,
 )
 
+#: Operands ``tuple_contains`` compares.
+_PLAIN_NUMBERS = frozenset({INT, FLOAT, BOOL})
+#: Builtins of one list argument that ``ir.ListReduce`` computes.
+_REDUCTIONS = frozenset({"sum", "min", "max"})
 #: Process-wide numbering of native symbols (engines share one symbol namespace).
 _SYMBOLS = itertools.count()
 #: Global values read natively (a global list could be rebound and freed during the call).
@@ -124,6 +129,14 @@ class ZipAbs:
 
 #: The iterator structures ``for`` can run (see ``FunctionBuilder.more``/``step``).
 ITERATORS = (IterAbs, ListIterAbs, ListRevIterAbs, EnumerateAbs, ZipAbs)
+
+
+@dataclasses.dataclass(frozen=True)
+class SliceAbs:
+    """``slice(start, stop)`` about to index a list (``None`` ends are constants)."""
+
+    start: ir.Value
+    stop: ir.Value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -559,8 +572,31 @@ class FunctionBuilder:
             raise Unsupported(f"{len(indices)} indices into {array.type}", self.lineno)
         return tuple(map(self.list_index, indices))
 
+    def build_slice(self, instr: Instr) -> None:
+        if instr.arg != 2:
+            raise Unsupported("a slice with a step is not compiled", self.lineno)
+        start, stop = (self.scalar(v, "slice index") for v in self.pop(2))
+        self.frame.stack.append(SliceAbs(start, stop))
+
+    def slice(self, instr: Instr) -> bool | None:
+        container, start, stop = self.pop(3)
+        self.frame.stack.extend([container, SliceAbs(start, stop)])
+        return self.subscr(instr)
+
+    def list_slice(self, lst: ir.Value, where: SliceAbs) -> ir.Value:
+        ends = []
+        for end, default in ((where.start, self.const(0)), (where.stop, None)):
+            end = self.scalar(end, "slice index")
+            if end.type is NONE:
+                end = default or self.emit(ir.ListLen(lst))
+            ends.append(self.list_index(end))
+        return self.emit(ir.ListSlice(lst, *ends, lst.type))
+
     def subscr(self, instr: Instr) -> bool | None:
         container, index = self.pop(2)
+        if _is_list(container) and isinstance(index, SliceAbs):
+            self.frame.stack.append(self.list_slice(container, index))
+            return None
         if _is_array(container):
             item = ARRAY_ITEMS[container.type.dtype]
             get = ir.ArrayGet(container, self.array_indices(container, index), item)
@@ -643,6 +679,35 @@ class FunctionBuilder:
         self.frame.stack.append(self.emit(ir.Compare(instr.arg, left, right, type=kind)))
         return None
 
+    def contains(self, instr: Instr) -> None:
+        item, container = self.pop(2)
+        item = self.scalar(item, "'in'")
+        if item.type not in NUMERIC:
+            raise Unsupported(f"'in' of a {item.type}", self.lineno)
+        if _is_list(container):
+            found = self.emit(ir.ListContains(container, item))
+        elif isinstance(container, TupleAbs) and container.items:
+            found = self.tuple_contains(item, container.items)
+        else:
+            raise Unsupported(f"'in' of {_describe(container)}", self.lineno)
+        if instr.arg:
+            found = self.emit(ir.Unary("not", found, BOOL))
+        self.frame.stack.append(found)
+
+    def tuple_contains(self, item: ir.Value, items: tuple[object, ...]) -> ir.Value:
+        """``item in (a, b, ..)`` for numbers: ``item == a or item == b ..``."""
+        values = [self.scalar(v, "'in'") for v in items]
+        if any(v.type not in _PLAIN_NUMBERS for v in (item, *values)):
+            raise Unsupported("'in' of a tuple is compiled for ints, floats and bools", self.lineno)
+        if item.type is FLOAT:
+            nan = self.emit(ir.Compare("!=", item, item))
+            self.emit(ir.BailIf(nan, "'in' of a NaN: only the interpreter knows identity"))
+        found = self.emit(ir.Compare("==", item, values[0]))
+        for value in values[1:]:
+            test = self.emit(ir.Compare("==", item, value))
+            found = self.emit(ir.Select(found, self.const(True), test, BOOL))
+        return found
+
     def is_op(self, instr: Instr) -> None:
         left, right = self.pop(2)
         nones = [isinstance(v, ir.Value) and v.type is NONE for v in (left, right)]
@@ -679,12 +744,20 @@ class FunctionBuilder:
         call = ir.CallDirect(fir, values, fir.return_type, after, result)
         self.frame.stack.append(self.emit(call))
 
-    def call_method(self, callee: Static, args: list[object]) -> None:
+    def call_method(self, callee: Static, args: list[object]) -> bool | None:
         receiver, *rest = args
+        if callee.name == "list.pop" and len(rest) <= 1:
+            index = self.list_index(rest[0]) if rest else self.const(-1)
+            item = receiver.type.item
+            if item is None:
+                return self.end(ir.Bail("item of a list whose item type is unknown"))
+            self.frame.stack.append(self.emit(ir.ListPop(receiver, index, item)))
+            return None
         if callee.name != "list.append" or len(rest) != 1:
             raise Unsupported(f"call of {callee.name} with {len(rest)} arguments", self.lineno)
         self.append(receiver, rest[0])
         self.frame.stack.append(self.const(None))
+        return None
 
     def list_append(self, instr: Instr) -> None:
         """A comprehension's append: its list is only on the value stack, out of the program's
@@ -718,7 +791,19 @@ class FunctionBuilder:
         }
         if callee.name in special:
             return special[callee.name](self, args)
+        if len(args) == 1 and _is_list(args[0]) and callee.name in _REDUCTIONS:
+            return self.call_reduce(callee.name, args[0])
         return self.call_numeric(callee.name, args)
+
+    def call_reduce(self, name: str, lst: ir.Value) -> bool | None:
+        item = lst.type.item
+        if item not in (INT, FLOAT, BOOL):
+            if item is None:
+                return self.end(ir.Bail("item of a list whose item type is unknown"))
+            raise Unsupported(f"{name}() of a {lst.type}", self.lineno)
+        result = INT if name == "sum" and item is BOOL else item
+        self.frame.stack.append(self.emit(ir.ListReduce(name, lst, result)))
+        return None
 
     def iterator(self, value: object) -> object:
         """``iter(value)`` as an iterator structure (an iterator is its own iterator)."""
@@ -932,6 +1017,8 @@ class FunctionBuilder:
     def return_value(self, instr: Instr) -> bool:
         (value,) = self.pop()
         ret = ir.Return(self.materialize(value), self.lineno)
+        if isinstance(ret.value.type, TupleType) and _holds_list(ret.value.type):
+            raise Unsupported("returning a tuple that holds a list is not compiled", self.lineno)
         if self.fir.return_type is None:
             self.fir.return_type = ret.value.type
         self.returns.append((self.frame.block, ret))
@@ -962,6 +1049,9 @@ HANDLERS: dict[str, Callable[[FunctionBuilder, Instr], bool | None]] = {
     "TO_BOOL": FunctionBuilder.to_bool,
     "COMPARE": FunctionBuilder.compare,
     "IS": FunctionBuilder.is_op,
+    "CONTAINS": FunctionBuilder.contains,
+    "BUILD_SLICE": FunctionBuilder.build_slice,
+    "SLICE": FunctionBuilder.slice,
     "CALL": FunctionBuilder.call,
     "BUILD_TUPLE": FunctionBuilder.build_tuple,
     "UNPACK": FunctionBuilder.unpack,
@@ -996,6 +1086,12 @@ def _static(obj: object) -> Static | None:
     if isinstance(obj, BuiltinFunctionType) and math.__dict__.get(name) is obj:
         return Static("math", name, obj)
     return None
+
+
+def _holds_list(t: TupleType) -> bool:
+    return any(
+        isinstance(i, ListType) or (isinstance(i, TupleType) and _holds_list(i)) for i in t.items
+    )
 
 
 def _is_list(value: object) -> bool:

@@ -389,6 +389,70 @@ class ListAppend(Op):
 
 
 @dataclasses.dataclass(eq=False)
+class ListReduce(Op):
+    """``sum(list)``, ``min(list)`` or ``max(list)`` (``name``), computed by CPython's own
+    builtin once every item is checked to be an exact int, float or bool (so the builtin runs
+    no Python code: exact, pure); bails if an item is anything else, if the builtin raises
+    (``min`` of an empty list) or if the result is not a ``type``."""
+
+    name: str
+    list: Value
+    type: Type
+    lineno: int = 0
+    visit = "visit_list_reduce"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.list,)
+
+
+@dataclasses.dataclass(eq=False)
+class ListContains(Op):
+    """``item in list`` by CPython's ``PySequence_Contains`` once every item is checked to be an
+    exact int, float or bool; bails on another item, or when ``item`` is a float NaN (only the
+    interpreter knows whether it is the very object in the list)."""
+
+    list: Value
+    item: Value
+    lineno: int = 0
+    type: Type = BOOL
+    visit = "visit_list_contains"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.list, self.item)
+
+
+@dataclasses.dataclass(eq=False)
+class ListPop(Op):
+    """``list.pop(index)``: bails before changing anything when the index is out of range
+    (python raises IndexError) or the item is not a ``type``; then removes it (an effect)."""
+
+    list: Value
+    index: Value
+    type: Type
+    lineno: int = 0
+    effect = True
+    visit = "visit_list_pop"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.list, self.index)
+
+
+@dataclasses.dataclass(eq=False)
+class ListSlice(Op):
+    """``list[start:stop]``, a new list (indices adjusted as python does for a step of 1)."""
+
+    list: Value
+    start: Value
+    stop: Value
+    type: Type
+    lineno: int = 0
+    visit = "visit_list_slice"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.list, self.start, self.stop)
+
+
+@dataclasses.dataclass(eq=False)
 class Refine(Op):
     """The same list as ``operand`` with a narrower item speculation ``type`` (a list made
     empty, once something was appended): no code, like a cast.  Items are still checked at
@@ -532,6 +596,10 @@ class OpVisitor:
     def visit_list_repeat(self, op: ListRepeat) -> Any: ...
     def visit_list_append(self, op: ListAppend) -> Any: ...
     def visit_refine(self, op: Refine) -> Any: ...
+    def visit_list_reduce(self, op: ListReduce) -> Any: ...
+    def visit_list_contains(self, op: ListContains) -> Any: ...
+    def visit_list_slice(self, op: ListSlice) -> Any: ...
+    def visit_list_pop(self, op: ListPop) -> Any: ...
     def visit_array_get(self, op: ArrayGet) -> Any: ...
     def visit_array_set(self, op: ArraySet) -> Any: ...
     def visit_array_dim(self, op: ArrayDim) -> Any: ...
@@ -627,6 +695,18 @@ class _Printer(OpVisitor):
 
     def visit_refine(self, op: Refine) -> str:
         return f"refine {self.name(op.operand)}"
+
+    def visit_list_reduce(self, op: ListReduce) -> str:
+        return f"{op.name} {self.name(op.list)}"
+
+    def visit_list_contains(self, op: ListContains) -> str:
+        return f"{self.name(op.item)} in {self.name(op.list)}"
+
+    def visit_list_pop(self, op: ListPop) -> str:
+        return f"pop {self.name(op.list)}[{self.name(op.index)}]"
+
+    def visit_list_slice(self, op: ListSlice) -> str:
+        return f"{self.name(op.list)}[{self.name(op.start)}:{self.name(op.stop)}]"
 
     def visit_list_store(self, op: ListStore) -> str:
         return f"{self.name(op.list)}[{self.name(op.index)}] = {self.name(op.item)}"

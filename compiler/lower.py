@@ -31,6 +31,7 @@ phi nodes.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 
 from llvmlite import ir as ll
@@ -62,7 +63,11 @@ _LIST_ITEMS = 24  # offsetof(PyListObject, ob_item) on 64-bit builds, 3.11-3.13
 #: finishes the call: a loop making a temporary list per iteration stays bounded in memory).
 KEEP_LIMIT = 1 << 16
 #: Ops after which the function needs its keep list.
-_KEEPS = (ir.NewList, ir.ListRepeat, ir.ListStore)
+_KEEPS = (ir.NewList, ir.ListRepeat, ir.ListStore, ir.ListSlice, ir.ListPop)
+#: Builtins native code calls on lists of numbers (``ir.ListReduce``).
+_REDUCERS = {"sum": builtins.sum, "min": builtins.min, "max": builtins.max}
+#: The exact types a list item may have for ``ListReduce``/``ListContains`` to run no Python code.
+_NUMBER_TYPES = ("PyLong_Type", "PyFloat_Type", "PyBool_Type")
 
 
 def _result_type(fir: ir.FunctionIR) -> ll.LiteralStructType:
@@ -331,8 +336,7 @@ class _FunctionLowering(ir.OpVisitor):
         address, outside = self.list_slot(op, self.list_size(op.list))
         self.bail_unless_false(outside)
         obj = self.b.load(address, typ=_PTR)
-        overflow = self.allocas.alloca(_I32)
-        return boxing.unbox(self.b, op.type, obj, self.guard, overflow)
+        return boxing.unbox(self.b, op.type, obj, self.guard, self.overflow())
 
     def guard(self, ok: ll.Value, what: str) -> None:
         self.bail_unless_false(self.b.not_(ok))
@@ -390,6 +394,110 @@ class _FunctionLowering(ir.OpVisitor):
     def visit_list_append(self, op: ir.ListAppend) -> ll.Value:
         self.append_owned(self.value(op.list), self.box(op.item))
         return _I1_FALSE
+
+    def pinned(self, name: str, obj: object) -> ll.Value:
+        """A load of ``obj``'s address (pinned in a slot of this function's own)."""
+        symbol = f"{self.fn.name}.{name}"
+        module = self.fn.module
+        var = module.globals.get(symbol) or objects.slot(module, symbol)
+        self.resumes.slots[symbol] = obj
+        return self.b.load(var, typ=_PTR)
+
+    def bail_unless_numbers(self, lst: ir.Value) -> None:
+        """Bail unless every item of ``lst`` is exactly an int, a float or a bool."""
+        b = self.b
+        size = self.list_size(lst)
+        items = boxing.field(b, self.value(lst), _LIST_ITEMS, _PTR)
+        before = b.block
+        header, body, done = (self.fn.append_basic_block() for _ in range(3))
+        b.branch(header)
+        b.position_at_end(header)
+        index = b.phi(_I64)
+        index.add_incoming(_I64(0), before)
+        b.cbranch(b.icmp_signed("<", index, size), body, done)
+        b.position_at_end(body)
+        item = b.load(b.gep(items, [index], source_etype=_PTR), typ=_PTR)
+        number = b.or_(*(boxing.is_type(b, item, t) for t in _NUMBER_TYPES[:2]))
+        self.bail_unless_false(b.not_(b.or_(number, boxing.is_type(b, item, _NUMBER_TYPES[2]))))
+        index.add_incoming(b.add(index, _I64(1)), b.block)
+        b.branch(header)
+        b.position_at_end(done)
+
+    def visit_list_reduce(self, op: ir.ListReduce) -> ll.Value:
+        b, module = self.b, self.fn.module
+        self.bail_unless_numbers(op.list)
+        args = self.allocas.alloca(_PTR)
+        b.store(self.value(op.list), args)
+        call = capi.function(module, "PyObject_Vectorcall")
+        result = b.call(call, [self.pinned(op.name, _REDUCERS[op.name]), args, _I64(1), _PTR(None)])
+        with b.if_then(b.icmp_unsigned("==", result, _PTR(None)), likely=False):
+            b.call(capi.function(module, "PyErr_Clear"), [])  # min([]): python raises it
+            b.branch(self.bail_target())
+            b.position_at_end(b.append_basic_block())
+        value = boxing.unbox(
+            b, op.type, result, lambda ok, what: self.bail_releasing(ok, result), self.overflow()
+        )
+        b.call(capi.function(module, "Py_DecRef"), [result])
+        return value
+
+    def overflow(self) -> ll.Value:
+        """An i32 slot for ``PyLong_AsLongAndOverflow``."""
+        return self.allocas.alloca(_I32)
+
+    def bail_releasing(self, ok: ll.Value, obj: ll.Value) -> None:
+        """Bail unless ``ok``, dropping the new reference ``obj`` first."""
+        b = self.b
+        with b.if_then(b.not_(ok), likely=False):
+            b.call(capi.function(self.fn.module, "Py_DecRef"), [obj])
+            b.branch(self.bail_target())
+            b.position_at_end(b.append_basic_block())  # unreachable: if_then's exit branch
+
+    def visit_list_contains(self, op: ir.ListContains) -> ll.Value:
+        b, module = self.b, self.fn.module
+        item = self.value(op.item)
+        if isinstance(item.type, ll.DoubleType):  # a NaN finds only itself: python knows which
+            self.bail_unless_false(b.fcmp_unordered("uno", item, item))
+        self.bail_unless_numbers(op.list)
+        boxed = self.box(op.item)
+        found = b.call(capi.function(module, "PySequence_Contains"), [self.value(op.list), boxed])
+        b.call(capi.function(module, "Py_DecRef"), [boxed])
+        return b.icmp_signed("==", found, _I32(1))
+
+    def visit_list_slice(self, op: ir.ListSlice) -> ll.Value:
+        b = self.b
+        self.bail_if_keep_full()
+        size = self.list_size(op.list)
+        ends = []
+        for end in (op.start, op.stop):  # PySlice_AdjustIndices for a step of 1
+            i = self.value(end)
+            i = b.select(b.icmp_signed("<", i, _I64(0)), b.add(i, size), i)
+            i = b.select(b.icmp_signed("<", i, _I64(0)), _I64(0), i)
+            ends.append(b.select(b.icmp_signed(">", i, size), size, i))
+        get = capi.function(self.fn.module, "PyList_GetSlice")
+        return self.new_object(b.call(get, [self.value(op.list), *ends]))
+
+    def visit_list_pop(self, op: ir.ListPop) -> ll.Value:
+        b, module = self.b, self.fn.module
+        lst = self.value(op.list)
+        index, outside = _wrap_index(b, self.value(op.index), self.list_size(op.list))
+        self.bail_unless_false(outside)
+        items = boxing.field(b, lst, _LIST_ITEMS, _PTR)
+        obj = b.load(b.gep(items, [index], source_etype=_PTR), typ=_PTR)
+        value = boxing.unbox(b, op.type, obj, self.guard, self.overflow())
+        if isinstance(op.type, ListType):
+            self.bail_if_keep_full()
+        boxing.incref(b, obj)  # removing the item drops the list's reference
+        removed = b.call(
+            capi.function(module, "PyList_SetSlice"),
+            [lst, index, b.add(index, _I64(1)), _PTR(None)],
+        )
+        if isinstance(op.type, ListType):
+            self.keep_object(obj)  # native code may still read it
+        else:
+            b.call(capi.function(module, "Py_DecRef"), [obj])
+        with b.if_then(b.icmp_signed("!=", removed, _I32(0)), likely=False):
+            self.fail()
+        return value
 
     def visit_refine(self, op: ir.Refine) -> ll.Value:
         return self.value(op.operand)

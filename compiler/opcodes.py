@@ -23,6 +23,9 @@ Neutral instruction set (stack effect in brackets, TOS last):
 ``TO_BOOL``         [v] -> [bool(v)]
 ``COMPARE op``      [a, b] -> [a op b]     op is ``< <= == != > >=``
 ``IS invert``       [a, b] -> [a is b] (or ``is not``)
+``CONTAINS invert`` [a, b] -> [a in b] (or ``not in``)
+``BUILD_SLICE n``   [a, b] -> [slice(a, b)] (``n`` = 3 adds a step)
+``SLICE``           [c, a, b] -> [c[a:b]] (3.12+; 3.11 builds the slice and subscripts)
 ``CALL n``          [x, y, a1..an] -> [result]: ``y(a1..an)`` when x is NULL, ``x(a1..an)`` when
                     y is NULL, else the method call ``x(y, a1..an)``
 ``STORE_SUBSCR``    [v, c, i] -> []        c[i] = v
@@ -153,6 +156,8 @@ _COMMON: dict[str, Rule] = {
     "UNARY_NOT": _fixed("UNARY", "not"),
     "COMPARE_OP": _compare,
     "IS_OP": _same("IS"),
+    "CONTAINS_OP": _same("CONTAINS"),
+    "BUILD_SLICE": _same("BUILD_SLICE"),
     "CALL": _same("CALL"),
     "BUILD_TUPLE": _same("BUILD_TUPLE"),
     "UNPACK_SEQUENCE": _same("UNPACK"),
@@ -195,6 +200,7 @@ _PER_VERSION: dict[tuple[int, int], dict[str, Rule]] = {
         "RETURN_CONST": _return_const,
         "CALL_INTRINSIC_1": _intrinsic,
         "END_FOR": _fixed("POP", 2),
+        "BINARY_SLICE": _fixed("SLICE", None),
         "POP_JUMP_IF_TRUE": _branch("BRANCH", True),
         "POP_JUMP_IF_FALSE": _branch("BRANCH", False),
         "POP_JUMP_IF_NONE": _branch("BRANCH_NONE", True),
@@ -210,6 +216,7 @@ _PER_VERSION: dict[tuple[int, int], dict[str, Rule]] = {
         "CALL_INTRINSIC_1": _intrinsic,
         "TO_BOOL": _same("TO_BOOL"),
         "END_FOR": _fixed("POP", 1),
+        "BINARY_SLICE": _fixed("SLICE", None),
         "POP_JUMP_IF_TRUE": _branch("BRANCH", True),
         "POP_JUMP_IF_FALSE": _branch("BRANCH", False),
         "POP_JUMP_IF_NONE": _branch("BRANCH_NONE", True),
@@ -228,12 +235,12 @@ FOR_ITER_EXIT_DELTA: int = _FOR_ITER_EXIT_DELTA.get(VERSION, +1)
 BUILTINS = frozenset(
     {
         *("abs", "min", "max", "int", "float", "bool", "round", "divmod", "pow", "range", "len"),
-        *("enumerate", "zip", "reversed"),
+        *("enumerate", "zip", "reversed", "sum"),
     }
 )
 
 #: Methods the compiler knows, by receiver type name (``build`` types the calls).
-METHODS: dict[str, frozenset[str]] = {"list": frozenset({"append"})}
+METHODS: dict[str, frozenset[str]] = {"list": frozenset({"append", "pop"})}
 METHOD_NAMES: frozenset[str] = frozenset().union(*METHODS.values())
 #: Attributes the compiler reads on values (besides ``math.<name>``): ``ndarray.shape``.
 ATTRIBUTE_NAMES: frozenset[str] = METHOD_NAMES | {"shape"}
