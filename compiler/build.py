@@ -556,8 +556,6 @@ class FunctionBuilder:
         if not _is_list(container):
             raise Unsupported(f"item assignment of {_describe(container)}", self.lineno)
         item = self.materialize(item)
-        if isinstance(item.type, ListType):
-            raise Unsupported("a list stored into a list is not compiled", self.lineno)
         self.emit(ir.ListStore(container, self.list_index(index), item))
 
     def list_index(self, index: object) -> ir.Value:
@@ -827,10 +825,23 @@ class FunctionBuilder:
         self.frame.stack.append(ZipAbs(tuple(map(self.iterator, args))))
 
     def call_reversed(self, args: list[object]) -> None:
+        if len(args) == 1 and isinstance(args[0], RangeAbs):
+            self.frame.stack.append(self.reversed_range(args[0]))
+            return
         if len(args) != 1 or not _is_list(args[0]):
-            raise Unsupported("reversed() is compiled only for a list", self.lineno)
+            raise Unsupported("reversed() is compiled only for a list or a range", self.lineno)
         last = self.emit(ir.Binary("-", self.emit(ir.ListLen(args[0])), self.const(1), INT))
         self.frame.stack.append(ListRevIterAbs(args[0], last))
+
+    def reversed_range(self, rng: RangeAbs) -> IterAbs:
+        """``reversed(range(a, b, s))``: from the last item ``a + (n - 1) * s`` down to
+        ``a - s`` by ``-s`` (CPython's own reversed range iterator; an overflow bails)."""
+        emit = self.emit
+        count = self.range_length(rng)
+        steps = emit(ir.Binary("-", count, self.const(1), INT))
+        last = emit(ir.Binary("+", rng.start, emit(ir.Binary("*", steps, rng.step, INT)), INT))
+        before = emit(ir.Binary("-", rng.start, rng.step, INT))
+        return IterAbs(last, before, emit(ir.Unary("-", rng.step, INT)))
 
     def call_math(self, callee: Static, args: list[object]) -> None:
         self.call_numeric(f"math.{callee.name}", args)
@@ -874,7 +885,9 @@ class FunctionBuilder:
             return
         if len(args) != 1 or not isinstance(args[0], RangeAbs):
             raise Unsupported("len() is compiled only for a range or a list", self.lineno)
-        rng = args[0]
+        self.frame.stack.append(self.range_length(args[0]))
+
+    def range_length(self, rng: RangeAbs) -> ir.Value:
         emit = self.emit
         one, zero = self.const(1), self.const(0)
         positive = self.step_positive(rng.step)
@@ -885,7 +898,7 @@ class FunctionBuilder:
         steps = emit(ir.Binary("//", emit(ir.Binary("-", diff, one, INT)), size, INT))
         count = emit(ir.Binary("+", steps, one, INT))
         nonempty = emit(ir.Compare(">", diff, zero))
-        self.frame.stack.append(emit(ir.Select(nonempty, count, zero, INT)))
+        return emit(ir.Select(nonempty, count, zero, INT))
 
     def step_positive(self, step: ir.Value) -> ir.Value:
         if isinstance(step, ir.Const):

@@ -5,6 +5,7 @@ themselves (mutations and aliasing as in python)."""
 
 from __future__ import annotations
 
+import gc
 import sys
 import traceback
 
@@ -191,6 +192,13 @@ def pop_row(m):
     return len(row) + row[0]
 
 
+def countdown(a, b, s):
+    out = 0
+    for i in reversed(range(a, b, s)):
+        out = out * 10 + i
+    return out
+
+
 NAN = float("nan")
 
 CASES = [
@@ -202,6 +210,7 @@ CASES = [
     (drain, [([1, 2, 3],), ([],), ([1.5, 2],), ([1, "a", 2],)]),
     (pop_at, [([1, 2, 3], 0), ([1, 2, 3], -1), ([1, 2, 3], 5), ([], 0)]),
     (pop_row, [([[1, 2], [3, 4, 5]],), ([[1.5]],), ([],)]),
+    (countdown, [(0, 5, 1), (1, 8, 3), (5, 0, -2), (3, 3, 1), (0, 5, 0), (-(2**63), 1 - 2**63, 1)]),
     (matrix, [(2, 3), (0, 3), (3, 0), (2, -1)]),
     (positive_squares, [([1, -2, 3],), ([],), ([1, 2**40, 3],), ([1.5, -2.0],), ([1, "a"],)]),
     (comprehension_keeps_variable, [(4,), (0,)]),
@@ -313,7 +322,7 @@ def test_speculated_types_come_from_the_sample():
 @pytest.mark.parametrize(
     "func",
     [matrix, positive_squares, table, halves, evens_or_empty, stats, member, window, drain]
-    + [pop_at, pop_row],
+    + [pop_at, pop_row, countdown],
 )
 def test_comprehensions_and_appended_lists_compile(func):
     args = next(args for f, inputs in CASES if f is func for args in inputs)
@@ -356,13 +365,22 @@ def test_a_popped_list_lives_on():
     assert after == before - 1  # the list's reference is gone; ours stays, nothing leaked
 
 
-def test_storing_a_list_into_a_list_is_not_compiled():
-    def nest(xs, ys):
-        xs[0] = ys
-        return 0
+def nest(xs, ys):
+    xs[0] = ys
+    xs[1] = xs
+    return len(xs[0])
 
-    with pytest.raises(Unsupported, match="a list stored into a list"):
-        compile_function(nest, (list, list), fallback=_fallback, miss=MISS)
+
+def test_storing_a_list_into_a_list():
+    ys = [7, 8]
+    c = compile_function(nest, (list, list), fallback=_fallback, miss=MISS, sample=([[1]], ys))
+    for _ in range(1000):
+        xs = [[0], [0]]
+        old = xs[0]
+        assert c.entry(xs, ys) == 2
+        assert xs[0] is ys and xs[1] is xs and sys.getrefcount(old) == 2
+    gc.collect()  # each xs holds itself
+    assert sys.getrefcount(ys) == 3  # ys, the argument, and the last xs
 
 
 ITEMS = st.one_of(
