@@ -607,12 +607,8 @@ class FunctionBuilder:
                 return self.end(ir.Bail("item of a list whose item type is unknown"))
             self.frame.stack.append(self.emit(ir.ListGet(container, index, item)))
             return None
-        if isinstance(container, ir.Value) and isinstance(container.type, TupleType):
-            container = TupleAbs(
-                tuple(
-                    self.emit(ir.TupleGet(container, i)) for i in range(len(container.type.items))
-                )
-            )
+        if _is_tuple(container):
+            container = TupleAbs(self.tuple_items(container))
         if not (isinstance(container, TupleAbs) and isinstance(index, ir.Const)):
             raise Unsupported(f"subscript of {_describe(container)}", self.lineno)
         if index.type not in (INT, BOOL) or not -len(container.items) <= index.value < len(
@@ -791,7 +787,18 @@ class FunctionBuilder:
             return special[callee.name](self, args)
         if len(args) == 1 and _is_list(args[0]) and callee.name in _REDUCTIONS:
             return self.call_reduce(callee.name, args[0])
+        if len(args) == 1 and callee.name in ("min", "max"):
+            items = self.tuple_items(args[0])
+            if len(items) >= 2:  # min(t) is min(*t); of one item or none python decides
+                return self.call_numeric(callee.name, list(items))
         return self.call_numeric(callee.name, args)
+
+    def tuple_items(self, value: object) -> tuple[object, ...]:
+        """The items of a tuple (structure or native value); ``()`` for anything else."""
+        if _is_tuple(value):
+            count = len(value.type.items)
+            return tuple(self.emit(ir.TupleGet(value, i)) for i in range(count))
+        return value.items if isinstance(value, TupleAbs) else ()
 
     def call_reduce(self, name: str, lst: ir.Value) -> bool | None:
         item = lst.type.item
@@ -883,6 +890,9 @@ class FunctionBuilder:
         if len(args) == 1 and _is_array(args[0]):
             self.frame.stack.append(self.emit(ir.ArrayDim(args[0], 0)))
             return
+        if len(args) == 1 and (isinstance(args[0], TupleAbs) or _is_tuple(args[0])):
+            self.frame.stack.append(self.const(len(self.tuple_items(args[0]))))
+            return
         if len(args) != 1 or not isinstance(args[0], RangeAbs):
             raise Unsupported("len() is compiled only for a range or a list", self.lineno)
         self.frame.stack.append(self.range_length(args[0]))
@@ -910,10 +920,8 @@ class FunctionBuilder:
 
     def unpack(self, instr: Instr) -> bool | None:
         (value,) = self.pop()
-        if isinstance(value, ir.Value) and isinstance(value.type, TupleType):
-            value = TupleAbs(
-                tuple(self.emit(ir.TupleGet(value, i)) for i in range(len(value.type.items)))
-            )
+        if _is_tuple(value):
+            value = TupleAbs(self.tuple_items(value))
         if not isinstance(value, TupleAbs):
             raise Unsupported(f"unpacking of {_describe(value)}", self.lineno)
         if len(value.items) != instr.arg:
@@ -1109,6 +1117,10 @@ def _holds_list(t: TupleType) -> bool:
 
 def _is_list(value: object) -> bool:
     return isinstance(value, ir.Value) and isinstance(value.type, ListType)
+
+
+def _is_tuple(value: object) -> bool:
+    return isinstance(value, ir.Value) and isinstance(value.type, TupleType)
 
 
 def _is_array(value: object) -> bool:

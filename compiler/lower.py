@@ -32,6 +32,7 @@ phi nodes.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Callable
 
 from llvmlite import ir as ll
@@ -406,22 +407,14 @@ class _FunctionLowering(ir.OpVisitor):
     def bail_unless_numbers(self, lst: ir.Value) -> None:
         """Bail unless every item of ``lst`` is exactly an int, a float or a bool."""
         b = self.b
-        size = self.list_size(lst)
         items = boxing.field(b, self.value(lst), _LIST_ITEMS, _PTR)
-        before = b.block
-        header, body, done = (self.fn.append_basic_block() for _ in range(3))
-        b.branch(header)
-        b.position_at_end(header)
-        index = b.phi(_I64)
-        index.add_incoming(_I64(0), before)
-        b.cbranch(b.icmp_signed("<", index, size), body, done)
-        b.position_at_end(body)
-        item = b.load(b.gep(items, [index], source_etype=_PTR), typ=_PTR)
-        number = b.or_(*(boxing.is_type(b, item, t) for t in _NUMBER_TYPES[:2]))
-        self.bail_unless_false(b.not_(b.or_(number, boxing.is_type(b, item, _NUMBER_TYPES[2]))))
-        index.add_incoming(b.add(index, _I64(1)), b.block)
-        b.branch(header)
-        b.position_at_end(done)
+
+        def check(index: ll.Value) -> None:
+            item = b.load(b.gep(items, [index], source_etype=_PTR), typ=_PTR)
+            number = functools.reduce(b.or_, (boxing.is_type(b, item, t) for t in _NUMBER_TYPES))
+            self.bail_unless_false(b.not_(number))
+
+        boxing.counted_loop(b, self.list_size(lst), check)
 
     def visit_list_reduce(self, op: ir.ListReduce) -> ll.Value:
         b, module = self.b, self.fn.module

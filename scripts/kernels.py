@@ -4,17 +4,20 @@
 
 Whole-process runs (``scripts/bench.py``) include start-up and compile latency; this script
 answers the other question -- how fast is the native code once it exists.  Each kernel is a
-function of ``scripts/workloads`` run on fixed arguments: python runs the plain function,
-pyfast calls the entry of ``pyfast.compiler.compile_function`` (compiled before timing;
-its compile time is printed), Numba calls ``numba.njit`` of the same source (if numba is
-installed; first call excluded).  Each figure is the minimum over ``--repeat`` runs; every
-result is checked equal to python's before it is timed.
+function of ``scripts/workloads`` called on fresh arguments each time (made outside the
+timing): python runs the plain function; pyfast calls the entry of
+``pyfast.compiler.compile_function``, compiled before timing (its compile time is printed; a
+miss would return None and fail the result check); Numba calls ``numba.njit`` of the same
+source if numba is installed (first call excluded).  Each figure is the minimum over
+``--repeat`` runs; every kernel's result and mutated arguments are checked equal to python's
+before it is timed.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import io
 import os
 import sys
@@ -23,12 +26,24 @@ from collections.abc import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-#: (workload module, function, arguments): the kernels the issues set targets for.
-KERNELS = [
-    ("fib", "fib", (30,)),
-    ("leibniz", "leibniz", (10_000_000,)),
-    ("sieve", "sieve", (2_000_000,)),
-    ("matmul", "matmul", None),  # arguments made by the workload's make_matrix
+
+def _numpy_arrays(ns: dict) -> tuple:
+    np = ns["np"]
+    n = 1_000_000
+    a = np.arange(n, dtype=np.float64) / n
+    return a, np.ones(n, dtype=np.float64) - a, np.empty(n, dtype=np.float64)
+
+
+#: (workload module, function, fresh arguments from its namespace): the kernels the issues set
+#: targets for.
+KERNELS: list[tuple[str, str, Callable[[dict], tuple]]] = [
+    ("fib", "fib", lambda ns: (30,)),
+    ("leibniz", "leibniz", lambda ns: (10_000_000,)),
+    ("sieve", "sieve", lambda ns: (2_000_000,)),
+    ("matmul", "matmul", lambda ns: (ns["make_matrix"](120, 1), ns["make_matrix"](120, 2))),
+    ("nbody", "advance", lambda ns: (copy.deepcopy(ns["BODIES"]), 20_000, 0.01)),
+    ("spectral_norm", "spectral_norm", lambda ns: (250,)),
+    ("numpy_loop", "kernel", _numpy_arrays),
 ]
 
 
@@ -44,13 +59,20 @@ def load(name: str) -> dict:
     return namespace
 
 
-def best(call: Callable[[], object], repeat: int) -> float:
+def best(func: Callable, make_args: Callable[[], tuple], repeat: int) -> float:
+    """The fastest of ``repeat`` calls, each on fresh arguments (made outside the timing)."""
     times = []
     for _ in range(repeat):
+        args = make_args()
         start = time.perf_counter()
-        call()
+        func(*args)
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def outcome(func: Callable, args: tuple) -> str:
+    """What a call returns and leaves in its (mutable) arguments, to compare runtimes."""
+    return repr((func(*args), args))
 
 
 def main() -> int:
@@ -64,32 +86,34 @@ def main() -> int:
     except ImportError:
         numba = None
     print(f"python {sys.version.split()[0]}; minimum of {options.repeat} runs")
-    header = f"{'kernel':10s} {'python':>10s} {'pyfast':>10s} {'ratio':>7s} {'compile':>9s}"
+    header = f"{'kernel':14s} {'python':>10s} {'pyfast':>10s} {'ratio':>7s} {'compile':>9s}"
     print(header + (f" {'numba':>10s} {'pyfast/numba':>12s}" if numba else ""))
-    for module, name, args in KERNELS:
+    for module, name, arguments in KERNELS:
         namespace = load(module)
         func = namespace[name]
-        if args is None:
-            args = (namespace["make_matrix"](120, 1), namespace["make_matrix"](120, 2))
-        signature = tuple(map(type, args))
-        compiled = compile_function(func, signature, fallback=func, miss=None, sample=args)
-        expected = func(*args)
-        if compiled.entry(*args) != expected:
+
+        def make_args(ns: dict = namespace, make: Callable = arguments) -> tuple:
+            return make(ns)
+
+        sample = make_args()
+        signature = tuple(map(type, sample))
+        compiled = compile_function(func, signature, fallback=func, miss=None, sample=sample)
+        if outcome(compiled.entry, make_args()) != outcome(func, make_args()):
             raise SystemExit(f"{name}: native result differs from python's")
-        python = best(lambda f=func, a=args: f(*a), max(1, options.repeat // 2))
-        native = best(lambda c=compiled, a=args: c.entry(*a), options.repeat)
+        python = best(func, make_args, max(1, options.repeat // 2))
+        native = best(compiled.entry, make_args, options.repeat)
         line = (
-            f"{name:10s} {python * 1000:8.1f}ms {native * 1000:8.2f}ms "
+            f"{name:14s} {python * 1000:8.1f}ms {native * 1000:8.2f}ms "
             f"{python / native:6.1f}x {compiled.compile_ms:7.1f}ms"
         )
         if numba is not None:
             jitted = numba.njit(func)
             try:
-                jitted(*args)
+                jitted(*make_args())
             except Exception as exc:  # noqa: BLE001 - numba does not take every kernel
                 line += f" {'n/a':>10s}  ({type(exc).__name__})"
             else:
-                fast = best(lambda j=jitted, a=args: j(*a), options.repeat)
+                fast = best(jitted, make_args, options.repeat)
                 line += f" {fast * 1000:8.2f}ms {native / fast:11.2f}x"
         print(line)
     return 0

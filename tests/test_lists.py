@@ -199,6 +199,15 @@ def countdown(a, b, s):
     return out
 
 
+def tuple_stats(a, b, c):
+    t = (a, b, c)
+    return min(t), max(t), len(t), min((a, b)), max(t) - min(t)
+
+
+def spread(point):
+    return max(point) - min(point) + len(point)
+
+
 NAN = float("nan")
 
 CASES = [
@@ -210,6 +219,8 @@ CASES = [
     (drain, [([1, 2, 3],), ([],), ([1.5, 2],), ([1, "a", 2],)]),
     (pop_at, [([1, 2, 3], 0), ([1, 2, 3], -1), ([1, 2, 3], 5), ([], 0)]),
     (pop_row, [([[1, 2], [3, 4, 5]],), ([[1.5]],), ([],)]),
+    (tuple_stats, [(1, 2, 3), (3.5, -1, 2), (NAN, 1.0, 2.0), (1.0, NAN, 0.5), (True, 0, -1)]),
+    (spread, [((1.5, 2.5, -3.0),), ((4, 2),)]),
     (countdown, [(0, 5, 1), (1, 8, 3), (5, 0, -2), (3, 3, 1), (0, 5, 0), (-(2**63), 1 - 2**63, 1)]),
     (matrix, [(2, 3), (0, 3), (3, 0), (2, -1)]),
     (positive_squares, [([1, -2, 3],), ([],), ([1, 2**40, 3],), ([1.5, -2.0],), ([1, "a"],)]),
@@ -322,7 +333,7 @@ def test_speculated_types_come_from_the_sample():
 @pytest.mark.parametrize(
     "func",
     [matrix, positive_squares, table, halves, evens_or_empty, stats, member, window, drain]
-    + [pop_at, pop_row, countdown],
+    + [pop_at, pop_row, countdown, tuple_stats, spread],
 )
 def test_comprehensions_and_appended_lists_compile(func):
     args = next(args for f, inputs in CASES if f is func for args in inputs)
@@ -391,31 +402,29 @@ ITEMS = st.one_of(
 )
 
 
+def agrees_on(func, xs, sample):
+    """``func(xs)`` compiled with the speculation of ``sample``: python's result (value, type,
+    exception; repr, so that a NaN equals itself)."""
+    c = compile_function(func, (list,), fallback=_fallback, miss=MISS, sample=(sample,))
+    expected = outcome(lambda: func(list(xs)))
+    got = outcome(lambda: c.entry(list(xs)))
+    if got[:3] == ("ok", object, MISS):
+        got = outcome(lambda: func(list(xs)))
+    assert repr(got) == repr(expected)
+
+
 @settings(max_examples=150, deadline=None)
 @given(xs=st.lists(ITEMS, max_size=8), sample=st.lists(ITEMS, min_size=1, max_size=3))
 def test_sum_over_random_lists(xs, sample):
-    """Any list, compiled with any speculation: python's result (value, type, exception)."""
-    c = compile_function(total, (list,), fallback=_fallback, miss=MISS, sample=(sample,))
-    expected = outcome(lambda: total(list(xs)))
-    got = outcome(lambda: c.entry(list(xs)))
-    if got[:3] == ("ok", object, MISS):
-        got = outcome(lambda: total(list(xs)))
-    if expected[0] == "ok" and isinstance(expected[2], float) and expected[2] != expected[2]:
-        assert got[0] == "ok" and got[2] != got[2]  # nan
-    else:
-        assert got == expected
+    """Any list, compiled with any speculation: python's result."""
+    agrees_on(total, xs, sample)
 
 
 @settings(max_examples=150, deadline=None)
 @given(xs=st.lists(ITEMS, max_size=8), sample=st.lists(ITEMS, min_size=1, max_size=3))
 def test_sum_min_max_of_random_lists(xs, sample):
     """CPython's own builtins run natively once the items are numbers: python's result."""
-    c = compile_function(stats, (list,), fallback=_fallback, miss=MISS, sample=(sample,))
-    expected = outcome(lambda: stats(list(xs)))
-    got = outcome(lambda: c.entry(list(xs)))
-    if got[:3] == ("ok", object, MISS):
-        got = outcome(lambda: stats(list(xs)))
-    assert repr(got) == repr(expected)
+    agrees_on(stats, xs, sample)
 
 
 @settings(max_examples=100, deadline=None)

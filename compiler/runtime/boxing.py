@@ -68,6 +68,23 @@ def incref(b: ir.IRBuilder, obj: ir.Value) -> ir.Value:
     return obj
 
 
+def counted_loop(b: ir.IRBuilder, n: ir.Value, body: Callable[[ir.Value], None]) -> None:
+    """``for i in range(n): body(i)`` at the builder's position (which ends after the loop)."""
+    fn = b.function
+    head, loop, done = (fn.append_basic_block(name) for name in ("head", "loop", "done"))
+    start = b.block
+    b.branch(head)
+    b.position_at_end(head)
+    index = b.phi(_I64)
+    index.add_incoming(_I64(0), start)
+    b.cbranch(b.icmp_signed("<", index, n), loop, done)
+    b.position_at_end(loop)
+    body(index)
+    index.add_incoming(b.add(index, _I64(1)), b.block)
+    b.branch(head)
+    b.position_at_end(done)
+
+
 def release_singleton(b: ir.IRBuilder, obj: ir.Value) -> None:
     """``Py_DECREF`` of ``None``, ``True`` or ``False``: immortal on 3.12+; on 3.11 their count
     never reaches zero (the interpreter holds them), so a plain decrement."""

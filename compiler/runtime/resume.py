@@ -198,21 +198,6 @@ def _helper(module: ir.Module) -> ir.Function:
     missing = b.alloca(_I1)
     b.store(_I1(0), missing)
 
-    def each(body: Callable[[ir.Value], None]) -> None:
-        """``for i in range(n): body(i)``."""
-        head, loop, done = (fn.append_basic_block(name) for name in ("head", "loop", "done"))
-        start = b.block
-        b.branch(head)
-        b.position_at_end(head)
-        index = b.phi(_I64)
-        index.add_incoming(_I64(0), start)
-        b.cbranch(b.icmp_signed("<", index, n), loop, done)
-        b.position_at_end(loop)
-        body(index)
-        index.add_incoming(b.add(index, _I64(1)), b.block)
-        b.branch(head)
-        b.position_at_end(done)
-
     def box_one(index: ir.Value) -> None:
         code = b.load(b.gep(codes, [index], source_etype=_I8), typ=_I8)
         slot = b.gep(raw, [b.mul(index, _I64(8))], source_etype=_I8)
@@ -234,7 +219,7 @@ def _helper(module: ir.Module) -> ir.Function:
         is_null = b.icmp_unsigned("==", boxed, _PTR(None))
         b.store(b.or_(b.load(missing, typ=_I1), is_null), missing)
 
-    each(box_one)
+    boxing.counted_loop(b, n, box_one)
     result = b.alloca(_PTR)
     b.store(_PTR(None), result)
     with b.if_then(b.not_(b.load(missing, typ=_I1))):
@@ -244,7 +229,9 @@ def _helper(module: ir.Module) -> ir.Function:
             call = capi.function(module, "PyObject_Call")
             b.store(b.call(call, [function, args, _PTR(None)]), result)
             b.call(decref, [args])
-    each(lambda index: b.call(decref, [b.load(b.gep(boxes, [index], source_etype=_PTR), typ=_PTR)]))
+    boxing.counted_loop(
+        b, n, lambda i: b.call(decref, [b.load(b.gep(boxes, [i], source_etype=_PTR), typ=_PTR)])
+    )
     b.ret(b.load(result, typ=_PTR))
     return fn
 
