@@ -130,7 +130,7 @@ def _arguments_ok(signature: tuple[type, ...], sample: tuple | None) -> bool:
     )
 
 
-def _cells_inlined(code: CodeType) -> bool:
+def cells_inlined(code: CodeType) -> bool:
     """Whether every function made in ``code`` is a comprehension ``decode`` inlines (so its
     cells are plain locals)."""
     return _MAKE_FUNCTION is not None and all(
@@ -212,7 +212,7 @@ def prescreen(code: CodeType, *, inlined: bool = False) -> Unsupported | None:
             return Unsupported(f"{what} is not compiled", code.co_firstlineno)
     if code.co_name == "<listcomp>" and not inlined:
         return Unsupported("a comprehension is compiled with its caller", code.co_firstlineno)
-    if (code.co_freevars and not inlined) or (code.co_cellvars and not _cells_inlined(code)):
+    if (code.co_freevars and not inlined) or (code.co_cellvars and not cells_inlined(code)):
         return Unsupported("closures (cell/free variables) are not compiled", code.co_firstlineno)
     handlers = _cleanup_handlers(code)
     if handlers is None:

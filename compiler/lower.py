@@ -46,7 +46,7 @@ from pyfast.compiler.runtime.entry import (
     add_entry,
     llvm_type,
 )
-from pyfast.compiler.types import NONE, ListType, Type
+from pyfast.compiler.types import FLOAT, NONE, ListType, Type
 
 #: Native call depth past which a direct call bails (C stack safety; exact because bailing is).
 MAX_NATIVE_DEPTH = 200
@@ -496,6 +496,22 @@ class _FunctionLowering(ir.OpVisitor):
         return self.value(op.operand)
 
     def visit_list_store(self, op: ir.ListStore) -> ll.Value:
+        if op.item.type is not FLOAT:
+            return self.replace_item(op)
+        b = self.b
+        address, outside = self.list_slot(op, self.list_size(op.list))
+        self.bail_unless_false(outside)
+        old = b.load(address, typ=_PTR)
+        alone = b.icmp_signed("==", b.load(old, typ=_I64), _I64(1))
+        with b.if_else(b.and_(boxing.is_type(b, old, "PyFloat_Type"), alone)) as (reuse, other):
+            with reuse:  # the list holds the only reference: no one can tell the float changed
+                b.store(self.value(op.item), b.gep(old, [_I64(boxing.OB_FVAL)], source_etype=_I8))
+            with other:
+                self.replace_item(op)
+        return _I1_FALSE
+
+    def replace_item(self, op: ir.ListStore) -> ll.Value:
+        """Store a new reference to the boxed item; release or keep the one it replaces."""
         b, module = self.b, self.fn.module
         self.bail_if_keep_full()
         boxed = self.box(op.item)  # first: boxing may run finalizers that change the list

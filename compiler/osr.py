@@ -50,7 +50,8 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import CodeType, FunctionType
 
-from bytecode import Bytecode, Instr, Label
+from bytecode import Bytecode, CellVar, Instr, Label
+from pyfast.compiler.api import cells_inlined
 
 RANGE_STATE = (int, int, int)
 """The signature types of one iterator's ``(start, stop, step)`` parameters."""
@@ -120,9 +121,14 @@ _V = _VERSIONS[sys.version_info[:2]]
 JUMP_IF_TRUE = _V.jump_if_true
 
 # Opcode names by role; a name missing from a version simply never matches.
-_READS = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "DELETE_FAST", "LOAD_FAST_LOAD_FAST"})
-_WRITES = frozenset({"STORE_FAST", "STORE_FAST_STORE_FAST"})
-_UNBINDS = frozenset({"DELETE_FAST", "LOAD_FAST_AND_CLEAR"})
+#: Local-variable ops by effect; the cell ops are those of 3.11 functions whose cells only
+#: inlined comprehensions read (``api.cells_inlined``: cells of any other function refuse OSR).
+_READS = frozenset(
+    {"LOAD_FAST", "LOAD_FAST_CHECK", "DELETE_FAST", "LOAD_FAST_LOAD_FAST"}
+    | {"LOAD_DEREF", "LOAD_CLOSURE", "DELETE_DEREF"}
+)
+_WRITES = frozenset({"STORE_FAST", "STORE_FAST_STORE_FAST", "STORE_DEREF"})
+_UNBINDS = frozenset({"DELETE_FAST", "LOAD_FAST_AND_CLEAR", "DELETE_DEREF"})
 _NO_FALLTHROUGH = frozenset(
     {
         "RETURN_VALUE",
@@ -196,6 +202,11 @@ def _ops(code: CodeType) -> list[_Op]:
         ops.append(_Op(start, ins.opname, ins.opcode, ins.arg, ins.argval, lineno))
         prefix = None
     return ops
+
+
+def _local_names(code: CodeType) -> tuple[str, ...]:
+    """``co_varnames`` then the cells that are not parameters (3.11 keeps those apart)."""
+    return code.co_varnames + tuple(c for c in code.co_cellvars if c not in code.co_varnames)
 
 
 def _names(op: _Op) -> tuple[str, ...]:
@@ -360,7 +371,7 @@ def _code_reason(code: CodeType) -> str | None:
     for what, flag in _UNSUPPORTED_FLAGS:
         if code.co_flags & flag:
             return f"OSR does not enter a {what}"
-    if code.co_cellvars:
+    if code.co_cellvars and not cells_inlined(code):
         return "a local is captured by an inner function (" + ", ".join(code.co_cellvars) + ")"
     if code.co_name == "<module>" or not code.co_flags & 0x02:  # CO_NEWLOCALS
         return MODULE_LEVEL_REASON
@@ -384,7 +395,7 @@ def loop_headers(code: CodeType) -> tuple[LoopHeader, ...]:
         if op.opcode in _JUMPS and flow.depth[k] is not None and flow.index[op.argval] <= k:
             backs.setdefault(flow.block_at[flow.index[op.argval]], []).append(k)
     code_reason = _code_reason(code)
-    slot = {name: n for n, name in enumerate(code.co_varnames)}
+    slot = {name: n for n, name in enumerate(_local_names(code))}
     saved = 0
     for op in flow.ops:
         if op.name == "LOAD_FAST_AND_CLEAR":
@@ -407,7 +418,7 @@ def loop_headers(code: CodeType) -> tuple[LoopHeader, ...]:
             continue  # a backward jump that closes no cycle (e.g. out of a cold handler)
         h = flow.blocks[b].start
         enclosing = [f for f, exit_ in loops if f <= h < exit_]
-        names = tuple(n for n in code.co_varnames if live[b] >> slot[n] & 1)
+        names = tuple(n for n in slot if live[b] >> slot[n] & 1)
         reason = code_reason
         if reason is None:
             on_back_edges = -1
@@ -644,13 +655,16 @@ def plant_probes(
             block.append(Instr(_V.jump_if_not_none, probe, location=where))
             bc[k:k] = block
             k += len(block)
-            tail += [probe, *_probe(header, load_slot(header, where), miss, where)]
+            load = load_slot(header, where)
+            tail += [probe, *_probe(header, load, miss, where, frozenset(bc.cellvars))]
             tail.append(Instr("JUMP_BACKWARD", item, location=where))
         k += 1
     bc.extend(tail)
 
 
-def _probe(header: LoopHeader, load: list[Instr], miss: str, where: object) -> list[Instr]:
+def _probe(
+    header: LoopHeader, load: list[Instr], miss: str, where: object, cells: frozenset[str]
+) -> list[Instr]:
     """Reload the slot (another thread may have emptied it), call it, return or drop."""
     n = len(header.locals)
     k = header.iterators
@@ -664,7 +678,12 @@ def _probe(header: LoopHeader, load: list[Instr], miss: str, where: object) -> l
         Instr(_V.jump_if_none, drop, location=where),
         *null,
     ]
-    block += [Instr(_V.load_local, name, location=where) for name in header.locals]
+    block += [
+        Instr("LOAD_DEREF", CellVar(name), location=where)
+        if name in cells
+        else Instr(_V.load_local, name, location=where)
+        for name in header.locals
+    ]
     block += [Instr("COPY", n + k + 2, location=where) for _ in range(k)]
     block += _call(n + k, where)
     block += [

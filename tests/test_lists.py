@@ -382,6 +382,28 @@ def nest(xs, ys):
     return len(xs[0])
 
 
+def bump(xs, k):
+    for i in range(len(xs)):
+        xs[i] = xs[i] + k
+    return len(xs)
+
+
+def test_a_float_only_the_list_holds_is_updated_in_place():
+    """Storing a float over a float that nothing else references reuses the object; one the
+    program still holds keeps its value."""
+    xs = [0.5 + i for i in range(4)]  # four distinct floats, referenced by the list alone
+    held = xs[1]
+    shared = [2.5] * 3
+    c = compile_function(bump, (list, float), fallback=_fallback, miss=MISS, sample=(xs, 1.0))
+    for _ in range(3):
+        assert c.entry(xs, 1.0) == 4 and c.entry(shared, 0.25) == 3
+    assert xs == [3.5, 4.5, 5.5, 6.5] and held == 1.5 and shared == [3.25] * 3
+    ids = list(map(id, xs))
+    c.entry(xs, 1.0)
+    assert list(map(id, xs)) == [ids[0], id(xs[1]), ids[2], ids[3]]  # xs[1] was new: held
+    assert xs[1] == 5.5 and held == 1.5
+
+
 def test_storing_a_list_into_a_list():
     ys = [7, 8]
     c = compile_function(nest, (list, list), fallback=_fallback, miss=MISS, sample=([[1]], ys))

@@ -368,6 +368,44 @@ def test_generator_and_captured_locals_are_refused():
     assert shape(captured)[0][3].startswith("a local is captured by an inner function")
 
 
+def rows_then_loop(n, m):
+    grid = [[0.0] * m for _ in range(n)]  # 3.11: reads m through a cell
+    total = 0.0
+    for i in range(n):
+        for j in range(m):
+            grid[i][j] = i * 0.5 + j
+            total += grid[i][j]
+    return total
+
+
+def test_cells_read_by_a_comprehension_do_not_stop_osr():
+    headers = osr.loop_headers(rows_then_loop.__code__)
+    if sys.version_info >= (3, 12):  # the inlined comprehension's own loop comes first
+        headers = headers[1:]
+    assert [h.reason for h in headers] == [None, None]
+    assert "m" in headers[0].locals
+
+
+CELLS = """
+def rows_then_loop(n, m):
+    grid = [[0.0] * m for _ in range(n)]
+    total = 0.0
+    for i in range(n):
+        for j in range(m):
+            grid[i][j] = i * 0.5 + j
+            total += grid[i][j]
+    return total, len(grid)
+
+print(rows_then_loop(300, 50))
+"""
+
+
+def test_osr_into_a_function_with_comprehension_cells(python_and_pyfast):
+    expected, got, records = python_and_pyfast(CELLS)
+    assert (got.stdout, got.returncode) == (expected.stdout, expected.returncode)
+    assert records["rows_then_loop"]["osr_entries"] == 1, records["rows_then_loop"]
+
+
 def test_module_level_loop_reason():
     code = compile("t = 0\nfor i in range(10):\n    t += i\n", "<m>", "exec")
     assert [h.reason for h in osr.loop_headers(code)] == [osr.MODULE_LEVEL_REASON]
