@@ -105,18 +105,13 @@ def _numbers(value: object) -> bool:
 
 
 def _numpy(t: type, value: object) -> bool:
-    """A ``numpy.float64``, or a native-order float64 ``numpy.ndarray`` of 1 or 2 dimensions
-    (``types.ARRAY_ITEMS``)."""
+    """A numpy scalar or array the compiler takes (``types.ARRAY_ITEMS``: float64, float32,
+    int64, int32, bool; arrays in native byte order of 1 or 2 dimensions)."""
     if t.__module__ != "numpy":
         return False
-    if t.__name__ == "float64":
-        return True
-    return (
-        t.__name__ == "ndarray"
-        and str(value.dtype) == "float64"
-        and value.ndim in (1, 2)
-        and value.dtype.isnative
-    )
+    from pyfast.compiler.types import of_value  # imports dataclasses: not at start-up
+
+    return of_value(value) is not None
 
 
 def _arguments_ok(signature: tuple[type, ...], sample: tuple | None) -> bool:

@@ -42,6 +42,7 @@ from pyfast.compiler.decode import INLINED, Block, Instr, decode
 from pyfast.compiler.opcodes import BUILTINS
 from pyfast.compiler.runtime.entry import GlobalIdentity, GlobalValue
 from pyfast.compiler.types import (
+    ARRAY_INDICES,
     ARRAY_ITEMS,
     BOOL,
     FLOAT,
@@ -565,10 +566,15 @@ class FunctionBuilder:
         return self.as_int(index)
 
     def array_indices(self, array: ir.Value, index: object) -> tuple[ir.Value, ...]:
+        """Integer indices, one per axis (a bool indexes numpy arrays as a mask)."""
         indices = index.items if isinstance(index, TupleAbs) else (index,)
         if len(indices) != array.type.ndim:
             raise Unsupported(f"{len(indices)} indices into {array.type}", self.lineno)
-        return tuple(map(self.list_index, indices))
+        values = [self.scalar(i, "array index") for i in indices]
+        for value in values:
+            if value.type not in ARRAY_INDICES:
+                raise Unsupported(f"array index of type {value.type}", self.lineno)
+        return tuple(self.emit(ir.Convert(v, INT)) if v.type is not INT else v for v in values)
 
     def build_slice(self, instr: Instr) -> None:
         if instr.arg != 2:

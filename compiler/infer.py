@@ -28,13 +28,13 @@ from collections.abc import Hashable, Sequence
 from pyfast.compiler import numeric
 from pyfast.compiler.api import Unsupported
 from pyfast.compiler.types import (
+    ARRAY_ITEMS,
     BOOL,
     FLOAT,
     INT,
     LIST,
     NATIVE,
     NONE,
-    NP_F64,
     NUMERIC,
     ListType,
     RType,
@@ -50,7 +50,7 @@ MAX_VERSIONS = 6
 Shape = Hashable
 
 #: Preference among return types when return sites disagree (ties of the site count).
-_RETURN_PREFERENCE = {NP_F64: 5, FLOAT: 4, INT: 3, BOOL: 2, NONE: 1}
+_RETURN_PREFERENCE = {**dict.fromkeys(ARRAY_ITEMS.values(), 5), FLOAT: 4, INT: 3, BOOL: 2, NONE: 1}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -272,7 +272,7 @@ class _FunctionLowering(ir.OpVisitor):
 
     def visit_compare(self, op: ir.Compare) -> ll.Value:
         a, b = self.value(op.left), self.value(op.right)
-        return numeric.emit_compare(self.b, op.op, op.left.type, op.right.type, a, b)
+        return self.checked(numeric.emit_compare(self.b, op.op, op.left.type, op.right.type, a, b))
 
     def visit_truth(self, op: ir.Truth) -> ll.Value:
         return numeric.emit_truth(self.b, op.operand.type, self.value(op.operand))
@@ -378,7 +378,7 @@ class _FunctionLowering(ir.OpVisitor):
     def visit_array_get(self, op: ir.ArrayGet) -> ll.Value:
         address, outside = self.array_element(op)
         self.bail_unless_false(outside)
-        return self.b.load(address, typ=llvm_type(op.type))
+        return boxing.load_item(self.b, op.type, address)
 
     def visit_array_set(self, op: ir.ArraySet) -> ll.Value:
         b = self.b
@@ -386,7 +386,7 @@ class _FunctionLowering(ir.OpVisitor):
         ndim = op.array.type.ndim
         writeable = b.extract_value(self.value(op.array), boxing.ARRAY_FIELDS + 2 * ndim)
         self.bail_unless_false(b.or_(outside, b.not_(writeable)))
-        b.store(self.value(op.item), address)
+        boxing.store_item(b, op.item.type, self.value(op.item), address)
         return _I1_FALSE
 
     def visit_array_dim(self, op: ir.ArrayDim) -> ll.Value:

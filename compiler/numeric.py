@@ -10,10 +10,14 @@ Every result is bit-identical to CPython's: int ops as Objects/longobject.c on v
 in 64 bits, float ops as Objects/floatobject.c (float_rem, _float_div_mod, float_pow, float
 round), ``math`` as Modules/mathmodule.c (math_1's errno/isnan/isinf rules, m_log, m_atan2,
 math_pow, vector_norm for hypot), builtins as Python/bltinmodule.c.  Operands of mixed kinds are
-first widened (``emit_convert``) to the kind CPython computes in: bool -> int -> float ->
-numpy.float64.  numpy.float64 results follow numpy's scalar rules: the same IEEE operations, but
-a result that is not finite bails (numpy would warn, or raise under ``np.seterr``), as does
-division by zero, and an int compared with one is first converted to double.
+first widened (``emit_convert``) to the kind CPython computes in: bool -> int -> float.
+
+numpy scalars (numpy 2.x) compute in the type numpy's promotion gives (NEP 50, ``_numpy_kind``:
+a Python int or float is "weak" and takes the numpy operand's type when of the same kind or
+lower), their operands converted as numpy converts them, and whatever numpy would warn about
+(or raise under ``np.seterr``) bails: integer overflow, division by zero, a float result that is
+not finite, a Python float too large for float32, a Python int out of int32's range.  float32
+results are computed in double and rounded to float32 (exact for + - * /).
 libm functions are declared in the builder's module (``runtime.capi``) and called with the
 ``nobuiltin`` attribute, so LLVM never swaps them for a differently rounded equivalent.
 """
@@ -25,12 +29,25 @@ import math
 from collections.abc import Callable
 
 from llvmlite import ir
-from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, NP_BOOL, NP_F64, RType, TupleType
+from pyfast.compiler.types import (
+    BOOL,
+    FLOAT,
+    INT,
+    NONE,
+    NP_BOOL,
+    NP_F32,
+    NP_F64,
+    NP_I32,
+    NP_I64,
+    RType,
+    TupleType,
+)
 
 _I1 = ir.IntType(1)
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 _F64 = ir.DoubleType()
+_F32 = ir.FloatType()
 _INT_MIN = -(2**63)
 _TWO63 = 9223372036854775808.0  # 2**63 as a double: ints are in [-_TWO63, _TWO63)
 _TWO53 = 2**53
@@ -52,11 +69,46 @@ MATH_CONSTANTS: dict[str, float] = {
     "nan": math.nan,
 }
 
-_NUMBERS = (BOOL, INT, FLOAT, NP_F64)  # in widening order
+_NUMBERS = (BOOL, INT, FLOAT)  # in widening order
+
+#: numpy scalar types: (kind, bits); kind 0 bool, 1 integer, 2 floating.
+_NP_CLASS: dict[RType, tuple[int, int]] = {
+    NP_BOOL: (0, 8),
+    NP_I32: (1, 32),
+    NP_I64: (1, 64),
+    NP_F32: (2, 32),
+    NP_F64: (2, 64),
+}
+#: NEP 50: a Python int or float is weak -- (its kind, the type it becomes when the numpy
+#: operand is of a lower kind).  A Python bool is a numpy.bool.
+_WEAK: dict[RType, tuple[int, RType]] = {INT: (1, NP_I64), FLOAT: (2, NP_F64)}
+
+
+def _numpy_kind(left: RType, right: RType) -> RType | None:
+    """The numpy type ``left op right`` computes in when one of them is a numpy scalar
+    (numpy 2's ``result_type``), else None."""
+    if left not in _NP_CLASS and right not in _NP_CLASS:
+        return None
+    left, right = (NP_BOOL if t is BOOL else t for t in (left, right))
+    if left in _WEAK or right in _WEAK:
+        weak, strong = (left, right) if left in _WEAK else (right, left)
+        kind, default = _WEAK[weak]
+        return strong if _NP_CLASS[strong][0] >= kind else default
+    if left not in _NP_CLASS or right not in _NP_CLASS:
+        return None
+    (high, (high_kind, high_bits)), (_, (low_kind, low_bits)) = sorted(
+        ((t, _NP_CLASS[t]) for t in (left, right)), key=lambda pair: pair[1], reverse=True
+    )
+    if high_kind == 2 and low_kind == 1 and low_bits >= high_bits:
+        return NP_F64  # an int32 or int64 does not fit in a float32
+    return high
 
 
 def _kind(*types: RType) -> RType | None:
-    """The type CPython computes mixed numeric operands in (bool < int < float)."""
+    """The type CPython computes mixed numeric operands in (bool < int < float), or numpy's
+    when a numpy scalar is one of two operands."""
+    if any(t in _NP_CLASS for t in types):
+        return _numpy_kind(*types) if len(types) == 2 else None
     if not all(t in _NUMBERS for t in types):
         return None
     return max(types, key=_NUMBERS.index)
@@ -134,9 +186,10 @@ def _is_odd_integer(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return b.fcmp_ordered("==", b.frem(_fcall(b, "fabs", x), _f64(2.0)), _f64(1.0))
 
 
-def _to_int(b: ir.IRBuilder, x: ir.Value) -> Emitted:
-    """PyLong_FromDouble of an integral double: bail on nan, inf and outside int64."""
-    in_range = b.and_(b.fcmp_ordered(">=", x, _f64(-_TWO63)), b.fcmp_ordered("<", x, _f64(_TWO63)))
+def _to_int(b: ir.IRBuilder, x: ir.Value, bits: int = 64) -> Emitted:
+    """PyLong_FromDouble of an integral double: bail on nan, inf and outside int<bits>."""
+    low, high = _f64(-(2.0 ** (bits - 1))), _f64(2.0 ** (bits - 1))
+    in_range = b.and_(b.fcmp_ordered(">=", x, low), b.fcmp_ordered("<", x, high))
     safe = b.select(in_range, x, _f64(0.0))
     return Emitted(b.fptosi(safe, _I64), b.not_(in_range))
 
@@ -392,15 +445,56 @@ def _finite(emit: Callable) -> Callable:
     return emit_np
 
 
+def _float32(emit: Callable) -> Callable:
+    """numpy's float32 version of a float operation: computed in double and rounded once to
+    float32 (the correctly rounded float32 result for + - * /); a result that is not finite
+    bails."""
+
+    def emit_np(b, x, y):
+        value, bail = emit(b, b.fpext(x, _F64), b.fpext(y, _F64))
+        rounded = b.fptrunc(value, _F32)
+        return rounded, _or(b, bail, b.not_(_isfinite(b, b.fpext(rounded, _F64))))
+
+    return emit_np
+
+
+def _in_int32(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
+    """Whether the i64 ``v`` is an int32's value."""
+    return b.icmp_unsigned("<", b.add(v, _i64(2**31)), _i64(2**32))
+
+
+def _int32(emit: Callable) -> Callable:
+    """numpy's int32 version of an int operation: computed on the values in int64 (where
+    + - * // % & | ^ of int32 values never overflow); a result outside int32 bails (numpy wraps
+    and warns, or wraps silently for ** and <<: the interpreter does either)."""
+
+    def emit_np(b, x, y):
+        value, bail = emit(b, x, y)
+        return value, _or(b, bail, b.not_(_in_int32(b, value)))
+
+    return emit_np
+
+
+#: numpy.int64's operations are int's: their results are numpy's wherever numpy's do not wrap,
+#: and they bail on every overflow and division by zero (where numpy warns or wraps); ``/``
+#: divides the doubles of both.
+_NP_I64_OPS = _INT_OPS
+_NP_I32_OPS = {op: emit if op == "/" else _int32(emit) for op, emit in _INT_OPS.items()}
 _NP_F64_OPS: dict[str, Callable] = {op: _finite(_FLOAT_OPS[op]) for op in "+-*/"}
+_NP_F32_OPS: dict[str, Callable] = {op: _float32(_FLOAT_OPS[op]) for op in "+-*/"}
 
 #: computation kind -> op -> emitter(builder, x, y) -> (value, bail or None)
 _BINARY: dict[RType, dict[str, Callable]] = {
     BOOL: _BOOL_OPS,
     INT: _INT_OPS,
     FLOAT: _FLOAT_OPS,
+    NP_I64: _NP_I64_OPS,
+    NP_I32: _NP_I32_OPS,
     NP_F64: _NP_F64_OPS,
+    NP_F32: _NP_F32_OPS,
 }
+#: The type ``/`` of two integers gives.
+_TRUE_DIVIDE = {INT: FLOAT, NP_I64: NP_F64, NP_I32: NP_F64}
 
 
 def _binary_kind(op: str, left: RType, right: RType) -> RType | None:
@@ -409,14 +503,14 @@ def _binary_kind(op: str, left: RType, right: RType) -> RType | None:
         return None
     if kind is BOOL and op not in _BOOL_OPS:
         kind = INT
-    return kind if op in _BINARY[kind] else None
+    return kind if op in _BINARY.get(kind, ()) else None
 
 
 def binary_type(op: str, left: RType, right: RType) -> RType | None:
     """The result type of ``left op right``, or None if native code does not handle it."""
     kind = _binary_kind(op, left, right)
-    if kind is INT and op == "/":
-        return FLOAT
+    if op == "/" and kind in _TRUE_DIVIDE:
+        return _TRUE_DIVIDE[kind]
     return kind
 
 
@@ -424,10 +518,10 @@ def emit_binary(builder: ir.IRBuilder, op: str, left: RType, right: RType, a, b)
     kind = _binary_kind(op, left, right)
     if kind is None:
         raise TypeError(f"unsupported operand types for {op}: {left} and {right}")
-    x = emit_convert(builder, a, left, kind).value
-    y = emit_convert(builder, b, right, kind).value
-    value, bail = _BINARY[kind][op](builder, x, y)
-    return Emitted(value, bail)
+    x = emit_convert(builder, a, left, kind)
+    y = emit_convert(builder, b, right, kind)
+    value, bail = _BINARY[kind][op](builder, x.value, y.value)
+    return Emitted(value, _or(builder, x.bail, y.bail, bail))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,8 +542,11 @@ _UNARY: dict[tuple[str, RType], tuple[RType, Callable]] = {
     # ~bool is deprecated (a warning) in 3.12+: left to the interpreter
     ("-", FLOAT): (FLOAT, lambda b, v: (b.fneg(v), None)),
     ("+", FLOAT): (FLOAT, lambda b, v: (v, None)),
-    ("-", NP_F64): (NP_F64, lambda b, v: (b.fneg(v), None)),
-    ("+", NP_F64): (NP_F64, lambda b, v: (v, None)),
+    **{("-", t): (t, lambda b, v: (b.fneg(v), None)) for t in (NP_F64, NP_F32)},
+    ("-", NP_I64): (NP_I64, _neg_int),
+    ("-", NP_I32): (NP_I32, lambda b, v: (b.neg(v), b.not_(_in_int32(b, b.neg(v))))),
+    **{("+", t): (t, lambda b, v: (v, None)) for t in (NP_F64, NP_F32, NP_I64, NP_I32)},
+    **{("~", t): (t, lambda b, v: (b.xor(v, _i64(-1)), None)) for t in (NP_I64, NP_I32)},
     **{
         ("not", t): (BOOL, lambda b, v, t=t: (b.not_(emit_truth(b, t, v)), None))
         for t in (INT, BOOL, FLOAT, NONE)
@@ -473,6 +570,9 @@ _TRUTH: dict[RType, Callable] = {
     FLOAT: lambda b, v: b.fcmp_unordered("!=", v, _f64(0.0)),
     NONE: lambda b, v: _FALSE,
     NP_F64: lambda b, v: b.fcmp_unordered("!=", v, _f64(0.0)),
+    NP_F32: lambda b, v: b.fcmp_unordered("!=", v, ir.Constant(_F32, 0.0)),
+    NP_I64: lambda b, v: b.icmp_signed("!=", v, _i64(0)),
+    NP_I32: lambda b, v: b.icmp_signed("!=", v, _i64(0)),
     NP_BOOL: lambda b, v: v,
 }
 
@@ -482,22 +582,78 @@ def emit_truth(builder: ir.IRBuilder, t: RType, v) -> ir.Value:
     return _TRUTH[t](builder, v)
 
 
+def _same(b: ir.IRBuilder, v: ir.Value) -> tuple[ir.Value, None]:
+    return v, None
+
+
+#: How Python (``__float__``, PyLong_AsDouble: round-half-even) and numpy (a C cast) make a
+#: double of a value.
+_DOUBLE: dict[RType, Callable] = {
+    **dict.fromkeys((BOOL, NP_BOOL), lambda b, v: b.uitofp(v, _F64)),
+    **dict.fromkeys((INT, NP_I64, NP_I32), lambda b, v: b.sitofp(v, _F64)),
+    **dict.fromkeys((FLOAT, NP_F64), lambda b, v: v),
+    NP_F32: lambda b, v: b.fpext(v, _F64),
+}
+_FLOATS = (FLOAT, NP_F64, NP_F32)
+
+
+def _double(src: RType) -> Callable:
+    return lambda b, v: (_DOUBLE[src](b, v), None)
+
+
+def _float32_of_double(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """A double cast to float32; a finite one that overflows bails (numpy warns)."""
+    r = b.fptrunc(x, _F32)
+    return r, b.and_(_isinf(b, b.fpext(r, _F64)), _isfinite(b, x))
+
+
+def _int_of_float(src: RType, bits: int) -> Callable:
+    """A float stored into an int array: ``int()`` of it (truncated), which must fit."""
+
+    def emit(b: ir.IRBuilder, v: ir.Value) -> tuple[ir.Value, ir.Value]:
+        converted = _to_int(b, _fcall(b, "trunc", _DOUBLE[src](b, v)), bits)
+        return converted.value, converted.bail
+
+    return emit
+
+
+def _int32_of_int(b: ir.IRBuilder, v: ir.Value) -> tuple[ir.Value, ir.Value]:
+    return v, b.not_(_in_int32(b, v))
+
+
+#: (from, to) -> emitter(builder, v) -> (value, bail or None): Python's widening (bool -> int
+#: -> float), how ``int()``/``float()``/``math`` see a numpy scalar, and numpy's conversion of a
+#: value to a numpy type -- of an operand (NEP 50) and of an item stored into an array
+#: (``a[i] = x``: a float into an int array is truncated, a value out of the type's range
+#: bails: numpy raises OverflowError or ValueError, or warns).
 _CONVERT: dict[tuple[RType, RType], Callable] = {
-    (BOOL, INT): lambda b, v: b.zext(v, _I64),
-    (BOOL, FLOAT): lambda b, v: b.uitofp(v, _F64),
-    (INT, FLOAT): lambda b, v: b.sitofp(v, _F64),  # round-half-even, as PyLong_AsDouble
-    (BOOL, NP_F64): lambda b, v: b.uitofp(v, _F64),
-    (INT, NP_F64): lambda b, v: b.sitofp(v, _F64),
-    (FLOAT, NP_F64): lambda b, v: v,
-    (NP_F64, FLOAT): lambda b, v: v,
+    (BOOL, INT): lambda b, v: (b.zext(v, _I64), None),
+    (NP_BOOL, INT): lambda b, v: (b.zext(v, _I64), None),
+    (NP_BOOL, BOOL): _same,
+    **{(t, INT): _same for t in (NP_I64, NP_I32)},
+    **{(t, dst): _double(t) for t in _DOUBLE for dst in (FLOAT, NP_F64) if t is not dst},
+    **{(t, NP_F32): lambda b, v: (b.uitofp(v, _F32), None) for t in (BOOL, NP_BOOL)},
+    (INT, NP_F32): lambda b, v: (b.fptrunc(b.sitofp(v, _F64), _F32), None),  # as numpy: twice
+    **{(t, NP_F32): lambda b, v: (b.sitofp(v, _F32), None) for t in (NP_I64, NP_I32)},
+    **{(t, NP_F32): _float32_of_double for t in (FLOAT, NP_F64)},
+    **{(t, NP_I64): lambda b, v: (b.zext(v, _I64), None) for t in (BOOL, NP_BOOL)},
+    **{(t, NP_I64): _same for t in (INT, NP_I32)},
+    **{(t, NP_I64): _int_of_float(t, 64) for t in _FLOATS},
+    **{(t, NP_I32): lambda b, v: (b.zext(v, _I64), None) for t in (BOOL, NP_BOOL)},
+    **{(t, NP_I32): _int32_of_int for t in (INT, NP_I64)},
+    **{(t, NP_I32): _int_of_float(t, 32) for t in _FLOATS},
+    **{
+        (t, NP_BOOL): lambda b, v, t=t: (emit_truth(b, t, v), None) for t in _TRUTH if t is not NONE
+    },
 }
 
 
 def emit_convert(builder: ir.IRBuilder, v, src: RType, dst: RType) -> Emitted:
-    """Widen ``v`` from ``src`` to ``dst`` (bool -> int -> float); never bails."""
+    """``v`` from ``src`` as a ``dst`` (see ``_CONVERT``)."""
     if src == dst:
         return Emitted(v, None)
-    return Emitted(_CONVERT[src, dst](builder, v), None)
+    value, bail = _CONVERT[src, dst](builder, v)
+    return Emitted(value, bail)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,7 +689,7 @@ def _compare_int_float(b: ir.IRBuilder, op: str, i: ir.Value, d: ir.Value) -> ir
 
 def compare_type(left: RType, right: RType) -> RType:
     """``bool``, or ``numpy.bool`` when a numpy scalar is compared."""
-    return NP_BOOL if NP_F64 in (left, right) else BOOL
+    return NP_BOOL if left in _NP_CLASS or right in _NP_CLASS else BOOL
 
 
 def compare_supported(op: str, left: RType, right: RType) -> bool:
@@ -550,15 +706,23 @@ def compare_supported(op: str, left: RType, right: RType) -> bool:
     )
 
 
-def emit_compare(builder: ir.IRBuilder, op: str, left: RType, right: RType, a, b) -> ir.Value:
-    """``a op b`` as an i1, with Python's rules (exact int/float comparison, nan unordered)."""
+def emit_compare(builder: ir.IRBuilder, op: str, left: RType, right: RType, a, b) -> Emitted:
+    """``a op b`` as an i1, with Python's rules (exact int/float comparison, nan unordered);
+    numpy compares integers and bools exactly, and floats in the promoted type (an operand
+    converted as for arithmetic, which may bail)."""
     if NONE in (left, right):
         same = left == right
-        return ir.Constant(_I1, int(same == (op == "==")))
-    if NP_F64 in (left, right):  # numpy converts the other operand to double first
-        a = emit_convert(builder, a, left, NP_F64).value
-        b = emit_convert(builder, b, right, NP_F64).value
-        left = right = FLOAT
+        return Emitted(ir.Constant(_I1, int(same == (op == "=="))), None)
+    kind = _numpy_kind(left, right)
+    if kind in (NP_F64, NP_F32):
+        x, y = emit_convert(builder, a, left, kind), emit_convert(builder, b, right, kind)
+        compare = builder.fcmp_unordered if op == "!=" else builder.fcmp_ordered
+        return Emitted(compare(op, x.value, y.value), _or(builder, x.bail, y.bail))
+    return Emitted(_compare_python(builder, op, left, right, a, b), None)
+
+
+def _compare_python(builder: ir.IRBuilder, op: str, left: RType, right: RType, a, b) -> ir.Value:
+    """``a op b`` of Python numbers (or numpy integers and bools, which compare as ints)."""
     if left is FLOAT and right is FLOAT:
         if op == "!=":
             return builder.fcmp_unordered("!=", a, b)
@@ -769,7 +933,7 @@ def _min_max(op: str) -> Callable:
     def emit(b, types, values):
         current = values[0]
         for v in values[1:]:
-            better = emit_compare(b, op, types[0], types[0], v, current)
+            better = emit_compare(b, op, types[0], types[0], v, current).value
             current = b.select(better, v, current)
         return Emitted(current, None)
 
@@ -872,16 +1036,21 @@ _CALLS: dict[str, tuple[Callable, Callable]] = {
 }
 
 
-#: Calls that take a numpy.float64 as the Python float it converts to (``__float__``).
-_AS_FLOAT = frozenset({"float", "int"})
+#: What ``int()`` takes a numpy scalar as (``__int__``: an integer exactly); ``float()`` and
+#: ``math`` functions take every one as the Python float ``__float__`` gives.
+_AS_INT = {NP_F64: FLOAT, NP_F32: FLOAT, NP_I64: INT, NP_I32: INT, NP_BOOL: BOOL}
 
 
 def _plain(name: str, args: tuple[RType, ...]) -> tuple[RType, ...] | None:
-    """``args`` with numpy.float64 read as float where ``name`` converts it, else None."""
-    if NP_F64 not in args:
+    """``args`` with numpy scalars read as the Python numbers ``name`` converts them to, else
+    None (``math.trunc`` calls ``__trunc__``, which only numpy.float64, a float, has)."""
+    numpy = {t for t in args if t in _NP_CLASS}
+    if not numpy:
         return args
-    if name.startswith("math.") or name in _AS_FLOAT:
-        return tuple(FLOAT if t is NP_F64 else t for t in args)
+    if name == "int":
+        return tuple(_AS_INT.get(t, t) for t in args)
+    if name == "float" or name.startswith("math.") and (name != "math.trunc" or numpy == {NP_F64}):
+        return tuple(FLOAT if t in _NP_CLASS else t for t in args)
     return None
 
 
@@ -893,4 +1062,8 @@ def call_type(name: str, args: tuple[RType, ...]) -> RType | TupleType | None:
 
 
 def emit_call(builder: ir.IRBuilder, name: str, args: tuple[RType, ...], values: list) -> Emitted:
-    return _CALLS[name][1](builder, _plain(name, tuple(args)), list(values))
+    plain = _plain(name, tuple(args))
+    values = [
+        emit_convert(builder, v, t, p).value for v, t, p in zip(values, args, plain, strict=True)
+    ]
+    return _CALLS[name][1](builder, plain, values)

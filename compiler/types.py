@@ -19,11 +19,14 @@ is represented in native code.
 - ``OBJECT`` an owned ``PyObject *`` of unknown type: the result of a call that finished in the
   interpreter.  It only travels to a resume point (``deopt``), which consumes the reference.
 - ``TupleType`` a tuple of the above scalars, as an LLVM struct of the item representations.
-- ``NP_F64`` / ``NP_BOOL`` a ``numpy.float64`` / ``numpy.bool`` scalar (what reading a float64
-  array and comparing one give): the same ``double`` / ``i1``, but numpy's semantics (an int
-  operand is converted to double first, also when comparing) and boxed to numpy's types.
-- ``ArrayType(dtype, ndim)`` an exact ``numpy.ndarray`` argument (float64, 1-D or 2-D): a
-  borrowed pointer; items are read and written in place through its data, shape and strides.
+- ``NP_F64``, ``NP_F32``, ``NP_I64``, ``NP_I32``, ``NP_BOOL`` a ``numpy.float64`` /
+  ``float32`` / ``int64`` / ``int32`` / ``bool`` scalar (what reading an array of that dtype
+  gives; comparing numpy scalars gives ``numpy.bool``): ``double`` / ``float`` / ``i64`` /
+  ``i64`` (an int32's value) / ``i1``, with numpy's semantics (``numeric``: NEP 50 promotion,
+  results numpy would warn about bail) and boxed to numpy's types.
+- ``ArrayType(dtype, ndim)`` an exact ``numpy.ndarray`` argument (a dtype of ``ARRAY_ITEMS``,
+  1-D or 2-D): a borrowed pointer; items are read and written in place through its data, shape
+  and strides.
 """
 
 from __future__ import annotations
@@ -89,6 +92,9 @@ class ListType:
 
 LIST = ListType(None)
 NP_F64 = RType("numpy.float64", float, "double")
+NP_F32 = RType("numpy.float32", float, "float")
+NP_I64 = RType("numpy.int64", int, "i64")
+NP_I32 = RType("numpy.int32", int, "i64")
 NP_BOOL = RType("numpy.bool", bool, "i1")
 
 
@@ -112,11 +118,17 @@ class ArrayType:
         return self.name
 
 
-#: Scalars with arithmetic (``numeric`` types them).
-NUMERIC = frozenset({INT, FLOAT, BOOL, NP_F64})
+#: The numpy scalar types compiled, by the type's ``__name__``: what an argument of that type
+#: is, and the items of an array whose ``dtype.type`` it is.
+ARRAY_ITEMS: dict[str, RType] = {
+    t.name.removeprefix("numpy."): t for t in (NP_F64, NP_F32, NP_I64, NP_I32, NP_BOOL)
+}
 
-#: Array element types compiled, by numpy dtype name.
-ARRAY_ITEMS: dict[str, RType] = {"float64": NP_F64}
+#: What indexes an array (an int, numpy's too; a bool would be a mask).
+ARRAY_INDICES = frozenset({INT, NP_I64, NP_I32})
+
+#: Scalars with arithmetic (``numeric`` types them).
+NUMERIC = frozenset({INT, FLOAT, BOOL, *ARRAY_ITEMS.values()})
 
 
 Type = RType | TupleType | ListType | ArrayType
@@ -143,10 +155,10 @@ def of_value(value: object, depth: int = SAMPLE_DEPTH) -> Type | None:
         items = tuple(of_value(item, depth - 1) for item in value)
         scalars = all(isinstance(item, RType | TupleType) for item in items)
         return TupleType(items) if scalars else None  # a tuple holding a list: not native
-    if kind.__name__ == "float64" and kind.__module__ == "numpy":
-        return NP_F64
-    if kind.__name__ == "ndarray" and kind.__module__ == "numpy":
-        dtype = str(value.dtype)
+    if kind.__module__ == "numpy" and kind.__name__ in ARRAY_ITEMS:
+        return ARRAY_ITEMS[kind.__name__]
+    if kind.__module__ == "numpy" and kind.__name__ == "ndarray":
+        dtype = value.dtype.type.__name__  # not str(dtype): "int64" is also numpy.longlong's
         if dtype in ARRAY_ITEMS and value.ndim in (1, 2) and value.dtype.isnative:
             return ArrayType(dtype, value.ndim)
         return None

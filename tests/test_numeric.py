@@ -323,7 +323,7 @@ def compare_native(op, left, right):
         ("cmp", op, left, right),
         (left, right),
         BOOL,
-        lambda b, x, y: numeric.Emitted(numeric.emit_compare(b, op, left, right, x, y), None),
+        lambda b, x, y: numeric.emit_compare(b, op, left, right, x, y),
     )
 
 

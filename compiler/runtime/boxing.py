@@ -12,21 +12,28 @@ borrowed; its items are checked when read, not here).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import sys
 from collections.abc import Callable
 
 from llvmlite import ir
 from pyfast.compiler.runtime import capi
 from pyfast.compiler.types import (
+    ARRAY_ITEMS,
     BOOL,
     FLOAT,
     INT,
     NONE,
     NP_BOOL,
+    NP_F32,
     NP_F64,
+    NP_I32,
+    NP_I64,
     OBJECT,
     ArrayType,
     ListType,
+    RType,
     TupleType,
     Type,
 )
@@ -43,16 +50,54 @@ TUPLE_ITEMS = 24  # offsetof(PyTupleObject, ob_item)
 
 #: PyArrayObject_fields and PyArray_Descr offsets, the same in numpy 1.x and 2.x (64-bit).
 ARRAY_DATA, ARRAY_ND, ARRAY_DIMS, ARRAY_STRIDES, ARRAY_DESCR, ARRAY_FLAGS = 16, 24, 32, 40, 56, 64
-DESCR_BYTEORDER, DESCR_TYPE_NUM = 26, 28
+DESCR_TYPEOBJ, DESCR_BYTEORDER = 16, 26
 ARRAY_WRITEABLE = 0x0400  # NPY_ARRAY_WRITEABLE
 #: Fields of an unboxed array (``entry.array_type``): object, data, then dims, strides and
 #: whether it is writeable.
 ARRAY_OBJECT, ARRAY_POINTER, ARRAY_FIELDS = 0, 1, 2
-#: numpy type numbers of the compiled dtypes; byte orders native here (little-endian).
-TYPE_NUMS = {"float64": 12}
-NATIVE_ORDERS = (ord("="), ord("<"))
-#: numpy scalar type -> (the Python value it is made from, the numpy type's symbol).
-_NUMPY_SCALARS = {NP_F64: (FLOAT, "pyfast.numpy.float64"), NP_BOOL: (BOOL, "pyfast.numpy.bool")}
+#: Byte orders native here (little-endian); "|" is a one-byte type's.
+NATIVE_ORDERS = (ord("="), ord("<"), ord("|"))
+#: offsetof(Py<Type>ScalarObject, obval): a numpy scalar's value follows the object header.
+SCALAR_VALUE = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class NumpyScalar:
+    """How numpy stores a scalar type's values -- as array items, and at ``SCALAR_VALUE`` of a
+    scalar object -- and how they become the native value and back."""
+
+    memory: ir.Type
+    load: Callable[[ir.IRBuilder, ir.Value], ir.Value]
+    store: Callable[[ir.IRBuilder, ir.Value], ir.Value]
+
+
+def _same(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    return value
+
+
+#: numpy scalar type -> its storage (the type object's symbol is ``pyfast.<t.name>``).
+NUMPY_SCALARS: dict[RType, NumpyScalar] = {
+    NP_F64: NumpyScalar(ir.DoubleType(), _same, _same),
+    NP_F32: NumpyScalar(ir.FloatType(), _same, _same),
+    NP_I64: NumpyScalar(_I64, _same, _same),
+    NP_I32: NumpyScalar(_I32, lambda b, v: b.sext(v, _I64), lambda b, v: b.trunc(v, _I32)),
+    NP_BOOL: NumpyScalar(
+        _I8, lambda b, v: b.icmp_unsigned("!=", v, _I8(0)), lambda b, v: b.zext(v, _I8)
+    ),
+}
+
+
+def load_item(b: ir.IRBuilder, t: RType, address: ir.Value) -> ir.Value:
+    """The native value of the numpy ``t`` stored at ``address``."""
+    scalar = NUMPY_SCALARS[t]
+    return scalar.load(b, b.load(address, typ=scalar.memory))
+
+
+def store_item(b: ir.IRBuilder, t: RType, value: ir.Value, address: ir.Value) -> None:
+    """Store the native ``value`` of numpy type ``t`` at ``address`` as numpy does."""
+    b.store(NUMPY_SCALARS[t].store(b, value), address)
+
+
 _IMMORTAL_SINGLETONS = sys.version_info >= (3, 12)  # None/True/False need no incref (PEP 683)
 
 
@@ -130,7 +175,10 @@ def box(b: ir.IRBuilder, t: Type, value: ir.Value, fail: Callable[[], None] | No
         return incref(b, value)
     elif isinstance(t, ArrayType):
         return incref(b, b.extract_value(value, ARRAY_OBJECT))
-    elif t in _NUMPY_SCALARS:
+    elif t is NP_BOOL:  # numpy's two bools, like Python's
+        true = capi.data(module, "pyfast.numpy.True")
+        return incref(b, b.select(value, true, capi.data(module, "pyfast.numpy.False")))
+    elif t in NUMPY_SCALARS:
         return _numpy_scalar(b, t, value, fail)
     elif t is OBJECT:
         return value
@@ -142,23 +190,17 @@ def box(b: ir.IRBuilder, t: Type, value: ir.Value, fail: Callable[[], None] | No
 
 
 def _numpy_scalar(
-    b: ir.IRBuilder, t: Type, value: ir.Value, fail: Callable[[], None] | None
+    b: ir.IRBuilder, t: RType, value: ir.Value, fail: Callable[[], None] | None
 ) -> ir.Value:
-    """``numpy.float64(float)`` / ``numpy.bool_(bool)``: box the Python value, call the type."""
-    plain_type, symbol = _NUMPY_SCALARS[t]
-    plain = box(b, plain_type, value, fail)
-    call = capi.function(b.module, "PyObject_CallOneArg")
-    before = b.block
-    with b.if_then(b.icmp_unsigned("!=", plain, _PTR(None))):
-        made = b.call(call, [capi.data(b.module, symbol), plain])
-        b.call(capi.function(b.module, "Py_DecRef"), [plain])
-        made_in = b.block
-    result = b.phi(_PTR)
-    result.add_incoming(_PTR(None), before)
-    result.add_incoming(made, made_in)
+    """A new numpy scalar of type ``t`` holding ``value``, made as numpy's
+    ``PyArrayScalar_New`` makes one: the type's ``tp_alloc``, then the value (bit for bit)."""
+    symbol = f"pyfast.{t.name}"
+    obj = b.call(capi.numpy_alloc(b.module, symbol), [capi.data(b.module, symbol), _I64(0)])
+    with b.if_then(b.icmp_unsigned("!=", obj, _PTR(None)), likely=True):
+        store_item(b, t, value, b.gep(obj, [_I64(SCALAR_VALUE)], source_etype=_I8))
     if fail is not None:
-        _null_check(b, result, fail)
-    return result
+        _null_check(b, obj, fail)
+    return obj
 
 
 def field(b: ir.IRBuilder, obj: ir.Value, offset: int, typ: ir.Type) -> ir.Value:
@@ -209,9 +251,9 @@ def unbox(
     if t is FLOAT:
         guard(is_type(b, obj, "PyFloat_Type"), "float")
         return field(b, obj, OB_FVAL, ir.DoubleType())
-    if t is NP_F64:  # a float subclass: the same layout
-        guard(is_type(b, obj, "pyfast.numpy.float64"), "numpy.float64")
-        return field(b, obj, OB_FVAL, ir.DoubleType())
+    if t in NUMPY_SCALARS:
+        guard(is_type(b, obj, f"pyfast.{t.name}"), t.name)
+        return load_item(b, t, b.gep(obj, [_I64(SCALAR_VALUE)], source_etype=_I8))
     if t is BOOL:
         is_true = is_object(b, obj, "_Py_TrueStruct")
         guard(b.or_(is_true, is_object(b, obj, "_Py_FalseStruct")), "bool")
@@ -226,11 +268,11 @@ def unbox(
         guard(is_type(b, obj, "pyfast.numpy.ndarray"), "ndarray")
         guard(b.icmp_signed("==", field(b, obj, ARRAY_ND, _I32), _I32(t.ndim)), "ndim")
         descr = field(b, obj, ARRAY_DESCR, _PTR)
-        type_num = field(b, descr, DESCR_TYPE_NUM, _I32)
-        guard(b.icmp_signed("==", type_num, _I32(TYPE_NUMS[t.dtype])), "dtype")
+        scalar_type = capi.data(b.module, f"pyfast.{ARRAY_ITEMS[t.dtype].name}")
+        guard(b.icmp_unsigned("==", field(b, descr, DESCR_TYPEOBJ, _PTR), scalar_type), "dtype")
         order = field(b, descr, DESCR_BYTEORDER, _I8)
         native = [b.icmp_unsigned("==", order, _I8(o)) for o in NATIVE_ORDERS]
-        guard(b.or_(*native), "byte order")
+        guard(functools.reduce(b.or_, native), "byte order")
         return unboxed_array(b, t, obj)
     if isinstance(t, TupleType):
         guard(is_type(b, obj, "PyTuple_Type"), "tuple")

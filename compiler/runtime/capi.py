@@ -65,8 +65,20 @@ DATA: tuple[str, ...] = (
 NUMPY: dict[str, str] = {
     "pyfast.numpy.ndarray": "ndarray",
     "pyfast.numpy.float64": "float64",
+    "pyfast.numpy.float32": "float32",
+    "pyfast.numpy.int64": "int64",
+    "pyfast.numpy.int32": "int32",
     "pyfast.numpy.bool": "bool_",
+    "pyfast.numpy.True": "True_",
+    "pyfast.numpy.False": "False_",
 }
+#: The ``tp_alloc`` of numpy scalar types (``PyArrayScalar_New`` calls it to make a scalar),
+#: by symbol -> the type's symbol in ``NUMPY``; registered with them.
+NUMPY_ALLOC: dict[str, str] = {
+    f"pyfast.numpy.{name}.alloc": f"pyfast.numpy.{name}"
+    for name in ("float64", "float32", "int64", "int32")
+}
+_PY_TP_ALLOC = 47  # the slot number of tp_alloc (Include/typeslots.h)
 
 #: libm function -> (return type, argument types).  Also the targets of LLVM's own libcalls
 #: (``frem`` -> fmod, ``llvm.round`` without SSE4.1 -> round, ...).
@@ -95,6 +107,11 @@ def _declare(module: ir.Module, name: str, signature: tuple[str, tuple[str, ...]
 def function(module: ir.Module, name: str) -> ir.Function:
     """Declare the C-API function ``name`` in ``module`` (idempotent)."""
     return _declare(module, name, CAPI[name])
+
+
+def numpy_alloc(module: ir.Module, type_symbol: str) -> ir.Function:
+    """Declare ``PyObject *tp_alloc(PyTypeObject *, Py_ssize_t)`` of a ``NUMPY`` scalar type."""
+    return _declare(module, f"{type_symbol}.alloc", ("ptr", ("ptr", "i64")))
 
 
 def libm(module: ir.Module, name: str) -> ir.Function:
@@ -137,7 +154,12 @@ def numpy_addresses() -> dict[str, int]:
     import sys
 
     numpy = sys.modules["numpy"]
-    return {symbol: id(getattr(numpy, name)) for symbol, name in NUMPY.items()}
+    addresses = {symbol: id(getattr(numpy, name)) for symbol, name in NUMPY.items()}
+    get_slot = ctypes.pythonapi.PyType_GetSlot
+    get_slot.restype, get_slot.argtypes = ctypes.c_void_p, (ctypes.py_object, ctypes.c_int)
+    for alloc, symbol in NUMPY_ALLOC.items():
+        addresses[alloc] = get_slot(getattr(numpy, NUMPY[symbol]), _PY_TP_ALLOC)
+    return addresses
 
 
 def addresses() -> dict[str, int]:

@@ -34,7 +34,10 @@ from pyfast.compiler.types import (
     INT,
     NONE,
     NP_BOOL,
+    NP_F32,
     NP_F64,
+    NP_I32,
+    NP_I64,
     OBJECT,
     ArrayType,
     ListType,
@@ -130,6 +133,9 @@ _LLVM: dict[RType, ir.Type] = {
     NONE: _I1,
     OBJECT: _PTR,
     NP_F64: ir.DoubleType(),
+    NP_F32: ir.FloatType(),
+    NP_I64: _I64,
+    NP_I32: _I64,  # the value of an int32: arithmetic checks the range
     NP_BOOL: _I1,
 }
 

@@ -22,7 +22,10 @@ from pyfast.compiler.types import (
     NATIVE,
     NONE,
     NP_BOOL,
+    NP_F32,
     NP_F64,
+    NP_I32,
+    NP_I64,
     OBJECT,
     ArrayType,
     ListType,
@@ -36,7 +39,14 @@ _I8 = ir.IntType(8)
 _I1 = ir.IntType(1)
 
 
-_NUMPY_SCALARS = {NP_F64: "float64", NP_BOOL: "bool_"}
+#: numpy scalar type -> (numpy, the value it travelled as) -> the scalar.
+_NUMPY_SCALARS: dict[Type, Callable[[object, object], object]] = {
+    NP_F64: lambda np, v: np.float64(v),
+    NP_F32: lambda np, v: np.uint32(v).view(np.float32),  # its bits: a NaN's are kept
+    NP_I64: lambda np, v: np.int64(v),
+    NP_I32: lambda np, v: np.int32(v),
+    NP_BOOL: lambda np, v: np.bool_(v),
+}
 
 
 def _rebuild(shape: object, values: Iterator[object]) -> object:
@@ -44,7 +54,7 @@ def _rebuild(shape: object, values: Iterator[object]) -> object:
     if isinstance(shape, TupleType):
         return tuple(_rebuild(item, values) for item in shape.items)
     if shape in _NUMPY_SCALARS:
-        return getattr(sys.modules["numpy"], _NUMPY_SCALARS[shape])(next(values))
+        return _NUMPY_SCALARS[shape](sys.modules["numpy"], next(values))
     if isinstance(shape, NATIVE):
         return next(values)
     kind = shape[0]
@@ -129,9 +139,11 @@ class ResumePoint:
 
 
 #: How the resume helper boxes a raw 8-byte slot (``_BOX``), by type.
-#: numpy scalars travel as the float/bool they hold (``_rebuild`` makes them numpy's again), so
-#: the helper never refers to numpy, which a program need not import.
-_CODES = {INT: 0, FLOAT: 1, BOOL: 2, NONE: 3, OBJECT: 5, NP_F64: 1, NP_BOOL: 2}
+#: numpy scalars travel as the int/float/bool they hold, a float32 as its bits (``_rebuild``
+#: makes them numpy's again), so the helper never refers to numpy, which a program need not
+#: import.
+_CODES = {INT: 0, FLOAT: 1, BOOL: 2, NONE: 3, OBJECT: 5}
+_CODES |= {NP_F64: 1, NP_F32: 0, NP_I64: 0, NP_I32: 0, NP_BOOL: 2}
 _BORROWED_CODE = 4  # a list or an array: a borrowed pointer
 
 
@@ -152,6 +164,15 @@ def _scalars(t: Type, value: ir.Value, b: ir.IRBuilder) -> list[tuple[Type, ir.V
     return [(t, value)]
 
 
+def _eight_bytes(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """A slot's raw 8 bytes: a bool zero-extended, a float32's bits."""
+    if value.type == _I1:
+        return b.zext(value, _I64)
+    if value.type == ir.FloatType():
+        return b.zext(b.bitcast(value, ir.IntType(32)), _I64)
+    return value
+
+
 def emit_call(
     b: ir.IRBuilder,
     point: ir.Value,
@@ -164,7 +185,7 @@ def emit_call(
     (``<symbol>.codes``), and boxed by the shared helper.  The result is a new reference or
     NULL (exception set)."""
     flat = [pair for t, value in values for pair in _scalars(t, value, b)]
-    fields = [b.zext(v, _I64) if v.type == _I1 else v for _, v in flat]  # 8 bytes each
+    fields = [_eight_bytes(b, v) for _, v in flat]
     layout = ir.LiteralStructType([v.type for v in fields] or [_I64])
     record = ir.Constant(layout, ir.Undefined)
     for i, value in enumerate(fields):
