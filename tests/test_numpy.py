@@ -433,6 +433,53 @@ def test_promotion_runs_natively_with_numpys_types(x, y, result):
     assert type(compiled(func, args).entry(*args)) is result
 
 
+def test_promotion_table_is_numpys():
+    """``numeric._numpy_kind`` against numpy's own result types, for every pair of operands."""
+    from pyfast.compiler import numeric
+    from pyfast.compiler.types import BOOL, FLOAT, INT, of_value
+
+    values = [np.float64(1.5), np.float32(1.5), np.int64(3), np.int32(3), np.True_, 3, 1.5, True]
+    python = {int: INT, float: FLOAT, bool: BOOL}
+    for x in values:
+        for y in values:
+            tx, ty = (python.get(type(v)) or of_value(v) for v in (x, y))
+            kind = numeric._numpy_kind(tx, ty)
+            if kind is None:
+                assert not isinstance(x, np.generic) and not isinstance(y, np.generic)
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                expected = type(x * y)  # "+" of two bools is numpy's logical or, also bool
+            assert kind.name == f"numpy.{expected.__name__}", (x, y)
+
+
+UNARY_AND_CALLS = [
+    _function(f"def f(a):\n    return {expr}\n", "f")
+    for expr in (
+        "-a[0]",
+        "+a[0]",
+        "~a[0]",
+        "not a[0]",
+        "float(a[0])",
+        "int(a[0])",
+        "math.sqrt(a[0])",
+        "math.floor(a[0])",
+        "math.trunc(a[0])",
+        "1 if a[0] else 2",
+    )
+]
+for _f in UNARY_AND_CALLS:
+    _f.__globals__["math"] = math
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(DTYPES))
+def test_unary_operators_and_calls(data, dtype):
+    a = np.array([data.draw(ELEMENTS[dtype])], dtype=dtype)
+    for func in UNARY_AND_CALLS:
+        same_as_python(func, [a])
+
+
 def int_sum(a):
     s = 0
     for i in range(len(a)):
