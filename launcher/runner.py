@@ -28,13 +28,12 @@ stdin     '-' (or '')        ''                  ``__file__ = '<stdin>'`` while 
 from __future__ import annotations
 
 import builtins
-import importlib.util
 import marshal
 import os
-import runpy
 import sys
 import types
 from collections.abc import Callable
+from importlib._bootstrap_external import MAGIC_NUMBER  # importlib.util costs 5 ms to import
 from importlib.machinery import BuiltinImporter, SourceFileLoader, SourcelessFileLoader
 
 from pyfast.launcher.cmdline import Command
@@ -56,7 +55,7 @@ def run(command: Command, program: str, main_code: MainCode) -> int:
     if command.mode == "module":
         sys.argv[:] = ["-m", *command.args]
         _insert_path0(None if safe_path else os.getcwd())
-        return _execute(lambda: runpy._run_module_as_main(command.target))
+        return _execute(lambda: _runpy()._run_module_as_main(command.target))
     if command.mode == "command":
         sys.argv[:] = ["-c", *command.args]
         _insert_path0(None if safe_path else "")
@@ -81,7 +80,7 @@ def _run_script(
     sys.argv[:] = [path, *command.args]
     if _is_importer_path(path):
         _insert_path0(path if os.path.isabs(path) else os.path.join(os.getcwd(), path))
-        return _execute(lambda: runpy._run_module_as_main("__main__", alter_argv=False))
+        return _execute(lambda: _runpy()._run_module_as_main("__main__", alter_argv=False))
     filename = os.path.join(os.getcwd(), path)
     try:
         with open(filename, "rb") as file:
@@ -93,7 +92,7 @@ def _run_script(
         )
         return 2
     _insert_path0(None if safe_path else os.path.dirname(os.path.realpath(path)))
-    if data[:4] == importlib.util.MAGIC_NUMBER:
+    if data[:4] == MAGIC_NUMBER:
         globals_["__loader__"] = SourcelessFileLoader("__main__", filename)
         return _run_file(globals_, filename, lambda: marshal.loads(memoryview(data)[16:]))
     globals_["__loader__"] = SourceFileLoader("__main__", filename)
@@ -171,22 +170,27 @@ def _print_uncaught(
     sys.excepthook(kind, value, value.__traceback__)
 
 
+def _runpy():
+    """``runpy``, imported when a module, a directory or a zip file runs (it and what it
+    imports cost ~10 ms of every start-up otherwise)."""
+    import runpy
+
+    return runpy
+
+
 def _own_files() -> tuple[str, ...]:
-    """Path prefixes of pyfast's own code (the package folders), and runpy."""
-    spec = importlib.util.find_spec("pyfast")
-    folders = list(spec.submodule_search_locations)
-    for name in ("pyfast.launcher", "pyfast.hook", "pyfast.compiler"):
-        sub = importlib.util.find_spec(name)
-        if sub is not None:
-            folders += sub.submodule_search_locations
-    return tuple(os.path.join(folder, "") for folder in folders)
-
-
-_OWN_FILES = _own_files()
+    """Path prefixes of pyfast's own code: the folders of its loaded modules (only those can
+    have frames), found when a traceback is printed, not at every start-up."""
+    folders = {
+        os.path.join(os.path.dirname(module.__file__), "")
+        for name, module in list(sys.modules.items())
+        if (name == "pyfast" or name.startswith("pyfast.")) and getattr(module, "__file__", None)
+    }
+    return tuple(folders)
 
 
 def _is_own(frame: types.FrameType) -> bool:
-    return frame.f_code.co_filename.startswith(_OWN_FILES)
+    return frame.f_code.co_filename.startswith(_own_files())
 
 
 def _entered_native(frame: types.FrameType, inner: types.FrameType | None) -> bool:
