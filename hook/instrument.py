@@ -41,10 +41,13 @@ instance, but a compiled entry binds one set of cells), and whatever ``prescreen
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import CodeType
 
 from pyfast.hook.versions import OPS
+
+TYPE_CHECKING = False  # collections.abc costs 3.5 ms of every start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 SLOTS = "__pyfast__"
 MISS = "__pyfast_miss__"

@@ -28,16 +28,18 @@ from __future__ import annotations
 
 import _thread
 import builtins
-import functools
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
-from types import CodeType, FrameType, FunctionType, MappingProxyType
+from types import CodeType, FrameType, FunctionType, MappingProxyType, MethodType
 
 from pyfast.hook import instrument
 
 from pyfast.settings import Settings
+
+TYPE_CHECKING = False  # collections.abc and functools cost ~5 ms of every start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 MAX_SIGNATURES = 4
 MAX_OSR_BAILS = 3  # an OSR entry that missed this often stays off: the interpreter keeps the loop
@@ -202,8 +204,17 @@ class ModuleRecord:
                 table[id(live_code)] = (live_code, original)
 
 
-def _first_use(module: ModuleRecord, k: int, *args: object) -> object:
-    """What a slot holds until its function's profile exists (see ``ModuleRecord.callback``)."""
+def partial(func: Callable, *args: object) -> Callable:
+    """``functools.partial``, imported when something gets compiled."""
+    import functools
+
+    return functools.partial(func, *args)
+
+
+def _first_use(where: tuple[ModuleRecord, int], *args: object) -> object:
+    """What a slot holds, bound to ``(module, k)``, until its function's profile exists (see
+    ``ModuleRecord.callback``)."""
+    module, k = where
     return module.callback(k)(*args)
 
 
@@ -239,8 +250,7 @@ def register(name: str, file: str, result: instrument.Instrumented, original) ->
     base = len(desired)
     module = ModuleRecord(name, file, result, original, base)
     module.code = result.placed(base)
-    first_use = functools.partial
-    stubs = [first_use(_first_use, module, k) for k in range(len(result.slots))]
+    stubs = [MethodType(_first_use, (module, k)) for k in range(len(result.slots))]
     modules.append(module)
     desired.extend(stubs)
     live.extend([None] * len(stubs) if _suspended else stubs)
@@ -309,7 +319,7 @@ class LoopProfile:
         finally:
             self.owner.compile_ms += (time.perf_counter() - start) * 1000
         self.owner.osr_requested = True
-        job = functools.partial(self.finish, header, prepared)
+        job = partial(self.finish, header, prepared)
         job() if settings.threshold == 1 else background(job)
 
     def no_osr(self, header, reason: str) -> None:
@@ -508,7 +518,7 @@ class FunctionProfile:
         if not self.entries:
             self.reason = "compiling in background"
             set_slot(self.slot, None)  # calls run at python's speed until native code is in
-        background(functools.partial(self.install, key, prepared))
+        background(partial(self.install, key, prepared))
 
     def original_function(self, frame) -> FunctionType:
         """A function object like the live one, with the original code (the compiler's input)."""
