@@ -808,7 +808,7 @@ class FunctionBuilder:
 
     def call_reduce(self, name: str, lst: ir.Value) -> bool | None:
         item = lst.type.item
-        if item not in (INT, FLOAT, BOOL):
+        if item not in _PLAIN_NUMBERS:
             if item is None:
                 return self.end(ir.Bail("item of a list whose item type is unknown"))
             raise Unsupported(f"{name}() of a {lst.type}", self.lineno)

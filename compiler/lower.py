@@ -448,7 +448,7 @@ class _FunctionLowering(ir.OpVisitor):
     def visit_list_contains(self, op: ir.ListContains) -> ll.Value:
         b, module = self.b, self.fn.module
         item = self.value(op.item)
-        if isinstance(item.type, ll.DoubleType):  # a NaN finds only itself: python knows which
+        if isinstance(item.type, ll.DoubleType | ll.FloatType):  # a NaN finds only itself
             self.bail_unless_false(b.fcmp_unordered("uno", item, item))
         self.bail_unless_numbers(op.list)
         boxed = self.box(op.item)
