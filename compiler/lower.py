@@ -423,27 +423,30 @@ class _FunctionLowering(ir.OpVisitor):
         b.store(self.value(op.list), args)
         call = capi.function(module, "PyObject_Vectorcall")
         result = b.call(call, [self.pinned(op.name, _REDUCERS[op.name]), args, _I64(1), _PTR(None)])
-        with b.if_then(b.icmp_unsigned("==", result, _PTR(None)), likely=False):
-            b.call(capi.function(module, "PyErr_Clear"), [])  # min([]): python raises it
-            b.branch(self.bail_target())
-            b.position_at_end(b.append_basic_block())
+        self.bail_after(b.icmp_unsigned("==", result, _PTR(None)), "PyErr_Clear")  # min([])
         value = boxing.unbox(
-            b, op.type, result, lambda ok, what: self.bail_releasing(ok, result), self.overflow()
+            b,
+            op.type,
+            result,
+            lambda ok, what: self.bail_after(b.not_(ok), "Py_DecRef", result),
+            self.overflow(),
         )
         b.call(capi.function(module, "Py_DecRef"), [result])
         return value
 
+    def bail_after(self, cond: ll.Value, cleanup: str, obj: ll.Value | None = None) -> None:
+        """Bail if ``cond``, calling the C-API function ``cleanup`` first: ``PyErr_Clear`` after
+        a call that raised (the interpreter re-runs the instruction and raises it itself), or
+        ``Py_DecRef`` of a new reference ``obj``."""
+        b = self.b
+        with b.if_then(cond, likely=False):
+            b.call(capi.function(self.fn.module, cleanup), [] if obj is None else [obj])
+            b.branch(self.bail_target())
+            b.position_at_end(b.append_basic_block())  # unreachable: if_then's exit branch
+
     def overflow(self) -> ll.Value:
         """An i32 slot for ``PyLong_AsLongAndOverflow``."""
         return self.allocas.alloca(_I32)
-
-    def bail_releasing(self, ok: ll.Value, obj: ll.Value) -> None:
-        """Bail unless ``ok``, dropping the new reference ``obj`` first."""
-        b = self.b
-        with b.if_then(b.not_(ok), likely=False):
-            b.call(capi.function(self.fn.module, "Py_DecRef"), [obj])
-            b.branch(self.bail_target())
-            b.position_at_end(b.append_basic_block())  # unreachable: if_then's exit branch
 
     def visit_list_contains(self, op: ir.ListContains) -> ll.Value:
         b, module = self.b, self.fn.module
@@ -454,6 +457,7 @@ class _FunctionLowering(ir.OpVisitor):
         boxed = self.box(op.item)
         found = b.call(capi.function(module, "PySequence_Contains"), [self.value(op.list), boxed])
         b.call(capi.function(module, "Py_DecRef"), [boxed])
+        self.bail_after(b.icmp_signed("<", found, _I32(0)), "PyErr_Clear")
         return b.icmp_signed("==", found, _I32(1))
 
     def visit_list_slice(self, op: ir.ListSlice) -> ll.Value:
@@ -516,9 +520,7 @@ class _FunctionLowering(ir.OpVisitor):
         self.bail_if_keep_full()
         boxed = self.box(op.item)  # first: boxing may run finalizers that change the list
         address, outside = self.list_slot(op, self.list_size(op.list))
-        with b.if_then(outside, likely=False):
-            b.call(capi.function(module, "Py_DecRef"), [boxed])
-            b.branch(self.bail_target())
+        self.bail_after(outside, "Py_DecRef", boxed)
         old = b.load(address, typ=_PTR)
         b.store(boxed, address)
         singleton = _I1_FALSE
