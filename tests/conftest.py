@@ -69,13 +69,22 @@ def spawn(clean_env: dict[str, str]) -> Callable[..., subprocess.CompletedProces
 
 @pytest.fixture
 def python_and_pyfast(spawn, tmp_path) -> Callable[[str], tuple]:
+    """Run ``source`` under python and under ``pyfast --threshold 1``; assert both print the
+    same (stdout, stderr) and exit alike; return pyfast's run and its report's records by
+    qualname."""
+
     def run(source: str) -> tuple:
         (tmp_path / "main.py").write_text(textwrap.dedent(source))
         expected = spawn([sys.executable, "main.py"], tmp_path)
         report = tmp_path / "report.json"
         argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
         got = spawn([*argv, "main.py"], tmp_path)
+        assert (got.stdout, got.stderr, got.returncode) == (
+            expected.stdout,
+            expected.stderr,
+            expected.returncode,
+        )
         records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
-        return expected, got, records
+        return got, records
 
     return run
