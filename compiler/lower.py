@@ -46,7 +46,7 @@ from pyfast.compiler.runtime.entry import (
     add_entry,
     llvm_type,
 )
-from pyfast.compiler.types import FLOAT, NONE, ListType, Type
+from pyfast.compiler.types import BOOL, FLOAT, NONE, ListType, Type
 
 #: Native call depth past which a direct call bails (C stack safety; exact because bailing is).
 MAX_NATIVE_DEPTH = 200
@@ -500,6 +500,8 @@ class _FunctionLowering(ir.OpVisitor):
         return self.value(op.operand)
 
     def visit_list_store(self, op: ir.ListStore) -> ll.Value:
+        if op.item.type in (BOOL, NONE):
+            return self.store_singleton(op)
         if op.item.type is not FLOAT:
             return self.replace_item(op)
         b = self.b
@@ -514,6 +516,17 @@ class _FunctionLowering(ir.OpVisitor):
                 self.replace_item(op)
         return _I1_FALSE
 
+    def store_singleton(self, op: ir.ListStore) -> ll.Value:
+        """Store ``True``, ``False`` or ``None``; storing the object the slot already holds
+        changes nothing (no reference moves), so it is skipped."""
+        b = self.b
+        address, outside = self.list_slot(op, self.list_size(op.list))
+        self.bail_unless_false(outside)
+        new = boxing.singleton(b, op.item.type, self.value(op.item))
+        with b.if_then(b.icmp_unsigned("!=", b.load(address, typ=_PTR), new)):
+            self.replace_item(op)
+        return _I1_FALSE
+
     def replace_item(self, op: ir.ListStore) -> ll.Value:
         """Store a new reference to the boxed item; release or keep the one it replaces."""
         b, module = self.b, self.fn.module
@@ -524,7 +537,7 @@ class _FunctionLowering(ir.OpVisitor):
         old = b.load(address, typ=_PTR)
         b.store(boxed, address)
         singleton = _I1_FALSE
-        for name in ("_Py_TrueStruct", "_Py_FalseStruct", "_Py_NoneStruct"):
+        for name in boxing.SINGLETONS:
             singleton = b.or_(singleton, boxing.is_object(b, old, name))
         number = b.or_(
             boxing.is_type(b, old, "PyFloat_Type"), boxing.is_type(b, old, "PyLong_Type")

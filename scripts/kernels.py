@@ -1,6 +1,6 @@
 """In-process kernel timings: the hot function alone, python vs pyfast native code vs Numba.
 
-    python scripts/kernels.py [--repeat N]
+    python scripts/kernels.py [--repeat N] [--only KERNEL ...]
 
 Whole-process runs (``scripts/bench.py``) include start-up and compile latency; this script
 answers the other question -- how fast is the native code once it exists.  Each kernel is a
@@ -78,6 +78,7 @@ def outcome(func: Callable, args: tuple) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", nargs="*", metavar="KERNEL", help="run these kernels only")
     options = parser.parse_args()
     from pyfast.compiler import compile_function
 
@@ -89,6 +90,8 @@ def main() -> int:
     header = f"{'kernel':14s} {'python':>10s} {'pyfast':>10s} {'ratio':>7s} {'compile':>9s}"
     print(header + (f" {'numba':>10s} {'pyfast/numba':>12s}" if numba else ""))
     for module, name, arguments in KERNELS:
+        if options.only and module not in options.only:
+            continue
         namespace = load(module)
         func = namespace[name]
 

@@ -416,6 +416,31 @@ def test_storing_a_list_into_a_list():
     assert sys.getrefcount(ys) == 3  # ys, the argument, and the last xs
 
 
+def mark(xs, flag):
+    for i in range(len(xs)):
+        xs[i] = flag
+    xs[0] = None
+    return len(xs)
+
+
+def test_singleton_stores_keep_reference_counts():
+    """Storing ``True``/``False``/``None`` over the same object is skipped, over another one
+    moves one reference each way; over a number or another object releases or keeps it."""
+    c = compile_function(mark, (list, bool), fallback=_fallback, miss=MISS, sample=([1], True))
+    kept = object()
+
+    def run() -> None:
+        for _ in range(100):
+            xs = [True, False, None, 3, 2.5, kept, True]
+            assert c.entry(xs, False) == 7 and xs == [None] + [False] * 6
+            assert c.entry(xs, False) == c.entry(xs, True) == 7 and xs == [None] + [True] * 6
+
+    run()  # the first run makes what lives on (pytest's assertion helpers hold None)
+    counts = [sys.getrefcount(x) for x in (True, False, None, kept)]
+    run()
+    assert [sys.getrefcount(x) for x in (True, False, None, kept)] == counts
+
+
 ITEMS = st.one_of(
     st.integers(-(2**64), 2**64),
     st.floats(allow_nan=False),

@@ -130,11 +130,29 @@ def counted_loop(b: ir.IRBuilder, n: ir.Value, body: Callable[[ir.Value], None])
     b.position_at_end(done)
 
 
+SINGLETONS = ("_Py_TrueStruct", "_Py_FalseStruct", "_Py_NoneStruct")
+
+
 def release_singleton(b: ir.IRBuilder, obj: ir.Value) -> None:
     """``Py_DECREF`` of ``None``, ``True`` or ``False``: immortal on 3.12+; on 3.11 their count
-    never reaches zero (the interpreter holds them), so a plain decrement."""
-    if not _IMMORTAL_SINGLETONS:
-        b.store(b.sub(b.load(obj, typ=_I64), _I64(1)), obj)
+    never reaches zero (the interpreter holds them), so a plain decrement -- of the one ``obj``
+    is, found by branches: a count at a constant address does not wait for ``obj``'s load."""
+    if _IMMORTAL_SINGLETONS:
+        return
+    for name in SINGLETONS:
+        target = capi.data(b.module, name)
+        with b.if_then(b.icmp_unsigned("==", obj, target)):
+            b.store(b.sub(b.load(target, typ=_I64), _I64(1)), target)
+
+
+def singleton(b: ir.IRBuilder, t: Type, value: ir.Value) -> ir.Value:
+    """The object (a borrowed pointer) of the ``BOOL`` or ``NONE`` value ``value``."""
+    module = b.module
+    if t is NONE:
+        return capi.data(module, "_Py_NoneStruct")
+    return b.select(
+        value, capi.data(module, "_Py_TrueStruct"), capi.data(module, "_Py_FalseStruct")
+    )
 
 
 def _singleton(b: ir.IRBuilder, obj: ir.Value) -> ir.Value:
@@ -166,11 +184,8 @@ def box(b: ir.IRBuilder, t: Type, value: ir.Value, fail: Callable[[], None] | No
         obj = b.call(capi.function(module, "PyLong_FromLongLong"), [value])
     elif t is FLOAT:
         obj = b.call(capi.function(module, "PyFloat_FromDouble"), [value])
-    elif t is BOOL:
-        true = capi.data(module, "_Py_TrueStruct")
-        return _singleton(b, b.select(value, true, capi.data(module, "_Py_FalseStruct")))
-    elif t is NONE:
-        return _singleton(b, capi.data(module, "_Py_NoneStruct"))
+    elif t in (BOOL, NONE):
+        return _singleton(b, singleton(b, t, value))
     elif isinstance(t, ListType):
         return incref(b, value)
     elif isinstance(t, ArrayType):
