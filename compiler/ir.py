@@ -17,7 +17,8 @@ Model (after mypyc's ``mypyc/ir/ops.py``):
   globals (``Param``/``GlobalParam``) or constants (``Const``) -- never values of another
   block (they travel as block arguments), so dominance holds by construction.
 - Ops are pure except those whose ``effect`` is true (list stores and appends, and calls of
-  functions that have such ops): they change objects the caller can see.
+  functions that have such ops): they change objects the caller can see.  A store into a
+  *local* list (``local_lists``) is not one: no one else can see that list.
 - An op that cannot produce CPython's exact result natively (overflow, a condition that
   raises, a guard) *bails*.  Which ops may bail is decided by ``numeric``'s emitters at
   lowering time, plus ``BailIf``, ``Bail``, ``ListStore`` and ``CallDirect``.  Every op and
@@ -328,6 +329,23 @@ class ListRepeat(Op):
 
 
 @dataclasses.dataclass(eq=False)
+class NewLocalList(Op):
+    """``[item] * count`` as a ``LocalListType`` (``local_lists``): a buffer of ``max(count,
+    0)`` copies of the unboxed ``item``, freed when the call returns; bails (a miss) where
+    CPython could not allocate the list.  ``ListGet``/``ListStore``/``ListLen`` of a local
+    list read and write the buffer: a read needs no type check, a store is no effect."""
+
+    item: Value
+    count: Value
+    type: Type
+    lineno: int = 0
+    visit = "visit_new_local_list"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.item, self.count)
+
+
+@dataclasses.dataclass(eq=False)
 class ArrayGet(Op):
     """``array[i]`` / ``array[i, j]`` (negative indices count from the end of their axis), the
     element as ``type``; bails when an index is out of bounds (numpy raises IndexError)."""
@@ -594,6 +612,7 @@ class OpVisitor:
     def visit_list_get(self, op: ListGet) -> Any: ...
     def visit_new_list(self, op: NewList) -> Any: ...
     def visit_list_repeat(self, op: ListRepeat) -> Any: ...
+    def visit_new_local_list(self, op: NewLocalList) -> Any: ...
     def visit_list_append(self, op: ListAppend) -> Any: ...
     def visit_refine(self, op: Refine) -> Any: ...
     def visit_list_reduce(self, op: ListReduce) -> Any: ...
@@ -689,6 +708,9 @@ class _Printer(OpVisitor):
 
     def visit_array_dim(self, op: ArrayDim) -> str:
         return f"{self.name(op.array)}.shape[{op.axis}]"
+
+    def visit_new_local_list(self, op: NewLocalList) -> str:
+        return f"local [{self.name(op.item)}] * {self.name(op.count)}"
 
     def visit_list_append(self, op: ListAppend) -> str:
         return f"append {self.args(op.operands())}"

@@ -36,7 +36,7 @@ import functools
 from collections.abc import Callable
 
 from llvmlite import ir as ll
-from pyfast.compiler import deopt, ir, numeric
+from pyfast.compiler import deopt, ir, local_lists, numeric
 from pyfast.compiler.build import Unit
 from pyfast.compiler.runtime import boxing, capi, objects, resume
 from pyfast.compiler.runtime.entry import (
@@ -46,7 +46,7 @@ from pyfast.compiler.runtime.entry import (
     add_entry,
     llvm_type,
 )
-from pyfast.compiler.types import BOOL, FLOAT, NONE, ListType, Type
+from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, ListType, LocalListType, Type
 
 #: Native call depth past which a direct call bails (C stack safety; exact because bailing is).
 MAX_NATIVE_DEPTH = 200
@@ -58,6 +58,7 @@ POLL_INTERVAL = 1 << 16
 _I32 = ll.IntType(32)
 _I64 = ll.IntType(64)
 _I8 = ll.IntType(8)
+_I1 = ll.IntType(1)
 _PTR = ll.PointerType()
 _LIST_ITEMS = 24  # offsetof(PyListObject, ob_item) on 64-bit builds, 3.11-3.13
 #: Objects a keep list holds before the op that would add one bails (the interpreter then
@@ -141,6 +142,13 @@ class _FunctionLowering(ir.OpVisitor):
         self.b = ll.IRBuilder(self.exit)
         if self.keep is not None:
             self.b.call(capi.function(fn.module, "Py_DecRef"), [self.b.load(self.keep, typ=_PTR)])
+        self.buffers: dict[int, ll.Value] = {}  # id(NewLocalList) -> its buffer's slot
+        for op in (op for block in fir.blocks for op in block.ops):
+            if isinstance(op, ir.NewLocalList):
+                slot = self.buffers[id(op)] = self.allocas.alloca(_PTR, name="buffer")
+                self.allocas.store(_PTR(None), slot)
+                free = capi.function(fn.module, "PyMem_Free")
+                self.b.call(free, [self.b.load(slot, typ=_PTR)])
         pair = ll.Constant(result_type, ll.Undefined)
         pair = self.b.insert_value(pair, self.b.load(self.status, typ=_I32), 0)
         self.b.ret(self.b.insert_value(pair, self.b.load(self.result), 1))
@@ -334,6 +342,10 @@ class _FunctionLowering(ir.OpVisitor):
         return boxing.box(self.b, item.type, self.value(item), self.fail)
 
     def visit_list_get(self, op: ir.ListGet) -> ll.Value:
+        if isinstance(op.list.type, LocalListType):
+            memory, _ = _LOCAL_ITEMS[op.type]
+            value = self.b.load(self.local_slot(op), typ=memory)
+            return self.b.trunc(value, _I1) if op.type is BOOL else value
         address, outside = self.list_slot(op, self.list_size(op.list))
         self.bail_unless_false(outside)
         obj = self.b.load(address, typ=_PTR)
@@ -357,7 +369,35 @@ class _FunctionLowering(ir.OpVisitor):
         return self.new_object(self.b.call(repeat, [self.value(op.list), self.value(op.count)]))
 
     def visit_list_len(self, op: ir.ListLen) -> ll.Value:
+        if isinstance(op.list.type, LocalListType):
+            return self.b.extract_value(self.value(op.list), 1)
         return self.list_size(op.list)
+
+    def visit_new_local_list(self, op: ir.NewLocalList) -> ll.Value:
+        b = self.b
+        count = self.value(op.count)
+        count = b.select(b.icmp_signed("<", count, _I64(0)), _I64(0), count)
+        self.bail_unless_false(b.icmp_signed(">", count, _I64(LOCAL_LIMIT)))
+        memory, item_size = _LOCAL_ITEMS[op.type.item]
+        size = b.mul(count, _I64(item_size))
+        data = b.call(capi.function(self.fn.module, "PyMem_Malloc"), [size])
+        self.bail_unless_false(b.icmp_unsigned("==", data, _PTR(None)))
+        b.store(data, self.buffers[id(op)])
+        item = _to_memory(b, self.value(op.item), memory)
+        boxing.counted_loop(
+            b, count, lambda i: b.store(item, b.gep(data, [i], source_etype=memory))
+        )
+        made = b.insert_value(ll.Constant(llvm_type(op.type), ll.Undefined), data, 0)
+        return b.insert_value(made, count, 1)
+
+    def local_slot(self, op: ir.ListGet | ir.ListStore) -> ll.Value:
+        """The address of item ``op.index`` of a local list; bails when out of range."""
+        b = self.b
+        local = self.value(op.list)
+        index, outside = _wrap_index(b, self.value(op.index), b.extract_value(local, 1))
+        self.bail_unless_false(outside)
+        memory, _ = _LOCAL_ITEMS[op.list.type.item]
+        return b.gep(b.extract_value(local, 0), [index], source_etype=memory)
 
     def array_element(self, op: ir.ArrayGet | ir.ArraySet) -> tuple[ll.Value, ll.Value]:
         """The address of ``op``'s element (negative indices count from the end of their axis,
@@ -500,6 +540,10 @@ class _FunctionLowering(ir.OpVisitor):
         return self.value(op.operand)
 
     def visit_list_store(self, op: ir.ListStore) -> ll.Value:
+        if isinstance(op.list.type, LocalListType):
+            memory, _ = _LOCAL_ITEMS[op.item.type]
+            self.b.store(_to_memory(self.b, self.value(op.item), memory), self.local_slot(op))
+            return _I1_FALSE
         if op.item.type in (BOOL, NONE):
             return self.store_singleton(op)
         if op.item.type is not FLOAT:
@@ -611,6 +655,21 @@ class _FunctionLowering(ir.OpVisitor):
 _I1_FALSE = ll.IntType(1)(0)
 
 
+#: How a local list stores its items (type, bytes): a bool as a byte, like C's ``bool``.
+_LOCAL_ITEMS: dict[Type, tuple[ll.Type, int]] = {
+    BOOL: (_I8, 1),
+    INT: (_I64, 8),
+    FLOAT: (ll.DoubleType(), 8),
+}
+#: The most items of a local list; a longer one (2 GiB as a CPython list) is left to the
+#: interpreter, which knows whether the memory for the real list is there (MemoryError).
+LOCAL_LIMIT = 2**28
+
+
+def _to_memory(b: ll.IRBuilder, value: ll.Value, memory: ll.Type) -> ll.Value:
+    return b.zext(value, memory) if value.type == _I1 else value
+
+
 def _wrap_index(b: ll.IRBuilder, index: ll.Value, size: ll.Value) -> tuple[ll.Value, ll.Value]:
     """A negative ``index`` counted from the end, and whether it is outside ``[0, size)``."""
     index = b.select(b.icmp_signed("<", index, _I64(0)), b.add(index, size), index)
@@ -648,6 +707,9 @@ def lower_unit(
 ) -> EntrySpec:
     """Fill ``module`` with the unit's functions, the ABI body of ``main`` and its entry;
     ``listener(reason)`` hears every deoptimization."""
+    deopt.mark_effects(unit)
+    for fir in unit.functions.values():
+        local_lists.rewrite(fir)
     deopt.mark_effects(unit)
     impls = {}
     for fir in unit.functions.values():

@@ -16,6 +16,8 @@ is represented in native code.
   compiling: every read checks the item's exact type and deoptimizes when it differs; stores
   and appends take any value.  ``LIST`` (``item`` None) is a list whose items are unknown:
   reads always deoptimize.
+- ``LocalListType(item)`` a list the call makes and never lets go of (``local_lists``): its
+  unboxed items in a buffer the call frees, and their number (``{ptr, i64}``).
 - ``OBJECT`` an owned ``PyObject *`` of unknown type: the result of a call that finished in the
   interpreter.  It only travels to a resume point (``deopt``), which consumes the reference.
 - ``TupleType`` a tuple of the above scalars, as an LLVM struct of the item representations.
@@ -90,6 +92,25 @@ class ListType:
         return self.name
 
 
+@dataclasses.dataclass(frozen=True)
+class LocalListType:
+    """A list made by the call that never leaves it (``local_lists``): a native buffer of
+    unboxed ``item`` values and its length, like a C array on the heap of the call."""
+
+    item: RType
+
+    @property
+    def name(self) -> str:
+        return f"local list[{self.item}]"
+
+    @property
+    def py_type(self) -> type:
+        return list
+
+    def __str__(self) -> str:
+        return self.name
+
+
 LIST = ListType(None)
 NP_F64 = RType("numpy.float64", float, "double")
 NP_F32 = RType("numpy.float32", float, "float")
@@ -131,7 +152,7 @@ ARRAY_INDICES = frozenset({INT, NP_I64, NP_I32})
 NUMERIC = frozenset({INT, FLOAT, BOOL, *ARRAY_ITEMS.values()})
 
 
-Type = RType | TupleType | ListType | ArrayType
+Type = RType | TupleType | ListType | LocalListType | ArrayType
 #: The classes of ``Type`` values (for ``isinstance``).
 NATIVE = (RType, TupleType, ListType, ArrayType)
 

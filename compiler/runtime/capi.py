@@ -44,6 +44,8 @@ CAPI: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyObject_Call": ("ptr", ("ptr", "ptr", "ptr")),
     "PyObject_CallOneArg": ("ptr", ("ptr", "ptr")),
     "PyObject_CallNoArgs": ("ptr", ("ptr",)),
+    "PyMem_Malloc": ("ptr", ("i64",)),
+    "PyMem_Free": ("void", ("ptr",)),
     "Py_IncRef": ("void", ("ptr",)),
     "Py_DecRef": ("void", ("ptr",)),
 }

@@ -41,6 +41,7 @@ from pyfast.compiler.types import (
     OBJECT,
     ArrayType,
     ListType,
+    LocalListType,
     RType,
     TupleType,
     Type,
@@ -115,6 +116,8 @@ def llvm_type(t: Type) -> ir.Type:
         return ir.LiteralStructType([llvm_type(item) for item in t.items])
     if isinstance(t, ListType):
         return _PTR
+    if isinstance(t, LocalListType):
+        return ir.LiteralStructType([_PTR, _I64])
     if isinstance(t, ArrayType):
         return array_type(t)
     return _LLVM[t]
