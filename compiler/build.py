@@ -134,10 +134,11 @@ ITERATORS = (IterAbs, ListIterAbs, ListRevIterAbs, EnumerateAbs, ZipAbs)
 
 @dataclasses.dataclass(frozen=True)
 class SliceAbs:
-    """``slice(start, stop)`` about to index a list (``None`` ends are constants)."""
+    """``slice(start, stop, step)`` about to index a list (``None`` parts are constants)."""
 
     start: ir.Value
     stop: ir.Value
+    step: ir.Value | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -577,10 +578,9 @@ class FunctionBuilder:
         return tuple(self.emit(ir.Convert(v, INT)) if v.type is not INT else v for v in values)
 
     def build_slice(self, instr: Instr) -> None:
-        if instr.arg != 2:
-            raise Unsupported("a slice with a step is not compiled", self.lineno)
-        start, stop = (self.scalar(v, "slice index") for v in self.pop(2))
-        self.frame.stack.append(SliceAbs(start, stop))
+        self.frame.stack.append(
+            SliceAbs(*(self.scalar(v, "slice index") for v in self.pop(instr.arg)))
+        )
 
     def slice(self, instr: Instr) -> bool | None:
         container, start, stop = self.pop(3)
@@ -588,13 +588,12 @@ class FunctionBuilder:
         return self.subscr(instr)
 
     def list_slice(self, lst: ir.Value, where: SliceAbs) -> ir.Value:
-        ends = []
-        for end, default in ((where.start, self.const(0)), (where.stop, None)):
-            end = self.scalar(end, "slice index")
-            if end.type is NONE:
-                end = default or self.emit(ir.ListLen(lst))
-            ends.append(self.list_index(end))
-        return self.emit(ir.ListSlice(lst, *ends, lst.type))
+        start, stop = (
+            end if end.type is NONE else self.list_index(end) for end in (where.start, where.stop)
+        )
+        step = where.step
+        step = self.const(1) if step is None or step.type is NONE else self.list_index(step)
+        return self.emit(ir.ListSlice(lst, start, stop, step, lst.type))
 
     def subscr(self, instr: Instr) -> bool | None:
         container, index = self.pop(2)

@@ -457,17 +457,20 @@ class ListPop(Op):
 
 @dataclasses.dataclass(eq=False)
 class ListSlice(Op):
-    """``list[start:stop]``, a new list (indices adjusted as python does for a step of 1)."""
+    """``list[start:stop:step]``, a new list: ``start``/``stop`` are ints or ``None`` constants,
+    adjusted as python does (``PySlice_Unpack`` and ``PySlice_AdjustIndices``); bails when
+    ``step`` is zero (python raises ValueError)."""
 
     list: Value
     start: Value
     stop: Value
+    step: Value
     type: Type
     lineno: int = 0
     visit = "visit_list_slice"
 
     def operands(self) -> tuple[Value, ...]:
-        return (self.list, self.start, self.stop)
+        return (self.list, self.start, self.stop, self.step)
 
 
 @dataclasses.dataclass(eq=False)
@@ -728,7 +731,8 @@ class _Printer(OpVisitor):
         return f"pop {self.name(op.list)}[{self.name(op.index)}]"
 
     def visit_list_slice(self, op: ListSlice) -> str:
-        return f"{self.name(op.list)}[{self.name(op.start)}:{self.name(op.stop)}]"
+        ends = ":".join(self.name(v) for v in (op.start, op.stop, op.step))
+        return f"{self.name(op.list)}[{ends}]"
 
     def visit_list_store(self, op: ListStore) -> str:
         return f"{self.name(op.list)}[{self.name(op.index)}] = {self.name(op.item)}"

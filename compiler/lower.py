@@ -61,6 +61,7 @@ _I8 = ll.IntType(8)
 _I1 = ll.IntType(1)
 _PTR = ll.PointerType()
 _LIST_ITEMS = 24  # offsetof(PyListObject, ob_item) on 64-bit builds, 3.11-3.13
+_SSIZE_MAX = 2**63 - 1
 #: Objects a keep list holds before the op that would add one bails (the interpreter then
 #: finishes the call: a loop making a temporary list per iteration stays bounded in memory).
 KEEP_LIMIT = 1 << 16
@@ -502,16 +503,56 @@ class _FunctionLowering(ir.OpVisitor):
 
     def visit_list_slice(self, op: ir.ListSlice) -> ll.Value:
         b = self.b
+        step = self.value(op.step)
+        self.bail_unless_false(b.icmp_signed("==", step, _I64(0)))
         self.bail_if_keep_full()
         size = self.list_size(op.list)
-        ends = []
-        for end in (op.start, op.stop):  # PySlice_AdjustIndices for a step of 1
+        backwards = b.icmp_signed("<", step, _I64(0))
+        start = self.slice_end(op.start, size, backwards, (_I64(0), _I64(_SSIZE_MAX)))
+        stop = self.slice_end(op.stop, size, backwards, (_I64(_SSIZE_MAX), _I64(-_SSIZE_MAX - 1)))
+        high, low = b.select(backwards, start, stop), b.select(backwards, stop, start)
+        floor = _I64(-_SSIZE_MAX)  # PySlice_Unpack: -step must not overflow
+        magnitude = b.neg(b.select(b.icmp_signed("<", step, floor), floor, step))
+        magnitude = b.select(backwards, magnitude, step)
+        count = b.add(b.sdiv(b.sub(b.sub(high, low), _I64(1)), magnitude), _I64(1))
+        count = b.select(b.icmp_signed("<", low, high), count, _I64(0))
+        made = self.new_object(b.call(capi.function(self.fn.module, "PyList_New"), [count]))
+        source = boxing.field(b, self.value(op.list), _LIST_ITEMS, _PTR)
+        target = boxing.field(b, made, _LIST_ITEMS, _PTR)
+
+        def copy(i: ll.Value) -> None:
+            item = b.load(
+                b.gep(source, [b.add(start, b.mul(i, step))], source_etype=_PTR), typ=_PTR
+            )
+            b.store(boxing.incref(b, item), b.gep(target, [i], source_etype=_PTR))
+
+        boxing.counted_loop(b, count, copy)
+        return made
+
+    def slice_end(
+        self,
+        end: ir.Value,
+        size: ll.Value,
+        backwards: ll.Value,
+        defaults: tuple[ll.Value, ll.Value],
+    ) -> ll.Value:
+        """A slice's start or stop as ``PySlice_Unpack`` and ``PySlice_AdjustIndices`` make it:
+        ``None`` is the first ``defaults`` going forwards, the second going backwards; a
+        negative index counts from the end; then clamped to the list (-1 backwards)."""
+        b = self.b
+        if end.type is NONE:
+            i = b.select(backwards, defaults[1], defaults[0])
+        else:
             i = self.value(end)
-            i = b.select(b.icmp_signed("<", i, _I64(0)), b.add(i, size), i)
-            i = b.select(b.icmp_signed("<", i, _I64(0)), _I64(0), i)
-            ends.append(b.select(b.icmp_signed(">", i, size), size, i))
-        get = capi.function(self.fn.module, "PyList_GetSlice")
-        return self.new_object(b.call(get, [self.value(op.list), *ends]))
+        low = b.select(backwards, _I64(-1), _I64(0))
+        high = b.select(backwards, b.sub(size, _I64(1)), size)
+        wrapped = b.add(i, size)
+        wrapped = b.select(b.icmp_signed("<", wrapped, _I64(0)), low, wrapped)
+        return b.select(
+            b.icmp_signed("<", i, _I64(0)),
+            wrapped,
+            b.select(b.icmp_signed(">=", i, size), high, i),
+        )
 
     def visit_list_pop(self, op: ir.ListPop) -> ll.Value:
         b, module = self.b, self.fn.module

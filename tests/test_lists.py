@@ -441,6 +441,39 @@ def test_singleton_stores_keep_reference_counts():
     assert [sys.getrefcount(x) for x in (True, False, None, kept)] == counts
 
 
+def stepped(xs, a, b, c):
+    return xs[a:b:c]
+
+
+def stepped_ends(xs, c):
+    return len(xs[::c]) * 1000 + len(xs[1::c]) * 100 + len(xs[:-1:c]) * 10 + len(xs[::-1][:1])
+
+
+BOUNDS = st.one_of(st.integers(-8, 8), st.sampled_from([2**63 - 1, -(2**63), -(2**63) + 1]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 6), BOUNDS, BOUNDS, BOUNDS)
+def test_slices_with_a_step(n, a, b, c):
+    """``xs[a:b:c]`` copies what python copies (``None`` ends, clamping, extreme ends); a zero
+    step leaves it to python (ValueError)."""
+    xs = [float(i) for i in range(n)]
+    got = _stepped.entry(xs, a, b, c)
+    if c == 0:
+        assert got is MISS
+    else:
+        assert got == xs[a:b:c] and all(x is y for x, y in zip(got, xs[a:b:c], strict=True))
+        assert _stepped_ends.entry(xs, c) == stepped_ends(xs, c)
+
+
+_stepped = compile_function(
+    stepped, (list, int, int, int), fallback=_fallback, miss=MISS, sample=([0.5], 0, 1, 1)
+)
+_stepped_ends = compile_function(
+    stepped_ends, (list, int), fallback=_fallback, miss=MISS, sample=([0.5], 1)
+)
+
+
 ITEMS = st.one_of(
     st.integers(-(2**64), 2**64),
     st.floats(allow_nan=False),
