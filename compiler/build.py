@@ -97,8 +97,9 @@ class IterAbs:
 
 @dataclasses.dataclass(frozen=True)
 class ListIterAbs:
-    """An iterator over a list: the list and the index of the next item (a list iterator
-    re-reads the length at every step, so appends during the loop are seen)."""
+    """An iterator over a list (or a tuple whose items have one type): the sequence and the
+    index of the next item (a list iterator re-reads the length at every step, so appends
+    during the loop are seen)."""
 
     list: ir.Value
     index: ir.Value
@@ -106,8 +107,9 @@ class ListIterAbs:
 
 @dataclasses.dataclass(frozen=True)
 class ListRevIterAbs:
-    """``reversed(list)``: the list and the index of the next item (counting down; like
-    CPython's reverse iterator it stops when the index leaves the list's current length)."""
+    """``reversed(list)`` (or of a tuple, as ``ListIterAbs``): the sequence and the index of
+    the next item (counting down; like CPython's reverse iterator it stops when the index
+    leaves the list's current length)."""
 
     list: ir.Value
     index: ir.Value
@@ -612,6 +614,15 @@ class FunctionBuilder:
                 return self.end(ir.Bail("item of a list whose item type is unknown"))
             self.frame.stack.append(self.emit(ir.ListGet(container, index, item)))
             return None
+        sequence = self.sequence_tuple(container)
+        if sequence is not None and isinstance(index, ir.Value) and index.type in (INT, BOOL):
+            if not isinstance(index, ir.Const):
+                self.frame.stack.append(self.item_at(sequence, self.as_int(index)))
+                return None
+        if isinstance(index, SliceAbs) and (
+            _is_tuple(container) or isinstance(container, TupleAbs)
+        ):
+            return self.tuple_slice(container, index)
         if _is_tuple(container):
             container = TupleAbs(self.tuple_items(container))
         if not (isinstance(container, TupleAbs) and isinstance(index, ir.Const)):
@@ -622,6 +633,18 @@ class FunctionBuilder:
             return self.end(ir.Bail("tuple index out of range or not an int"))
         self.frame.stack.append(container.items[index.value])
         return None
+
+    def tuple_slice(self, container: object, where: SliceAbs) -> None:
+        """``t[a:b:c]`` with constant parts: the tuple of the items python picks."""
+        parts = [where.start, where.stop, where.step]
+        if not all(p is None or isinstance(p, ir.Const) for p in parts):
+            raise Unsupported("a tuple slice with ends known only at run time", self.lineno)
+        start, stop, step = (None if p is None else p.value for p in parts)
+        if step == 0:
+            self.end(ir.Bail("slice step cannot be zero"))
+            return
+        items = container.items if isinstance(container, TupleAbs) else self.tuple_items(container)
+        self.frame.stack.append(TupleAbs(items[start:stop:step]))
 
     def build_list(self, instr: Instr) -> None:
         items = tuple(self.materialize(v) for v in self.pop(instr.arg))
@@ -685,6 +708,8 @@ class FunctionBuilder:
             raise Unsupported(f"'in' of a {item.type}", self.lineno)
         if _is_list(container):
             found = self.emit(ir.ListContains(container, item))
+        elif _is_tuple(container) and container.type.items:
+            found = self.tuple_contains(item, self.tuple_items(container))
         elif isinstance(container, TupleAbs) and container.items:
             found = self.tuple_contains(item, container.items)
         else:
@@ -792,6 +817,16 @@ class FunctionBuilder:
             return special[callee.name](self, args)
         if len(args) == 1 and _is_list(args[0]) and callee.name in _REDUCTIONS:
             return self.call_reduce(callee.name, args[0])
+        if len(args) == 1 and callee.name == "sum" and self.sequence_tuple(args[0]) is not None:
+            return self.call_reduce(callee.name, self.sequence_tuple(args[0]))
+        if (
+            len(args) == 1
+            and callee.name == "sum"
+            and _is_tuple(args[0])
+            and not self.tuple_items(args[0])
+        ):
+            self.frame.stack.append(self.const(0))
+            return None
         if len(args) == 1 and callee.name in ("min", "max"):
             items = self.tuple_items(args[0])
             if len(items) >= 2:  # min(t) is min(*t); of one item or none python decides
@@ -806,7 +841,7 @@ class FunctionBuilder:
         return value.items if isinstance(value, TupleAbs) else ()
 
     def call_reduce(self, name: str, lst: ir.Value) -> bool | None:
-        item = lst.type.item
+        item = lst.type.items[0] if _is_tuple(lst) else lst.type.item
         if item not in _PLAIN_NUMBERS:
             if item is None:
                 return self.end(ir.Bail("item of a list whose item type is unknown"))
@@ -819,11 +854,36 @@ class FunctionBuilder:
         """``iter(value)`` as an iterator structure (an iterator is its own iterator)."""
         if isinstance(value, ITERATORS):
             return value
-        if _is_list(value):
-            return ListIterAbs(value, self.const(0))
+        if _is_list(value) or self.sequence_tuple(value) is not None:
+            return ListIterAbs(self.sequence_tuple(value) or value, self.const(0))
+        if self.tuple_items(value) == () and (_is_tuple(value) or isinstance(value, TupleAbs)):
+            return IterAbs(self.const(0), self.const(0), self.const(1))  # nothing, like iter(())
         if isinstance(value, RangeAbs):
             return IterAbs(value.start, value.stop, value.step)
         raise Unsupported(f"iteration over {_describe(value)}", self.lineno)
+
+    def sequence_tuple(self, value: object) -> ir.Value | None:
+        """``value`` as a native tuple whose items all have one type (a tuple display becomes
+        ``MakeTuple``), which indexing by a run-time index, iteration and ``reversed`` take
+        like a list; None for anything else."""
+        if isinstance(value, TupleAbs) and all(isinstance(v, ir.Value) for v in value.items):
+            if value.items and len({v.type for v in value.items}) == 1:
+                value = self.materialize(value)
+        if _is_tuple(value) and len(set(value.type.items)) == 1:
+            return value
+        return None
+
+    def length(self, sequence: ir.Value) -> ir.Value:
+        """``len`` of a list or of a ``sequence_tuple``."""
+        if _is_tuple(sequence):
+            return self.const(len(sequence.type.items))
+        return self.emit(ir.ListLen(sequence))
+
+    def item_at(self, sequence: ir.Value, index: ir.Value) -> ir.Value:
+        """``sequence[index]`` of a list (its speculated item type) or a ``sequence_tuple``."""
+        if _is_tuple(sequence):
+            return self.emit(ir.TupleIndex(sequence, index, sequence.type.items[0]))
+        return self.emit(ir.ListGet(sequence, index, sequence.type.item))
 
     def call_enumerate(self, args: list[object]) -> None:
         if not 1 <= len(args) <= 2:
@@ -840,10 +900,19 @@ class FunctionBuilder:
         if len(args) == 1 and isinstance(args[0], RangeAbs):
             self.frame.stack.append(self.reversed_range(args[0]))
             return
-        if len(args) != 1 or not _is_list(args[0]):
-            raise Unsupported("reversed() is compiled only for a list or a range", self.lineno)
-        last = self.emit(ir.Binary("-", self.emit(ir.ListLen(args[0])), self.const(1), INT))
-        self.frame.stack.append(ListRevIterAbs(args[0], last))
+        sequence = self.sequence_tuple(args[0]) if len(args) == 1 else None
+        if len(args) == 1 and _is_list(args[0]):
+            sequence = args[0]
+        elif len(args) == 1 and sequence is None and self.tuple_items(args[0]) == ():
+            if _is_tuple(args[0]) or isinstance(args[0], TupleAbs):
+                self.frame.stack.append(self.iterator(args[0]))
+                return
+        if sequence is None:
+            raise Unsupported(
+                "reversed() is compiled only for a list, a tuple or a range", self.lineno
+            )
+        last = self.emit(ir.Binary("-", self.length(sequence), self.const(1), INT))
+        self.frame.stack.append(ListRevIterAbs(sequence, last))
 
     def reversed_range(self, rng: RangeAbs) -> IterAbs:
         """``reversed(range(a, b, s))``: from the last item ``a + (n - 1) * s`` down to
@@ -970,9 +1039,9 @@ class FunctionBuilder:
                 return below if positive.value else above
             return emit(ir.Select(positive, below, above, BOOL))
         if isinstance(it, ListIterAbs):
-            return emit(ir.Compare("<", it.index, emit(ir.ListLen(it.list))))
+            return emit(ir.Compare("<", it.index, self.length(it.list)))
         if isinstance(it, ListRevIterAbs):
-            inside = emit(ir.Compare("<", it.index, emit(ir.ListLen(it.list))))
+            inside = emit(ir.Compare("<", it.index, self.length(it.list)))
             started = emit(ir.Compare(">=", it.index, self.const(0)))
             return emit(ir.Select(started, inside, self.const(False), BOOL))
         if isinstance(it, EnumerateAbs):
@@ -989,9 +1058,9 @@ class FunctionBuilder:
         if isinstance(it, IterAbs):
             return it.index, IterAbs(emit(ir.Binary("+", it.index, it.step, INT)), it.stop, it.step)
         if isinstance(it, ListIterAbs | ListRevIterAbs):
-            if it.list.type.item is None:
+            if isinstance(it.list.type, ListType) and it.list.type.item is None:
                 return None
-            item = emit(ir.ListGet(it.list, it.index, it.list.type.item))
+            item = self.item_at(it.list, it.index)
             delta = self.const(1 if isinstance(it, ListIterAbs) else -1)
             return item, type(it)(it.list, emit(ir.Binary("+", it.index, delta, INT)))
         if isinstance(it, EnumerateAbs):

@@ -273,6 +273,22 @@ class Resumed(Value):
 
 
 @dataclasses.dataclass(eq=False)
+class TupleIndex(Op):
+    """``tuple[index]`` of a tuple whose items all have type ``type``, at an index known only
+    at run time (negative counts from the end); bails when it is out of range (python raises
+    IndexError)."""
+
+    tuple: Value
+    index: Value
+    type: Type
+    lineno: int = 0
+    visit = "visit_tuple_index"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.tuple, self.index)
+
+
+@dataclasses.dataclass(eq=False)
 class ListLen(Op):
     """``len(list)`` of a ``LIST`` value; never bails."""
 
@@ -411,7 +427,8 @@ class ListReduce(Op):
     """``sum(list)``, ``min(list)`` or ``max(list)`` (``name``), computed by CPython's own
     builtin once every item is checked to be an exact int, float or bool (so the builtin runs
     no Python code: exact, pure); bails if an item is anything else, if the builtin raises
-    (``min`` of an empty list) or if the result is not a ``type``."""
+    (``min`` of an empty list) or if the result is not a ``type``.  ``list`` may also be a
+    tuple of numbers: the builtin gets it boxed."""
 
     name: str
     list: Value
@@ -611,6 +628,7 @@ class OpVisitor:
     def visit_call_direct(self, op: CallDirect) -> Any: ...
     def visit_make_tuple(self, op: MakeTuple) -> Any: ...
     def visit_tuple_get(self, op: TupleGet) -> Any: ...
+    def visit_tuple_index(self, op: TupleIndex) -> Any: ...
     def visit_list_len(self, op: ListLen) -> Any: ...
     def visit_list_get(self, op: ListGet) -> Any: ...
     def visit_new_list(self, op: NewList) -> Any: ...
@@ -690,6 +708,9 @@ class _Printer(OpVisitor):
 
     def visit_tuple_get(self, op: TupleGet) -> str:
         return f"{self.name(op.tuple)}[{op.index}]"
+
+    def visit_tuple_index(self, op: TupleIndex) -> str:
+        return f"{self.name(op.tuple)}[{self.name(op.index)}]"
 
     def visit_list_len(self, op: ListLen) -> str:
         return f"len {self.name(op.list)}"

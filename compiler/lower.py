@@ -46,7 +46,7 @@ from pyfast.compiler.runtime.entry import (
     add_entry,
     llvm_type,
 )
-from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, ListType, LocalListType, Type
+from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, ListType, LocalListType, TupleType, Type
 
 #: Native call depth past which a direct call bails (C stack safety; exact because bailing is).
 MAX_NATIVE_DEPTH = 200
@@ -328,6 +328,17 @@ class _FunctionLowering(ir.OpVisitor):
     def visit_tuple_get(self, op: ir.TupleGet) -> ll.Value:
         return self.b.extract_value(self.value(op.tuple), op.index)
 
+    def visit_tuple_index(self, op: ir.TupleIndex) -> ll.Value:
+        b = self.b
+        tup = self.value(op.tuple)
+        count = len(op.tuple.type.items)
+        index, outside = _wrap_index(b, self.value(op.index), _I64(count))
+        self.bail_unless_false(outside)
+        item = b.extract_value(tup, count - 1)
+        for i in reversed(range(count - 1)):
+            item = b.select(b.icmp_signed("==", index, _I64(i)), b.extract_value(tup, i), item)
+        return item
+
     def list_size(self, lst: ir.Value) -> ll.Value:
         return boxing.field(self.b, self.value(lst), boxing.OB_SIZE, _I64)
 
@@ -459,11 +470,17 @@ class _FunctionLowering(ir.OpVisitor):
 
     def visit_list_reduce(self, op: ir.ListReduce) -> ll.Value:
         b, module = self.b, self.fn.module
-        self.bail_unless_numbers(op.list)
+        if isinstance(op.list.type, TupleType):  # of numbers: a new tuple of them
+            sequence = self.box(op.list)
+        else:
+            self.bail_unless_numbers(op.list)
+            sequence = self.value(op.list)
         args = self.allocas.alloca(_PTR)
-        b.store(self.value(op.list), args)
+        b.store(sequence, args)
         call = capi.function(module, "PyObject_Vectorcall")
         result = b.call(call, [self.pinned(op.name, _REDUCERS[op.name]), args, _I64(1), _PTR(None)])
+        if isinstance(op.list.type, TupleType):
+            b.call(capi.function(module, "Py_DecRef"), [sequence])
         self.bail_after(b.icmp_unsigned("==", result, _PTR(None)), "PyErr_Clear")  # min([])
         value = boxing.unbox(
             b,

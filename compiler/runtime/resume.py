@@ -63,7 +63,7 @@ def _rebuild(shape: object, values: Iterator[object]) -> object:
     if kind == "static":
         return shape[3]
     if kind in ("ListIterAbs", "ListRevIterAbs"):
-        it = (iter if kind == "ListIterAbs" else reversed)(next(values))
+        it = (iter if kind == "ListIterAbs" else reversed)(_rebuild(shape[1], values))
         it.__setstate__(next(values))
         return it
     if kind == "EnumerateAbs":
