@@ -37,7 +37,7 @@ def walk(t):
 
 def pairs(t, xs):
     s = 0
-    for a, b in zip(t, xs):  # noqa: B905 - compiled code: python's default
+    for a, b in zip(t, xs):  # noqa: B905 - the code under test is a user's
         s += a * b
     return s
 
