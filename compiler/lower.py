@@ -46,7 +46,18 @@ from pyfast.compiler.runtime.entry import (
     add_entry,
     llvm_type,
 )
-from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, ListType, LocalListType, TupleType, Type
+from pyfast.compiler.types import (
+    BOOL,
+    FLOAT,
+    INT,
+    NONE,
+    NP_F32,
+    NP_F64,
+    ListType,
+    LocalListType,
+    TupleType,
+    Type,
+)
 
 #: Native call depth past which a direct call bails (C stack safety; exact because bailing is).
 MAX_NATIVE_DEPTH = 200
@@ -160,6 +171,8 @@ class _FunctionLowering(ir.OpVisitor):
         self.ticks = self.allocas.alloca(_I32, name="ticks")
         self.allocas.store(_I32(0), self.ticks)
         self.label = 0  # of the block being lowered
+        self.chained: set[int] = set()  # ids of the block's ops whose checks are deferred
+        self.deferred: dict[int, tuple[ll.Value, ll.Block]] = {}  # id(op) -> (bail, target)
 
     def run(self) -> None:
         for block in self.fir.blocks:
@@ -171,11 +184,15 @@ class _FunctionLowering(ir.OpVisitor):
             self.label = block.label
             self.dirty = block.label in self.dirty_in
             self.b.position_at_end(self.blocks[block.label])
+            self.chained = _finite_chains(block)
             for op in block.ops:
                 self.current = op
+                if op.effect:
+                    self.check_deferred()
                 self.values[id(op)] = op.accept(self)
                 self.dirty = self.dirty or op.effect
             self.current = block.terminator
+            self.check_deferred()
             block.terminator.accept(self)
         self.allocas.branch(self.blocks[0])
 
@@ -240,6 +257,21 @@ class _FunctionLowering(ir.OpVisitor):
         self.b.position_at_end(cont)
 
     def bail_target(self) -> ll.Block:
+        """Where the current op bails; first, the deferred checks, in order (an earlier op
+        whose result was not finite bails there instead)."""
+        target = self.own_bail_target()
+        if not self.deferred:
+            return target
+        dispatch = self.fn.append_basic_block("dispatch")
+        with self.b.goto_block(dispatch):
+            for cond, where in self.deferred.values():
+                cont = self.fn.append_basic_block()
+                self.b.cbranch(cond, where, cont)
+                self.b.position_at_end(cont)
+            self.b.branch(target)
+        return dispatch
+
+    def own_bail_target(self) -> ll.Block:
         """Where the current op bails: "miss" while clean, else its resume point."""
         if not self.dirty:
             return self.bail_block
@@ -273,7 +305,28 @@ class _FunctionLowering(ir.OpVisitor):
 
     def visit_binary(self, op: ir.Binary) -> ll.Value:
         a, b = self.value(op.left), self.value(op.right)
-        return self.checked(numeric.emit_binary(self.b, op.op, op.left.type, op.right.type, a, b))
+        emitted = numeric.emit_binary(self.b, op.op, op.left.type, op.right.type, a, b)
+        if id(op) in self.chained:
+            self.deferred[id(op)] = (emitted.bail, self.bail_target())
+            return emitted.value
+        value = self.checked(emitted)
+        self.covered(op)
+        return value
+
+    def covered(self, op: ir.Op) -> None:
+        """Forget the deferred checks of ``op``'s operands (and theirs): ``op``'s own check
+        failing would have caught them."""
+        for operand in op.operands():
+            if self.deferred.pop(id(operand), None) is not None:
+                self.covered(operand)
+
+    def check_deferred(self) -> None:
+        """Branch on every deferred check, in order, before anything observable."""
+        pending, self.deferred = self.deferred, {}
+        for cond, target in pending.values():
+            cont = self.fn.append_basic_block()
+            self.b.cbranch(cond, target, cont).set_weights([1, 1 << 20])
+            self.b.position_at_end(cont)
 
     def visit_unary(self, op: ir.Unary) -> ll.Value:
         v = self.value(op.operand)
@@ -726,6 +779,51 @@ LOCAL_LIMIT = 2**28
 
 def _to_memory(b: ll.IRBuilder, value: ll.Value, memory: ll.Type) -> ll.Value:
     return b.zext(value, memory) if value.type == _I1 else value
+
+
+#: numpy float operations whose result is not finite when an operand is not, each checked by
+#: ``numeric`` for a result that is not finite (numpy warns), and the operand types that need
+#: no conversion (which could bail on its own).
+_FINITE_CHAIN_OPS = frozenset("+-*")
+_FINITE_CHAIN_OPERANDS = {NP_F64: (NP_F64, FLOAT), NP_F32: (NP_F32,)}
+
+
+def _finite_chains(block: ir.BasicBlock) -> set[int]:
+    """The ops of ``block`` whose finiteness check can wait for their one user's (a ``+ - *``
+    of numpy floats -- its result is not finite if this one is not): ``x * y + z`` branches
+    once.  Where anything bails before the check, the deferred ones are tested first, in
+    order (``bail_target``); before an effect they are branched on (``check_deferred``)."""
+
+    def chainable(op: object) -> bool:
+        operands = _FINITE_CHAIN_OPERANDS.get(getattr(op, "type", None), ())
+        return (
+            isinstance(op, ir.Binary)
+            and op.op in _FINITE_CHAIN_OPS
+            and op.left.type in operands
+            and op.right.type in operands
+        )
+
+    users: dict[int, list[object]] = {}
+    for op in block.ops:
+        for operand in op.operands():
+            users.setdefault(id(operand), []).append(op)
+    for value in _terminator_values(block.terminator):
+        users.setdefault(id(value), []).append(block.terminator)
+    return {
+        id(op)
+        for op in block.ops
+        if chainable(op) and len(users.get(id(op), ())) == 1 and chainable(users[id(op)][0])
+    }
+
+
+def _terminator_values(terminator: ir.Terminator | None) -> list[ir.Value]:
+    if isinstance(terminator, ir.Jump):
+        return list(terminator.args)
+    if isinstance(terminator, ir.Branch):
+        return [terminator.cond, *terminator.if_true.args, *terminator.if_false.args]
+    if isinstance(terminator, ir.Return):
+        return [terminator.value]
+    return []
 
 
 def _wrap_index(b: ll.IRBuilder, index: ll.Value, size: ll.Value) -> tuple[ll.Value, ll.Value]:

@@ -616,3 +616,32 @@ def test_float32_and_int_arrays_run_natively_through_pyfast(python_and_pyfast):
     for name in ("smooth", "histogram"):
         assert records[name]["status"] == "compiled", records[name]
         assert records[name]["native_calls"] >= 2
+
+
+def chained(a, b, out, xs):
+    total = 0.0
+    for i in range(a.shape[0]):
+        v = a[i] * b[i] + 0.5 * a[i] - a[i] * a[i]
+        w = a[i] * 1e300 * xs[i]  # a list read (it may bail) between two unchecked products
+        out[i] = v
+        total += v + w
+    return total
+
+
+BIG = np.array([1.0, 1e300, 2.0, -1e308])
+CHAINS = [
+    [BIG[:1], BIG[:1], np.zeros(1), [1.0]],
+    [BIG, np.full(4, 10.0), np.zeros(4), [1.0] * 4],  # a[1] * a[1] overflows: resumes there
+    [BIG[2:], BIG[2:], np.zeros(2), [1.0, 1.0]],  # 2e300 * 2.0: finite; then -1e308 overflows
+    [BIG[1:], np.ones(3), np.zeros(3), [1.0]],  # xs[1] is out of range after an overflow
+    [np.array([np.inf]), np.ones(1), np.zeros(1), [1.0]],  # inf read from the array
+    [np.array([1e200, 1.0]), np.array([1e200, 1.0]), np.zeros(2), [np.nan, 2.0]],
+]
+
+
+@pytest.mark.parametrize("args", CHAINS)
+def test_deferred_finite_checks_bail_at_the_first_op_numpy_warns_about(args):
+    """``x * y + z`` checks only the sum on the hot path; where it is not finite, the first
+    op whose result was not finite is where python resumes (and warns), in program order."""
+    assert compiled(chained, args) is not None
+    same_as_python(chained, args)
