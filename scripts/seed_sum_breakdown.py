@@ -1,0 +1,113 @@
+"""Where the time of ``pyfast scripts/examples/seed_sum.py`` goes, next to python and PyPy.
+
+    python scripts/seed_sum_breakdown.py [--runs N]
+
+The article's example is one call of ``calculate_sum(10_000_000)``: counting calls never
+makes it hot, so the loop enters native code by OSR.  Each round runs every measurement once
+(interleaved, so a noisy machine hits them alike); the figures are medians over ``--runs``
+rounds, in milliseconds:
+
+- ``python``, ``pyfast``, ``pypy``: the whole process, as a user runs it (cold: pyfast's cache
+  of the script is removed first, as on a first run; PyPy when ``pypy3`` is on PATH);
+- ``interpreter start``: ``python -c pass``; ``pyfast start``: ``pyfast -c pass`` minus it;
+- ``LLVM import``: importing ``llvmlite.binding`` and initialising the native target, in a
+  fresh process, minus the interpreter start;
+- ``compile`` and ``first native call``: from pyfast's JSON report (``compile_ms`` of
+  ``calculate_sum``, ``first_native_call_ms`` from pyfast's start);
+- ``native loop``: the whole call run natively, in a process that compiled it already.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(HERE, "examples", "seed_sum.py")
+LLVM = (
+    "import llvmlite.binding as llvm; llvm.initialize_native_target(); "
+    "llvm.initialize_native_asmprinter()"
+)
+NATIVE = f"""
+import time
+from pyfast.compiler import compile_function
+namespace = {{}}
+source = open({SCRIPT!r}).read().split("\\nprint(")[0]
+exec(compile(source, {SCRIPT!r}, "exec"), namespace)
+func = namespace["calculate_sum"]
+entry = compile_function(func, (int,), fallback=func, miss=None).entry
+best = float("inf")
+for _ in range(5):
+    start = time.perf_counter()
+    assert entry(10_000_000) == 50000005000000
+    best = min(best, time.perf_counter() - start)
+print(best * 1000)
+"""
+
+
+def wall(argv: list[str], env: dict | None = None) -> float:
+    """Milliseconds ``argv`` takes, start to exit (its output discarded)."""
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
+    return (time.perf_counter() - start) * 1000
+
+
+def pyfast_run(folder: str, env: dict) -> tuple[float, float, float]:
+    """A cold ``pyfast seed_sum.py``: (wall ms, compile ms, first native call ms)."""
+    script = os.path.join(folder, "seed_sum.py")
+    shutil.rmtree(os.path.join(folder, "__pycache__"), ignore_errors=True)
+    report = os.path.join(folder, "report.json")
+    took = wall([sys.executable, "-m", "pyfast", "--report-json", report, script], env)
+    with open(report) as file:
+        data = json.load(file)
+    (row,) = [f for f in data["functions"] if f["qualname"] == "calculate_sum"]
+    return took, row["compile_ms"], data["first_native_call_ms"] or float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    options = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    pypy = shutil.which("pypy3")
+    rows: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copy(SCRIPT, folder)
+        for _ in range(options.runs):
+            start = wall([sys.executable, "-c", "pass"], env)
+            figures = {
+                "python": wall([sys.executable, os.path.join(folder, "seed_sum.py")], env),
+                "interpreter start": start,
+                "pyfast start": wall([sys.executable, "-m", "pyfast", "-c", "pass"], env) - start,
+                "LLVM import": wall([sys.executable, "-c", LLVM], env) - start,
+            }
+            figures["pyfast"], figures["compile"], figures["first native call"] = pyfast_run(
+                folder, env
+            )
+            if pypy:
+                figures["pypy"] = wall([pypy, os.path.join(folder, "seed_sum.py")], env)
+            for name, value in figures.items():
+                rows.setdefault(name, []).append(value)
+    native = subprocess.run(
+        [sys.executable, "-c", NATIVE], check=True, capture_output=True, text=True, env=env
+    )
+    rows["native loop"] = [float(native.stdout)]
+    median = {name: statistics.median(values) for name, values in rows.items()}
+    print(f"python {sys.version.split()[0]}; medians of {options.runs} interleaved rounds (ms)")
+    for name, value in median.items():
+        print(f"  {name:18s} {value:9.1f}")
+    print(f"  pyfast vs python   {median['python'] / median['pyfast']:8.2f}x")
+    if pypy:
+        print(f"  pypy vs python     {median['python'] / median['pypy']:8.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
