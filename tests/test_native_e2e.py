@@ -221,6 +221,12 @@ print(spin(10**15))
 """
 
 
+def _sigint_default() -> None:
+    """A child started from a shell's background job inherits SIGINT ignored, and then python
+    (and so pyfast) never raises KeyboardInterrupt: the test needs the usual disposition."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("options", "marker"),
     [
@@ -236,7 +242,12 @@ def test_ctrl_c_stops_a_native_loop(options, marker, tmp_path, clean_env):
     report = tmp_path / "report.json"
     argv = [sys.executable, "-m", "pyfast", "-v", "--report-json", str(report), *options]
     proc = subprocess.Popen(
-        [*argv, "main.py"], cwd=tmp_path, env=clean_env, stderr=subprocess.PIPE, text=True
+        [*argv, "main.py"],
+        cwd=tmp_path,
+        env=clean_env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_sigint_default,
     )
     try:
         lines = []
