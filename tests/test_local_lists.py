@@ -229,3 +229,19 @@ def test_local_lists_run_natively_through_pyfast(python_and_pyfast):
     for name in ("sieve", "nth"):
         assert records[name]["status"] == "compiled", records[name]
         assert records[name]["native_calls"] >= 1, records[name]
+
+
+def test_buffers_are_freed():
+    """Every call frees its buffers, also when it bails (traced by tracemalloc: PyMem)."""
+    import tracemalloc
+
+    c = compiled(read_at, 3, 1)
+    c.entry(1000, 0)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(200):
+            assert c.entry(1000, -1) == 7 and c.entry(1000, 1000) is MISS
+        assert tracemalloc.get_traced_memory()[0] - before < 8000  # 2 * 200 buffers of 8 kB
+    finally:
+        tracemalloc.stop()
