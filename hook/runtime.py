@@ -410,7 +410,7 @@ class FunctionProfile:
         self.sigs: dict[tuple[type, ...], int] = {}
         # Made at import for every function called then: what most never need is shared and
         # empty until written (a new tuple, set or dict replaces it).
-        self.details: Mapping[str, int] = _NOTHING  # detailed signature text -> calls
+        self.details: Mapping[tuple, int] = _NOTHING  # ``_detail`` of each argument -> calls
         self.detailed: frozenset[tuple[type, ...]] = _NONE
         self.loops: tuple[LoopProfile, ...] = ()
         self.requested: tuple[tuple[type, ...], ...] = ()
@@ -455,14 +455,19 @@ class FunctionProfile:
 
     def on_call(self, *args: object) -> object:
         self.calls += 1
-        key = tuple(map(type, args))
+        if len(args) == 1:  # the usual arities without ``map``: a probe then costs ~half
+            key = (type(args[0]),)
+        elif len(args) == 2:
+            key = (type(args[0]), type(args[1]))
+        else:
+            key = tuple(map(type, args))
         sigs = self.sigs
         n = sigs.get(key, 0) + 1
         sigs[key] = n
         if n == 1 and _needs_detail(key):
             self.detailed = self.detailed | {key}
         if self.detailed and key in self.detailed:
-            detail = describe(args)
+            detail = tuple(map(_detail, args))
             details = self.details if type(self.details) is dict else {}
             details[detail] = details.get(detail, 0) + 1
             self.details = details
@@ -583,7 +588,9 @@ class FunctionProfile:
 
     def signatures(self) -> list[str]:
         counts = {signature_text(k): n for k, n in self.sigs.items() if k not in self.detailed}
-        counts.update(self.details)
+        for detail, n in self.details.items():
+            text = _detail_text(detail)
+            counts[text] = counts.get(text, 0) + n
         return sorted(counts, key=counts.__getitem__, reverse=True)
 
 
@@ -617,19 +624,35 @@ def _needs_detail(key: tuple[type, ...]) -> bool:
     return False
 
 
-def describe_one(value: object) -> str:
+def _detail(value: object) -> object:
+    """What the report's signature needs of an argument, cheap to take on every profiled call:
+    its type, or a tuple of its type and those of a list's or tuple's sampled items (or of an
+    array's dtype and dimensions); ``_detail_text`` makes the text."""
     kind = type(value)
     if kind in _DESCRIBED:
         sample = value if len(value) <= 8 else (*value[:4], *value[-4:])
-        items = sorted({type(x).__name__ for x in sample})
-        return f"{kind.__name__}[{' | '.join(items) or 'empty'}]"
+        return (kind, *map(type, sample))
     if kind.__name__ == "ndarray" and hasattr(value, "dtype"):
-        return f"ndarray[{value.dtype}, {value.ndim}d]"
-    return kind.__name__
+        return kind, value.dtype, value.ndim
+    return kind
+
+
+def _detail_one_text(detail: object) -> str:
+    if type(detail) is not tuple:
+        return detail.__name__
+    kind = detail[0]
+    if kind not in _DESCRIBED:
+        return f"ndarray[{detail[1]}, {detail[2]}d]"
+    names = sorted({t.__name__ for t in detail[1:]})
+    return f"{kind.__name__}[{' | '.join(names) or 'empty'}]"
+
+
+def _detail_text(detail: tuple) -> str:
+    return "(" + ", ".join(map(_detail_one_text, detail)) + ")"
 
 
 def describe(args: tuple) -> str:
-    return "(" + ", ".join(describe_one(a) for a in args) + ")"
+    return _detail_text(tuple(map(_detail, args)))
 
 
 def signature_text(key: tuple[type, ...]) -> str:
