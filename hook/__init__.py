@@ -45,10 +45,16 @@ def install(settings: Settings) -> None:
     if not _atexit_registered:
         import atexit
 
+        atexit.register(_report_at_exit)
+        _atexit_registered = True
+
+
+def _report_at_exit() -> None:
+    """``--report`` / ``--report-json`` output (``report`` is imported only when asked for)."""
+    if runtime.settings.report or runtime.settings.report_json:
         from pyfast.hook import report
 
-        atexit.register(report.write_at_exit)
-        _atexit_registered = True
+        report.write_at_exit()
 
 
 def uninstall() -> None:

@@ -3,17 +3,17 @@
 In: a source path, its ``os.stat`` result, and the instrumentation result to store.
 Out: the stored result when it is still valid, else ``None``.
 
-File: ``__pycache__/<stem>.<cache_tag>[.opt-N].pyfast-<version>-<crc of fingerprint>.pyc``
-next to CPython's own ``.pyc`` (never the same name), or ``<cache_dir>/<crc of the
+File: ``__pycache__/<stem>.<cache_tag>[.opt-N].pyfast-<version>-<checksum of fingerprint>.pyc``
+next to CPython's own ``.pyc`` (never the same name), or ``<cache_dir>/<checksum of the
 folder>-<stem>...`` with ``--cache-dir``; so runs with different compilers (or prescreens)
-keep separate caches.  Layout: a 32-byte header -- ``MAGIC`` (8 bytes), the CRC-32 and the
-Adler-32 of the fingerprint, the source's mtime_ns and size (8 bytes each, little-endian) --
-compared as bytes, then the marshaled payload (``finder.build``: the instrumented tree as
-placed at its slots when stored, its slot specs, the untouched functions, that first slot,
-the slot constants' sites, and the marshaled original tree).  The fingerprint names
-everything that changes the instrumented bytes: pyfast's version, the Python version and
-optimisation level, and the size and mtime of every hook and compiler source file
-(``prescreen`` decides what gets instrumented).  Writes are atomic (temporary file +
+keep separate caches.  Layout: a 32-byte header -- ``MAGIC`` (8 bytes), the checksum of the
+fingerprint, the source's mtime_ns and size (8 bytes each, little-endian) -- compared as bytes,
+then the marshaled payload (``finder.build``: the instrumented tree as placed at its slots when
+stored, its slot specs, the untouched functions, that first slot, the slot constants' sites,
+and the marshaled original tree).  The fingerprint names everything that changes the
+instrumented bytes: pyfast's version, the Python version and optimisation level, the prescreen
+and the size and mtime of every hook and compiler source file (``prescreen`` decides what gets
+instrumented); it is made without importing the compiler.  Writes are atomic (temporary file +
 ``os.replace``); a stale, corrupt, unreadable or unwritable cache is ignored.
 """
 
@@ -22,28 +22,22 @@ from __future__ import annotations
 import marshal
 import os
 import sys
-import zlib
 
 from pyfast.hook import runtime
 
 import pyfast
 
-MAGIC = b"pyfast03"
+MAGIC = b"pyfast04"
 HEADER = 32
 _fingerprint: str | None = None
-_key: bytes = b""  # MAGIC and the fingerprint's checksums, set with ``_suffix_text``
+_key: bytes = b""  # MAGIC and the fingerprint's checksum, set with ``_suffix_text``
 
 
 def fingerprint() -> str:
     global _fingerprint
     if _fingerprint is None:
-        from pyfast.compiler import api
-
-        parts = [pyfast.__version__, sys.version, str(sys.flags.optimize)]
-        prescreen = api.prescreen
-        parts.append(f"{prescreen.__module__}.{prescreen.__qualname__}")
-        for module in (api, runtime):
-            folder = os.path.dirname(module.__file__)
+        parts = [pyfast.__version__, sys.version, str(sys.flags.optimize), _prescreen_name()]
+        for folder in (_compiler_folder(), os.path.dirname(runtime.__file__)):
             for name in sorted(os.listdir(folder)):
                 if name.endswith(".py"):
                     st = os.stat(os.path.join(folder, name))
@@ -52,16 +46,49 @@ def fingerprint() -> str:
     return _fingerprint
 
 
+_API = "pyfast.compiler.api"
+
+
+def _prescreen_name() -> str:
+    """The prescreen in use: the compiler's own unless a program replaced ``api.prescreen``
+    (which imports ``api``: otherwise it is not imported, ~2 ms of every start-up)."""
+    api = sys.modules.get(_API)
+    if api is None:
+        return f"{_API}.prescreen"
+    return f"{api.prescreen.__module__}.{api.prescreen.__qualname__}"
+
+
+def _compiler_folder() -> str:
+    """The folder of ``pyfast.compiler``, found as the import system finds it, not imported."""
+    module = sys.modules.get("pyfast.compiler")
+    if module is not None:
+        return os.path.dirname(module.__file__)
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        spec = find_spec and find_spec("pyfast.compiler", pyfast.__path__)
+        if spec is not None:
+            return os.path.dirname(spec.origin)
+    raise ImportError("pyfast.compiler not found")
+
+
+#: A Mersenne prime: ``checksum`` is the bytes read as one number modulo it (a change of any
+#: single byte always changes it), computed in C without loading ``zlib``.
+_PRIME = (1 << 61) - 1
+
+
+def checksum(data: bytes) -> int:
+    return int.from_bytes(data, "little") % _PRIME
+
+
 def _suffix() -> str:
     """The part of a cache file name after the module's stem (the same for every module)."""
     global _suffix_text, _key
     if _suffix_text is None:
         opt = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
-        text = fingerprint().encode()
-        key = zlib.crc32(text)
-        _key = MAGIC + key.to_bytes(4, "little") + zlib.adler32(text).to_bytes(4, "little")
+        key = checksum(fingerprint().encode())
+        _key = MAGIC + key.to_bytes(8, "little")
         tag = sys.implementation.cache_tag
-        _suffix_text = f".{tag}{opt}.pyfast-{pyfast.__version__}-{key:08x}.pyc"
+        _suffix_text = f".{tag}{opt}.pyfast-{pyfast.__version__}-{key:016x}.pyc"
     return _suffix_text
 
 
@@ -81,7 +108,7 @@ def folder_of(folder: str) -> str:
     if found is None:
         absolute = os.path.abspath(folder)
         if cache_dir:
-            found = os.path.join(cache_dir, f"{zlib.crc32(os.fsencode(absolute)):08x}-")
+            found = os.path.join(cache_dir, f"{checksum(os.fsencode(absolute)):016x}-")
         else:
             found = os.path.join(absolute, "__pycache__", "")
         if os.path.isabs(folder):  # a relative folder depends on the working directory

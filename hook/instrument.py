@@ -43,8 +43,6 @@ from __future__ import annotations
 
 from types import CodeType
 
-from pyfast.hook.versions import OPS
-
 TYPE_CHECKING = False  # collections.abc costs 3.5 ms of every start-up
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -259,6 +257,7 @@ def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
     from bytecode import Bytecode, CellVar, Instr, Label
     from bytecode.instr import InstrLocation
     from pyfast.compiler import osr
+    from pyfast.hook.versions import OPS
 
     if OPS is None:
         raise RuntimeError("unsupported Python version")

@@ -3,7 +3,7 @@
 In: ``runtime.modules``: their slot specs, and the profiles of the functions whose probes fired
 (a function never called gets a row of zero counts).
 Out: ``records()``, the JSON contract (one dict per function); ``table()``, the readable
-``--report`` text; ``write_at_exit()``, registered with ``atexit`` by ``install``.
+``--report`` text; ``write_at_exit()``, run at exit when a report is asked for (``install``).
 
 JSON: ``{"pyfast": version, "python": "3.11.7", "first_native_call_ms": ms or null,
 "functions": [{"module", "qualname", "file", "line", "calls", "loop_iterations", "signatures",

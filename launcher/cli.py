@@ -17,9 +17,10 @@ import os
 import sys
 import types
 
-from pyfast.launcher import cmdline, interactive, runner
+from pyfast.launcher import cmdline, runner
 
 from pyfast import __version__
+from pyfast._autoload import HANDOFF
 from pyfast.settings import Settings, SettingsError, disabled, export
 
 #: Set for a child process by a launcher that writes ``--report-json``: the owner's pid.  A
@@ -29,7 +30,7 @@ REPORT_OWNER = "PYFAST_REPORT_OWNER"
 
 def main() -> int:
     """Run ``pyfast`` with ``sys.argv``; return the exit status."""
-    program = os.environ.pop(interactive.HANDOFF, None) or "pyfast"
+    program = os.environ.pop(HANDOFF, None) or "pyfast"
     try:
         own = cmdline.parse(sys.orig_argv[1:], python=True)
         command = cmdline.parse(sys.argv[1:])
@@ -46,6 +47,8 @@ def main() -> int:
     flags = [*own.interpreter_flags, *command.interpreter_flags]
     if command.mode == "interactive" and (os.isatty(0) or "-i" in flags):
         _export(settings, command)
+        from pyfast.launcher import interactive
+
         interactive.exec_repl(flags, dict(os.environ))
     if command.interpreter_flags or (sys.flags.inspect and own.mode != "module"):
         # Python's own flags take effect only at start-up; under PYTHONINSPECT the REPL that
