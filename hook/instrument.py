@@ -41,6 +41,7 @@ instance, but a compiled entry binds one set of cells), and whatever ``prescreen
 
 from __future__ import annotations
 
+import marshal
 from types import CodeType
 
 TYPE_CHECKING = False  # collections.abc costs 3.5 ms of every start-up
@@ -97,7 +98,10 @@ class Instrumented:
     """A module's instrumented tree: ``code`` (slot constants set for slot ``base`` onwards, or
     still placeholders when ``sites`` is None), the probes (``slots``, raw tuples of
     ``SlotSpec`` fields: ``spec(k)`` makes the record), the functions left alone (``others``,
-    raw ``Untouched`` tuples) and ``sites``, where the slot constants are (``find_sites``)."""
+    raw ``Untouched`` tuples) and ``sites``, where the slot constants are (``find_sites``).
+    From the disk cache, ``others`` and ``sites`` stay marshaled bytes until they are needed
+    (``untouched``, ``placed``): most loads need neither, and their tuples would only add to
+    the garbage collector's work at import."""
 
     __slots__ = ("code", "slots", "others", "base", "sites")
 
@@ -105,9 +109,9 @@ class Instrumented:
         self,
         code: CodeType,
         slots: list | tuple,
-        others: list | tuple,
+        others: list | tuple | bytes,
         base: int = 0,
-        sites: tuple | None = None,
+        sites: tuple | bytes | None = None,
     ) -> None:
         self.code = code
         self.slots = slots
@@ -118,12 +122,19 @@ class Instrumented:
     def spec(self, k: int) -> SlotSpec:
         return tuple.__new__(SlotSpec, self.slots[k])
 
+    def untouched(self) -> list | tuple:
+        if type(self.others) is bytes:
+            self.others = marshal.loads(self.others)
+        return self.others
+
     def placed(self, base: int) -> CodeType:
         """The tree with slot ``k`` at ``builtins.__pyfast__[base + k]``."""
         if self.sites is None:  # fresh from ``instrument``: placeholders
             self.sites = find_sites(self.code) or ()
         elif base == self.base:
             return self.code  # the usual warm-cache case: nothing to rewrite
+        elif type(self.sites) is bytes:
+            self.sites = marshal.loads(self.sites)
         return move(self.code, self.sites, base) if self.sites else self.code
 
     def to_marshal(self, base: int, code: CodeType) -> tuple:
@@ -131,9 +142,9 @@ class Instrumented:
         return (
             code,
             tuple(map(tuple, self.slots)),
-            tuple(map(tuple, self.others)),
+            marshal.dumps(tuple(map(tuple, self.untouched()))),
             base,
-            self.sites,
+            self.sites if type(self.sites) is bytes else marshal.dumps(self.sites),
         )
 
     @classmethod

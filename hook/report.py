@@ -77,7 +77,7 @@ def records() -> list[dict]:
                 }
             )
     for module in runtime.modules:
-        for qualname, line, status, reason in module.others:
+        for qualname, line, status, reason in module.result.untouched():
             out.append(
                 {
                     "module": module.name,

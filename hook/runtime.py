@@ -66,6 +66,7 @@ live: list = []  # builtins.__pyfast__: what the probes read
 desired: list = []  # what the slots hold when no tracer is active
 functions: list[FunctionProfile] = []
 modules: list[ModuleRecord] = []
+_owners: list[ModuleRecord] = []  # the module of each slot
 _suspended = False
 _worker = None
 
@@ -127,13 +128,24 @@ class ModuleRecord:
     ``base`` to ``base + len(result.slots) - 1``.  A function's profile (and its loops') is made
     when one of its probes first fires (``callback``); until then its slots hold a stub."""
 
+    __slots__ = (
+        "name",
+        "_file",
+        "result",
+        "base",
+        "profiles",
+        "_original",
+        "_originals",
+        "code",
+        "indexed",
+    )
+
     def __init__(
         self, name: str, file: str, result: instrument.Instrumented, original, base: int
     ) -> None:
         self.name = name
         self._file = file  # absolute or not normalised yet: see ``file``
         self.result = result
-        self.others = result.others  # raw ``Untouched`` tuples
         self.base = base
         self.profiles: dict[int, FunctionProfile | LoopProfile] = {}  # by slot - base
         self._original = original  # the un-instrumented code tree, or its marshaled bytes
@@ -155,15 +167,12 @@ class ModuleRecord:
         found = self.profiles.get(k)
         if found is None:
             with _lock:
-                found = self.profiles.get(k)
-                if found is None:
-                    self._profile(k)
-                    found = self.profiles[k]
+                found = self.profiles.get(k) or self._profile(k)
         if type(found) is LoopProfile:
             return found.on_iteration
         return found.on_call
 
-    def _profile(self, k: int) -> None:
+    def _profile(self, k: int) -> FunctionProfile | LoopProfile:
         slots = self.result.slots
         owner = slots[k][4]  # SlotSpec.owner: the function's own index for a function
         profile = FunctionProfile(self, self.result.spec(owner), self.base + owner)
@@ -181,6 +190,7 @@ class ModuleRecord:
             loop = LoopProfile(profile, self.base + k, spec.header)
             self.profiles[k] = loop
             set_slot(loop.slot, loop.on_iteration)
+        return self.profiles[k]
 
     def original(self, index: int) -> CodeType:
         if self._originals is None:
@@ -211,11 +221,11 @@ def partial(func: Callable, *args: object) -> Callable:
     return functools.partial(func, *args)
 
 
-def _first_use(where: tuple[ModuleRecord, int], *args: object) -> object:
-    """What a slot holds, bound to ``(module, k)``, until its function's profile exists (see
+def _first_use(slot: int, *args: object) -> object:
+    """What a slot holds, bound to its index, until its function's profile exists (see
     ``ModuleRecord.callback``)."""
-    module, k = where
-    return module.callback(k)(*args)
+    module = _owners[slot]
+    return module.callback(slot - module.base)(*args)
 
 
 _FIRST_USE = _first_use.__code__
@@ -250,10 +260,12 @@ def register(name: str, file: str, result: instrument.Instrumented, original) ->
     base = len(desired)
     module = ModuleRecord(name, file, result, original, base)
     module.code = result.placed(base)
-    stubs = [MethodType(_first_use, (module, k)) for k in range(len(result.slots))]
+    count = len(result.slots)
+    stubs = list(map(MethodType, [_first_use] * count, range(base, base + count)))
     modules.append(module)
+    _owners.extend([module] * count)
     desired.extend(stubs)
-    live.extend([None] * len(stubs) if _suspended else stubs)
+    live.extend([None] * count if _suspended else stubs)
     return module
 
 

@@ -851,7 +851,7 @@ def test_cached_tree_is_used_as_is_at_its_own_slots_and_moved_elsewhere(env, mon
     base = len(runtime.desired)
     first = _import_fresh("placed")  # cache miss: placed at ``base`` and stored so
     assert moves == [base]
-    del runtime.desired[base:], runtime.live[base:]
+    del runtime.desired[base:], runtime.live[base:], runtime._owners[base:]
     runtime.modules.clear()
     runtime.functions.clear()
     again = _import_fresh("placed")  # the same slots as when stored: no code rewritten
