@@ -264,7 +264,7 @@ def _global_ok(name: str, obj: object) -> bool:
     )
 
 
-def _global_problem(func: FunctionType, code: CodeType) -> Unsupported | None:
+def global_problem(func: FunctionType, code: CodeType) -> Unsupported | None:
     """The first global ``code`` (or a comprehension it inlines) loads that native code cannot
     hold -- found without importing the compiler, whose front end costs ~150 ms the first
     time (object-heavy code whose functions pass ``prescreen`` would pay it for nothing)."""
@@ -281,7 +281,7 @@ def _global_problem(func: FunctionType, code: CodeType) -> Unsupported | None:
             what = type(namespace[name]).__name__
             return Unsupported(f"global {name!r} is a {what}", _line(code, offset))
     for const in code.co_consts:
-        if isinstance(const, CodeType) and (problem := _global_problem(func, const)):
+        if isinstance(const, CodeType) and (problem := global_problem(func, const)):
             return problem
     return None
 
@@ -303,7 +303,7 @@ def prepare_function(
         raise Unsupported(
             f"argument types ({names}) are not compiled", func.__code__.co_firstlineno
         )
-    problem = _global_problem(func, (code_of or _own_code)(func))
+    problem = global_problem(func, (code_of or _own_code)(func))
     if problem is not None:
         raise problem
     from pyfast.compiler import pipeline

@@ -300,17 +300,23 @@ class LoopProfile:
         return MISS
 
     def request(self, frame, values: tuple) -> None:
-        from pyfast.compiler import osr
+        from pyfast.compiler import api
 
         if self.owner.osr_requested:
             return  # another header's continuation already runs the rest of the call
         if self.owner.func is None:
             self.owner.func = self.owner.original_function(frame)
         func = self.owner.func
+        problem = api.global_problem(func, original_code(func))
+        if problem is not None:  # refused before the compiler's front end is imported
+            self.no_osr(frame.f_lineno, _reason(problem))
+            return
+        from pyfast.compiler import osr
+
         header = next(h for h in osr.loop_headers(func.__code__) if h.key == self.header)
         signature = osr.signature_of(header, values)
         if signature is None:
-            self.no_osr(header, "not a range() loop")
+            self.no_osr(header.lineno, "not a range() loop")
             return
         log(f"{self.owner.name} line {header.lineno}: compiling an OSR entry")
         start = time.perf_counter()
@@ -326,7 +332,7 @@ class LoopProfile:
                 code_of=original_code,
             )
         except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported or a compiler bug
-            self.no_osr(header, _reason(exc))
+            self.no_osr(header.lineno, _reason(exc))
             return
         finally:
             self.owner.compile_ms += (time.perf_counter() - start) * 1000
@@ -334,11 +340,11 @@ class LoopProfile:
         job = partial(self.finish, header, prepared)
         job() if settings.threshold == 1 else background(job)
 
-    def no_osr(self, header, reason: str) -> None:
+    def no_osr(self, lineno: int, reason: str) -> None:
         """The loop stays interpreted; the report says why unless the function says more."""
-        log(f"no OSR into {self.owner.name} line {header.lineno}: {reason}")
+        log(f"no OSR into {self.owner.name} line {lineno}: {reason}")
         if self.owner.status == "cold" and self.owner.reason is None:
-            self.owner.reason = f"no OSR entry at line {header.lineno}: {reason}"
+            self.owner.reason = f"no OSR entry at line {lineno}: {reason}"
 
     def finish(self, header, prepared) -> None:
         from pyfast.compiler import osr
@@ -347,7 +353,7 @@ class LoopProfile:
         try:
             compiled = prepared.finish()
         except Exception as exc:  # noqa: BLE001 - a compiler bug: the loop stays interpreted
-            self.no_osr(header, f"compiler error: {exc!r}")
+            self.no_osr(header.lineno, f"compiler error: {exc!r}")
             return
         finally:
             self.owner.compile_ms += (time.perf_counter() - start) * 1000

@@ -8,6 +8,7 @@ with every side effect happening once.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from types import FunctionType
@@ -548,3 +549,35 @@ def test_rebound_range_is_refused():
     func = FunctionType(seed_sum.__code__, namespace, "seed_sum")
     with pytest.raises(osr.OsrUnsupported):
         osr.make_continuation(func, osr.loop_headers(seed_sum.__code__)[0])
+
+
+MODULE_CALLS = """
+import random
+import sys
+
+def estimate(samples):
+    hits = 0
+    for _ in range(samples):
+        if random.random() < 0.5:
+            hits += 1
+    return hits
+
+random.seed(1)
+print(estimate(3000))
+print("pyfast.compiler.osr" in sys.modules, "bytecode" in sys.modules)
+"""
+
+
+def test_a_loop_over_a_global_module_is_refused_before_the_compiler_loads(spawn, tmp_path):
+    """The global ``random`` (a module) rules the continuation out: said in the report, found
+    without importing the OSR stage or ``bytecode`` (the second run: the cache is warm, so
+    nothing else needs them)."""
+    (tmp_path / "main.py").write_text(MODULE_CALLS)
+    report = tmp_path / "report.json"
+    argv = [sys.executable, "-m", "pyfast", "--report-json", str(report)]  # the loop gets hot
+    expected = spawn([sys.executable, "main.py"], tmp_path).stdout
+    for _ in range(2):
+        got = spawn([*argv, "main.py"], tmp_path)
+    assert got.stdout == expected and expected.splitlines()[-1] == "False False"
+    (row,) = [r for r in json.loads(report.read_text())["functions"] if r["qualname"] == "estimate"]
+    assert row["reason"].startswith("no OSR entry at line 7: global 'random' is a module"), row
