@@ -1,6 +1,6 @@
 """In-process kernel timings: the hot function alone, python vs pyfast native code vs Numba.
 
-    python scripts/kernels.py [--repeat N] [--only KERNEL ...]
+    python scripts/kernels.py [--repeat N] [--compiles N] [--compile-only] [--only KERNEL ...]
 
 Whole-process runs (``scripts/bench.py``) include start-up and compile latency; this script
 answers the other question -- how fast is the native code once it exists.  Each kernel is a
@@ -11,6 +11,13 @@ miss would return None and fail the result check); Numba calls ``numba.njit`` of
 source if numba is installed (first call excluded).  Each figure is the minimum over
 ``--repeat`` runs; every kernel's result and mutated arguments are checked equal to python's
 before it is timed.
+
+Compile time (wall clock of ``compile_function``): every kernel is compiled once, then
+``--compiles`` more times in rounds over the kernels, before anything is timed (and before
+numba is imported, whose heap slows the compiler's garbage collections).  The process's first
+compilation (the compiler's imports and LLVM's start-up included) is reported on its own; each
+kernel's figure is the median of its later compilations, and the last line gives the median
+and the worst of those figures.  ``--compile-only`` skips the timings.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import contextlib
 import copy
 import io
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -75,39 +83,66 @@ def outcome(func: Callable, args: tuple) -> str:
     return repr((func(*args), args))
 
 
+def compile_ms(compile_function: Callable, func: Callable, sample: tuple) -> tuple[Callable, float]:
+    """The native entry of ``func`` for ``sample``'s types and the wall time its compilation
+    took (milliseconds)."""
+    start = time.perf_counter()
+    compiled = compile_function(
+        func, tuple(map(type, sample)), fallback=func, miss=None, sample=sample
+    )
+    return compiled.entry, (time.perf_counter() - start) * 1000
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--compiles", type=int, default=5, help="compilations per kernel")
+    parser.add_argument("--compile-only", action="store_true", help="time compilation only")
     parser.add_argument("--only", nargs="*", metavar="KERNEL", help="run these kernels only")
     options = parser.parse_args()
     from pyfast.compiler import compile_function
 
+    kernels = []
+    for module, name, arguments in KERNELS:
+        if options.only and module not in options.only:
+            continue
+        namespace = load(module)
+
+        def make_args(ns: dict = namespace, make: Callable = arguments) -> tuple:
+            return make(ns)
+
+        kernels.append((name, namespace[name], make_args))
+    if not kernels:
+        return 0
+    entries: dict[str, Callable] = {}
+    compiles: dict[str, list[float]] = {}
+    for _ in range(options.compiles + 1):  # rounds interleave the kernels
+        for name, func, make_args in kernels:
+            entry, ms = compile_ms(compile_function, func, make_args())
+            entries.setdefault(name, entry)
+            compiles.setdefault(name, []).append(ms)
+    first_name, first_ms = kernels[0][0], compiles[kernels[0][0]][0]
+    medians = {name: statistics.median(times[1:] or times) for name, times in compiles.items()}
     try:
-        import numba
+        import numba  # after compiling: its heap slows the compiler's garbage collections
     except ImportError:
         numba = None
     print(f"python {sys.version.split()[0]}; minimum of {options.repeat} runs")
     header = f"{'kernel':14s} {'python':>10s} {'pyfast':>10s} {'ratio':>7s} {'compile':>9s}"
     print(header + (f" {'numba':>10s} {'pyfast/numba':>12s}" if numba else ""))
-    for module, name, arguments in KERNELS:
-        if options.only and module not in options.only:
-            continue
-        namespace = load(module)
-        func = namespace[name]
-
-        def make_args(ns: dict = namespace, make: Callable = arguments) -> tuple:
-            return make(ns)
-
-        sample = make_args()
-        signature = tuple(map(type, sample))
-        compiled = compile_function(func, signature, fallback=func, miss=None, sample=sample)
-        if outcome(compiled.entry, make_args()) != outcome(func, make_args()):
+    for name, func, make_args in kernels:
+        entry = entries[name]
+        if outcome(entry, make_args()) != outcome(func, make_args()):
             raise SystemExit(f"{name}: native result differs from python's")
+        ms = medians[name]
+        if options.compile_only:
+            print(f"{name:14s} {'':>10s} {'':>10s} {'':>7s} {ms:7.1f}ms")
+            continue
         python = best(func, make_args, max(1, options.repeat // 2))
-        native = best(compiled.entry, make_args, options.repeat)
+        native = best(entry, make_args, options.repeat)
         line = (
             f"{name:14s} {python * 1000:8.1f}ms {native * 1000:8.2f}ms "
-            f"{python / native:6.1f}x {compiled.compile_ms:7.1f}ms"
+            f"{python / native:6.1f}x {ms:7.1f}ms"
         )
         if numba is not None:
             jitted = numba.njit(func)
@@ -119,6 +154,13 @@ def main() -> int:
                 fast = best(jitted, make_args, options.repeat)
                 line += f" {fast * 1000:8.2f}ms {native / fast:11.2f}x"
         print(line)
+    worst = max(medians, key=medians.__getitem__)
+    print(
+        f"compile time per function (median of {options.compiles} compilations each): "
+        f"median {statistics.median(medians.values()):.1f} ms, worst {medians[worst]:.1f} ms "
+        f"({worst}); first compilation of the process ({first_name}, imports and LLVM "
+        f"start-up included): {first_ms:.1f} ms"
+    )
     return 0
 
 
