@@ -113,7 +113,8 @@ class ResumeCode:
     its stack slots (``PUSH_NULL`` for a NULL) and jumps to its instruction.
 
     ``point`` registers a bail site while lowering; ``build`` makes the code and binds every
-    point to it (one ``bytecode`` round trip per function: ~1 ms per 100 instructions)."""
+    point to it (one ``bytecode`` round trip per function: ~1 ms per 100 instructions), when
+    one of the points first runs."""
 
     def __init__(
         self, func: FunctionType, code: CodeType, listener: Callable[[str], None] | None
@@ -142,12 +143,13 @@ class ResumeCode:
             tuple(build.shape(value) for value in state.stack),
             reason,
             self.listener,
+            self.build,
         )
         self.points.append((point, key))
         return point
 
     def build(self) -> None:
-        if not self.points:
+        if not self.points or self.points[0][0].function is not None:
             return
         keys = sorted(self.entries, key=self.entries.__getitem__)
         names = list(dict.fromkeys(name for key in keys for name in key[2]))

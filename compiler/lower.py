@@ -106,17 +106,11 @@ class _Deopt:
             for (func, _), fir in unit.functions.items()
         }
         self.slots = slots
-        self.functions: dict[str, resume.ResumePoint] = {}  # slot -> the point whose function
+        self.count = 0
 
     def point(self, fir: ir.FunctionIR, state: ir.FrameState, reason: str) -> resume.ResumePoint:
+        self.count += 1
         return self.codes[fir].point(state, reason)
-
-    def finish(self) -> None:
-        """Make the resume codes; fill the slots of their functions."""
-        for code in self.codes.values():
-            code.build()
-        for symbol, point in self.functions.items():
-            self.slots[symbol] = point.function
 
 
 class _FunctionLowering(ir.OpVisitor):
@@ -285,17 +279,13 @@ class _FunctionLowering(ir.OpVisitor):
 
     def resume(self, state: ir.FrameState, reason: str) -> None:
         """End the current block: call the resume point of ``state``, return status 3 or 2."""
+        symbol = f"{self.fn.name}.resume{self.resumes.count}"
         point = self.resumes.point(self.fir, state, f"line {self.current.lineno}: {reason}")
         b = self.b
-        symbol = f"{self.fn.name}.resume{len(self.resumes.functions)}"
         self.resumes.slots[symbol] = point
-        self.resumes.functions[f"{symbol}.function"] = point
-        point_slot, function_slot = (
-            b.load(objects.slot(self.fn.module, name), typ=_PTR)
-            for name in (symbol, f"{symbol}.function")
-        )
+        point_slot = b.load(objects.slot(self.fn.module, symbol), typ=_PTR)
         values = [(v.type, self.value(v)) for v in deopt.flat_values(state)]
-        result = resume.emit_call(b, point_slot, function_slot, values, symbol)
+        result = resume.emit_call(b, point_slot, values, symbol)
         with b.if_then(b.icmp_unsigned("==", result, _PTR(None)), likely=False):
             self.fail()
         b.store(result, self.obj_out)
@@ -874,7 +864,6 @@ def lower_unit(
     resumes = _Deopt(unit, listener, {})
     for fir in unit.functions.values():
         _FunctionLowering(fir, impls[fir], impls, unit, resumes).run()
-    resumes.finish()
     params: list[Type] = [p.type for p in main.params]
     globals_ = [llvm_type(g.type) for g in unit.globals]
     body_type = ll.FunctionType(_I32, [_PTR, _PTR, *(llvm_type(t) for t in params), *globals_])

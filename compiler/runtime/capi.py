@@ -29,6 +29,7 @@ CAPI: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyFloat_FromDouble": ("ptr", ("double",)),
     "PyTuple_New": ("ptr", ("i64",)),
     "PyTuple_SetItem": ("i32", ("ptr", "i64", "ptr")),
+    "PyTuple_GetItem": ("ptr", ("ptr", "i64")),
     "PyList_Append": ("i32", ("ptr", "ptr")),
     "PyList_SetItem": ("i32", ("ptr", "i64", "ptr")),
     "PyList_New": ("ptr", ("i64",)),

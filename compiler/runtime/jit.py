@@ -5,7 +5,8 @@ this module sets the host's) holding native bodies and entry thunks.
 Out: a ``NativeLibrary``: the module verified, optimised at O3 (new pass manager) for the host
 CPU, compiled to machine code by its own MCJIT engine and kept alive as long as the library
 object; ``address(symbol)`` gives a function's or global's address.  The C-API and libm symbols
-of ``capi`` are registered once per process, on the first compile.
+of ``capi`` are registered once per process, on the first compile; so is the resume helper
+(``resume.helper_module``), compiled on the first compile that calls it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import functools
 import threading
 
 import llvmlite.binding as llvm
-from pyfast.compiler.runtime import capi
+from pyfast.compiler.runtime import capi, resume
 
 _lock = threading.Lock()
 
@@ -60,12 +61,29 @@ def _numpy() -> None:
         llvm.add_symbol(name, address)
 
 
+_helper: list[NativeLibrary] = []  # the resume helper's library, kept for the process
+_helper_lock = threading.Lock()
+
+
+def _resume_helper() -> None:
+    with _helper_lock:
+        if not _helper:
+            _helper.append(_compile(resume.helper_module()))
+            llvm.add_symbol(resume.HELPER, _helper[0].address(resume.HELPER))
+
+
 def compile_module(llvm_ir: str) -> NativeLibrary:
     """Verify, optimise (O3) and compile the module ``llvm_ir`` for the host; raise on invalid
     IR."""
-    tm = _new_target_machine()
     if "pyfast.numpy." in llvm_ir:
         _numpy()
+    if resume.HELPER in llvm_ir:
+        _resume_helper()
+    return _compile(llvm_ir)
+
+
+def _compile(llvm_ir: str) -> NativeLibrary:
+    tm = _new_target_machine()
     with _lock:
         mod = llvm.parse_assembly(llvm_ir)
         mod.triple = tm.triple

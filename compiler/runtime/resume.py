@@ -1,11 +1,14 @@
 """Resume points at run time: native code hands a call to the interpreter mid-function.
 
-In: a ``ResumePoint`` (made by ``deopt.resume_point``: the resume function and the shapes of
-the frame's values); in native code, the frame's native values (``emit_call``).
+In: a ``ResumePoint`` (made by ``deopt.ResumeCode.point``: the shapes of the frame's values,
+and how to make the resume function); in native code, the frame's native values
+(``emit_call``).
 Out: ``emit_call`` boxes the values, has the point rebuild the Python objects (and count),
 then calls the point's function -- the interpreter continuing from the site -- itself, so that
 no pyfast frame is on the stack while user code runs (tracebacks show only the user's
-frames).  Its result is a new reference, or NULL with the exception set.
+frames).  Its result is a new reference, or NULL with the exception set.  The boxing helper,
+``pyfast.resume``, is one function for the whole process (``helper_module``), compiled once
+by ``jit`` and only declared in the modules that call it.
 """
 
 from __future__ import annotations
@@ -78,9 +81,11 @@ def _rebuild(shape: object, values: Iterator[object]) -> object:
 class ResumePoint:
     """One bail site of compiled code, like a debugger's "set next statement" there: called
     with the frame's native values boxed (locals, then stack, in ``deopt.flat_values`` order),
-    it returns the argument tuple for ``function`` (the function's resume code, see
-    ``deopt.ResumeCode``): its entry's ``mark``, every local of the resume code (``None`` for
-    those this site does not have), the stack objects rebuilt, padded to ``depth``.  ``count``
+    it returns ``function`` (the function's resume code, see ``deopt.ResumeCode``) and its
+    argument tuple: its entry's ``mark``, every local of the resume code (``None`` for
+    those this site does not have), the stack objects rebuilt, padded to ``depth``.
+    ``make()`` binds the points of a function (``bind``) the first time one of them runs: most
+    compiled code never deoptimizes, so its resume code is not made at compile time.  ``count``
     says how often it ran; ``listener(reason)`` hears each."""
 
     __slots__ = (
@@ -94,6 +99,7 @@ class ResumePoint:
         "names",
         "all_names",
         "depth",
+        "make",
     )
 
     def __init__(
@@ -102,12 +108,15 @@ class ResumePoint:
         stack: tuple[object, ...],
         reason: str,
         listener: Callable[[str], None] | None,
+        make: Callable[[], None],
     ) -> None:
         self.locals = locals_
         self.stack = tuple(s for s in stack if s != ("null",))
         self.reason = reason
         self.listener = listener
+        self.make = make
         self.count = 0
+        self.function = None
 
     def bind(
         self,
@@ -124,7 +133,9 @@ class ResumePoint:
         self.all_names = all_names
         self.depth = depth
 
-    def __call__(self, *values: object) -> tuple[object, ...]:
+    def __call__(self, *values: object) -> tuple[Callable[..., object], tuple[object, ...]]:
+        if self.function is None:
+            self.make()
         it = iter(values)
         bound = {name: _rebuild(s, it) for name, s in zip(self.names, self.locals, strict=True)}
         stack = [_rebuild(s, it) for s in self.stack]
@@ -135,7 +146,7 @@ class ResumePoint:
             except Exception:  # noqa: BLE001 - a profiler bug must not change the call
                 pass
         padding = [None] * (self.depth - len(stack))
-        return (self.mark, *(bound.get(n) for n in self.all_names), *stack, *padding)
+        return self.function, (self.mark, *(bound.get(n) for n in self.all_names), *stack, *padding)
 
 
 #: How the resume helper boxes a raw 8-byte slot (``_BOX``), by type.
@@ -174,16 +185,11 @@ def _eight_bytes(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
 
 
 def emit_call(
-    b: ir.IRBuilder,
-    point: ir.Value,
-    function: ir.Value,
-    values: Sequence[tuple[Type, ir.Value]],
-    symbol: str,
+    b: ir.IRBuilder, point: ir.Value, values: Sequence[tuple[Type, ir.Value]], symbol: str
 ) -> ir.Value:
-    """Resume through the ``ResumePoint`` object ``point`` and its ``function`` with
-    ``values``: they are stored raw, 8 bytes each, with a constant string of type codes
-    (``<symbol>.codes``), and boxed by the shared helper.  The result is a new reference or
-    NULL (exception set)."""
+    """Resume through the ``ResumePoint`` object ``point`` with ``values``: they are stored
+    raw, 8 bytes each, with a constant string of type codes (``<symbol>.codes``), and boxed by
+    the shared helper.  The result is a new reference or NULL (exception set)."""
     flat = [pair for t, value in values for pair in _scalars(t, value, b)]
     fields = [_eight_bytes(b, v) for _, v in flat]
     layout = ir.LiteralStructType([v.type for v in fields] or [_I64])
@@ -197,22 +203,29 @@ def emit_call(
     codes.initializer = ir.Constant(codes_type, bytearray([_code(t) for t, _ in flat] or [0]))
     codes.global_constant = True
     codes.linkage = "internal"
-    return b.call(_helper(b.module), [point, function, raw, codes, _I64(len(flat))])
+    return b.call(_declare(b.module), [point, raw, codes, _I64(len(flat))])
 
 
-def _helper(module: ir.Module) -> ir.Function:
-    """``PyObject *pyfast.resume(point, function, raw, codes, n)``, once per module and out
-    of line: boxes the raw values, calls ``function(*point(*boxes))`` if every box exists,
-    releases the boxes."""
-    existing = module.globals.get("pyfast.resume")
+HELPER = "pyfast.resume"
+_HELPER_TYPE = ir.FunctionType(_PTR, [_PTR, _PTR, _PTR, _I64])
+
+
+def _declare(module: ir.Module) -> ir.Function:
+    existing = module.globals.get(HELPER)
     if existing is not None:
         return existing
-    fnty = ir.FunctionType(_PTR, [_PTR, _PTR, _PTR, _PTR, _I64])
-    fn = ir.Function(module, fnty, "pyfast.resume")
-    fn.linkage = "internal"
-    fn.attributes.add("noinline")
+    fn = ir.Function(module, _HELPER_TYPE, HELPER)
     fn.attributes.add("cold")
-    point, function, raw, codes, n = fn.args
+    return fn
+
+
+def helper_module() -> str:
+    """The LLVM module defining ``PyObject *pyfast.resume(point, raw, codes, n)``: boxes the
+    raw values and, if every box exists, calls ``function(*args)`` where
+    ``(function, args) = point(*boxes)``; releases the boxes."""
+    module = ir.Module(name=HELPER)
+    fn = ir.Function(module, _HELPER_TYPE, HELPER)
+    point, raw, codes, n = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     decref = capi.function(module, "Py_DecRef")
     boxes = b.alloca(_PTR, n)
@@ -245,16 +258,18 @@ def _helper(module: ir.Module) -> ir.Function:
     b.store(_PTR(None), result)
     with b.if_then(b.not_(b.load(missing, typ=_I1))):
         vectorcall = capi.function(module, "PyObject_Vectorcall")
-        args = b.call(vectorcall, [point, boxes, n, _PTR(None)])
-        with b.if_then(b.icmp_unsigned("!=", args, _PTR(None))):
+        pair = b.call(vectorcall, [point, boxes, n, _PTR(None)])
+        with b.if_then(b.icmp_unsigned("!=", pair, _PTR(None))):
+            item = capi.function(module, "PyTuple_GetItem")
+            function, args = (b.call(item, [pair, _I64(i)]) for i in (0, 1))
             call = capi.function(module, "PyObject_Call")
             b.store(b.call(call, [function, args, _PTR(None)]), result)
-            b.call(decref, [args])
+            b.call(decref, [pair])
     boxing.counted_loop(
         b, n, lambda i: b.call(decref, [b.load(b.gep(boxes, [i], source_etype=_PTR), typ=_PTR)])
     )
     b.ret(b.load(result, typ=_PTR))
-    return fn
+    return str(module)
 
 
 def _owned(b: ir.IRBuilder, t: Type, value: ir.Value) -> ir.Value:
