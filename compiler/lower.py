@@ -17,7 +17,7 @@ Out: the module filled with
 - every ``POLL_INTERVAL``-th back edge of a function calls ``PyErr_CheckSignals`` (Ctrl-C
   stops a native loop as it stops the interpreter's; status 2 when the handler raised);
 - the body ABI of ``runtime.entry``, ``i32 @<symbol>.body(ptr out, ptr obj_out, <params>,
-  <globals>)``;
+  <globals>)`` (internal: only the entry calls it);
 - the entry thunk added by ``runtime.entry.add_entry``, whose ``EntrySpec`` is returned.
 
 Lists: a function that makes lists or stores into them has a *keep* list, made on first use
@@ -868,6 +868,7 @@ def lower_unit(
     globals_ = [llvm_type(g.type) for g in unit.globals]
     body_type = ll.FunctionType(_I32, [_PTR, _PTR, *(llvm_type(t) for t in params), *globals_])
     body = ll.Function(module, body_type, f"{main.symbol}.body")
+    body.linkage = "internal"  # inlined into the entry: no code of its own
     out, obj_out, *rest = body.args
     b = ll.IRBuilder(body.append_basic_block("entry"))
     pair = b.call(impls[main], [obj_out, _I32(0), *rest])
