@@ -175,32 +175,14 @@ class _Thunk:
         return boxing.unbox(self.b, t, obj, self.check, overflow)
 
     def lookup(self, guard: Guard) -> ir.Value:
-        """LOAD_GLOBAL: borrowed reference or fallback; a lookup error is cleared."""
+        """LOAD_GLOBAL: borrowed reference or fallback (``pyfast.global``)."""
         key = self.slot(sys.intern(guard.name))
-        namespaces = [guard.namespace] + ([guard.builtins] if guard.builtins is not None else [])
-        done = self.fn.append_basic_block("found")
-        incoming = []
-        for namespace in namespaces:
-            found = self.api("PyDict_GetItemWithError", self.slot(namespace), key)
-            incoming.append((found, self.b.block))
-            missing = self.fn.append_basic_block("missing")
-            self.b.cbranch(self.b.icmp_unsigned("!=", found, _PTR(None)), done, missing)
-            self.b.position_at_end(missing)
-            error = self.fn.append_basic_block("error")
-            next_ = self.fn.append_basic_block("next")
-            self.b.cbranch(
-                self.b.icmp_unsigned("!=", self.api("PyErr_Occurred"), _PTR(None)), error, next_
-            )
-            self.b.position_at_end(error)
-            self.api("PyErr_Clear")
-            self.b.branch(self.fail)
-            self.b.position_at_end(next_)
-        self.b.branch(self.fail)
-        self.b.position_at_end(done)
-        phi = self.b.phi(_PTR)
-        for value, block in incoming:
-            phi.add_incoming(value, block)
-        return phi
+        namespace = self.slot(guard.namespace)
+        builtins = self.slot(guard.builtins) if guard.builtins is not None else _PTR(None)
+        lookup = _declare(self.module, LOOKUP, _LOOKUP_TYPE)
+        found = self.b.call(lookup, [namespace, builtins, key])
+        self.check(self.b.icmp_unsigned("!=", found, _PTR(None)), "found")
+        return found
 
     def box(self, t: Type, value: ir.Value) -> ir.Value:
         """A new reference to the boxed ``value``; the thunk returns NULL when boxing fails."""
@@ -245,15 +227,8 @@ def add_entry(
         b.ret(b.load(obj_out, typ=_PTR))
     with b.if_then(b.icmp_signed("!=", status, _I32(0)), likely=False):
         t.bump(bailouts)
-        on_bail = t.slot(_ON_BAIL)
-        with b.if_then(b.icmp_unsigned("!=", on_bail, _PTR(None))):
-            heard = t.api("PyObject_CallNoArgs", on_bail)
-            with b.if_then(b.icmp_unsigned("==", heard, _PTR(None)), likely=False):
-                t.api("PyErr_Clear")
-            t.api("Py_DecRef", heard)
-        miss = t.slot(_MISS)
-        t.api("Py_IncRef", miss)
-        b.ret(miss)
+        missed = _declare(module, MISSED, _MISSED_TYPE)
+        b.ret(b.call(missed, [t.slot(_ON_BAIL), t.slot(_MISS)]))
     t.bump(native_calls)
     value = b.load(out, typ=llvm_type(result))
     b.ret(value if isinstance(result, ListType) else t.box(result, value))  # a list is owned
@@ -261,6 +236,75 @@ def add_entry(
     fallback = t.slot(_FALLBACK)
     b.ret(t.api("PyObject_Vectorcall", fallback, t.args, t.nargs, _PTR(None)))
     return EntrySpec(name, tuple(params), result, tuple(guards), t.slots, counters)
+
+
+LOOKUP = "pyfast.global"
+_LOOKUP_TYPE = ir.FunctionType(_PTR, [_PTR, _PTR, _PTR])
+MISSED = "pyfast.missed"
+_MISSED_TYPE = ir.FunctionType(_PTR, [_PTR, _PTR])
+
+
+def _declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    return ir.Function(module, fnty, name)
+
+
+def _helper(name: str, fnty: ir.FunctionType) -> tuple[ir.Module, ir.Function, ir.IRBuilder]:
+    module = ir.Module(name=name)
+    fn = ir.Function(module, fnty, name)
+    return module, fn, ir.IRBuilder(fn.append_basic_block("entry"))
+
+
+def lookup_module() -> str:
+    """The LLVM module defining ``PyObject *pyfast.global(namespace, builtins, key)``, one
+    function for the whole process (``jit`` compiles it once): ``key`` looked up as
+    LOAD_GLOBAL does, in ``namespace`` then, unless NULL, ``builtins``; a borrowed reference,
+    or NULL when missing or when a lookup raised (the error is cleared)."""
+    module, fn, b = _helper(LOOKUP, _LOOKUP_TYPE)
+    namespace, builtins, key = fn.args
+
+    def api(name: str, *args: ir.Value) -> ir.Value:
+        return b.call(capi.function(module, name), args)
+
+    for dictionary, last in ((namespace, False), (builtins, True)):
+        found = api("PyDict_GetItemWithError", dictionary, key)
+        with b.if_then(b.icmp_unsigned("!=", found, _PTR(None))):
+            b.ret(found)
+        with b.if_then(b.icmp_unsigned("!=", api("PyErr_Occurred"), _PTR(None))):
+            api("PyErr_Clear")
+            b.ret(_PTR(None))
+        if not last:
+            with b.if_then(b.icmp_unsigned("==", builtins, _PTR(None))):
+                b.ret(_PTR(None))
+    b.ret(_PTR(None))
+    return str(module)
+
+
+def missed_module() -> str:
+    """The LLVM module defining ``PyObject *pyfast.missed(on_bail, miss)``, one function for
+    the whole process: what a thunk returns when its body bailed -- a new reference to
+    ``miss``, after calling ``on_bail()`` unless it is NULL (its result and any exception
+    dropped)."""
+    module, fn, b = _helper(MISSED, _MISSED_TYPE)
+    on_bail, miss = fn.args
+
+    def api(name: str, *args: ir.Value) -> ir.Value:
+        return b.call(capi.function(module, name), args)
+
+    with b.if_then(b.icmp_unsigned("!=", on_bail, _PTR(None))):
+        heard = api("PyObject_CallNoArgs", on_bail)
+        with b.if_then(b.icmp_unsigned("==", heard, _PTR(None)), likely=False):
+            api("PyErr_Clear")
+        api("Py_DecRef", heard)
+    api("Py_IncRef", miss)
+    b.ret(miss)
+    return str(module)
+
+
+#: Shared helpers (symbol -> its module's text) that thunks call: ``jit`` compiles each once.
+HELPERS = {LOOKUP: lookup_module, MISSED: missed_module}
 
 
 #: Body status: a Python exception is set (the thunk returns NULL).

@@ -5,17 +5,18 @@ this module sets the host's) holding native bodies and entry thunks.
 Out: a ``NativeLibrary``: the module verified, optimised at O3 (new pass manager) for the host
 CPU, compiled to machine code by its own MCJIT engine and kept alive as long as the library
 object; ``address(symbol)`` gives a function's or global's address.  The C-API and libm symbols
-of ``capi`` are registered once per process, on the first compile; so is the resume helper
-(``resume.helper_module``), compiled on the first compile that calls it.
+of ``capi`` are registered once per process, on the first compile; so are the helpers that
+every module may call (``HELPERS``), each compiled once, by the first compile that calls it.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 
 import llvmlite.binding as llvm
-from pyfast.compiler.runtime import capi, resume
+from pyfast.compiler.runtime import capi, entry, resume
 
 _lock = threading.Lock()
 
@@ -61,15 +62,18 @@ def _numpy() -> None:
         llvm.add_symbol(name, address)
 
 
-_helper: list[NativeLibrary] = []  # the resume helper's library, kept for the process
-_helper_lock = threading.Lock()
+#: Symbol -> the LLVM module text defining it: functions shared by every compiled module.
+HELPERS: dict[str, Callable[[], str]] = {resume.HELPER: resume.helper_module, **entry.HELPERS}
+_helpers: dict[str, NativeLibrary] = {}  # compiled, kept for the process
+_helpers_lock = threading.Lock()
 
 
-def _resume_helper() -> None:
-    with _helper_lock:
-        if not _helper:
-            _helper.append(_compile(resume.helper_module()))
-            llvm.add_symbol(resume.HELPER, _helper[0].address(resume.HELPER))
+def _helper(symbol: str) -> None:
+    with _helpers_lock:
+        if symbol not in _helpers:
+            library = _compile(HELPERS[symbol]())
+            llvm.add_symbol(symbol, library.address(symbol))
+            _helpers[symbol] = library
 
 
 def compile_module(llvm_ir: str) -> NativeLibrary:
@@ -77,8 +81,9 @@ def compile_module(llvm_ir: str) -> NativeLibrary:
     IR."""
     if "pyfast.numpy." in llvm_ir:
         _numpy()
-    if resume.HELPER in llvm_ir:
-        _resume_helper()
+    for symbol in HELPERS:
+        if symbol not in _helpers and symbol in llvm_ir:
+            _helper(symbol)
     return _compile(llvm_ir)
 
 
