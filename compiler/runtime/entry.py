@@ -251,19 +251,18 @@ def _declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function
     return ir.Function(module, fnty, name)
 
 
-def _helper(name: str, fnty: ir.FunctionType) -> tuple[ir.Module, ir.Function, ir.IRBuilder]:
-    module = ir.Module(name=name)
+def _define(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.IRBuilder:
     fn = ir.Function(module, fnty, name)
-    return module, fn, ir.IRBuilder(fn.append_basic_block("entry"))
+    return ir.IRBuilder(fn.append_basic_block("entry"))
 
 
-def lookup_module() -> str:
-    """The LLVM module defining ``PyObject *pyfast.global(namespace, builtins, key)``, one
+def define_lookup(module: ir.Module) -> None:
+    """Define ``PyObject *pyfast.global(namespace, builtins, key)`` in ``module``, one
     function for the whole process (``jit`` compiles it once): ``key`` looked up as
     LOAD_GLOBAL does, in ``namespace`` then, unless NULL, ``builtins``; a borrowed reference,
     or NULL when missing or when a lookup raised (the error is cleared)."""
-    module, fn, b = _helper(LOOKUP, _LOOKUP_TYPE)
-    namespace, builtins, key = fn.args
+    b = _define(module, LOOKUP, _LOOKUP_TYPE)
+    namespace, builtins, key = b.function.args
 
     def api(name: str, *args: ir.Value) -> ir.Value:
         return b.call(capi.function(module, name), args)
@@ -279,16 +278,15 @@ def lookup_module() -> str:
             with b.if_then(b.icmp_unsigned("==", builtins, _PTR(None))):
                 b.ret(_PTR(None))
     b.ret(_PTR(None))
-    return str(module)
 
 
-def missed_module() -> str:
-    """The LLVM module defining ``PyObject *pyfast.missed(on_bail, miss)``, one function for
+def define_missed(module: ir.Module) -> None:
+    """Define ``PyObject *pyfast.missed(on_bail, miss)`` in ``module``, one function for
     the whole process: what a thunk returns when its body bailed -- a new reference to
     ``miss``, after calling ``on_bail()`` unless it is NULL (its result and any exception
     dropped)."""
-    module, fn, b = _helper(MISSED, _MISSED_TYPE)
-    on_bail, miss = fn.args
+    b = _define(module, MISSED, _MISSED_TYPE)
+    on_bail, miss = b.function.args
 
     def api(name: str, *args: ir.Value) -> ir.Value:
         return b.call(capi.function(module, name), args)
@@ -300,11 +298,10 @@ def missed_module() -> str:
         api("Py_DecRef", heard)
     api("Py_IncRef", miss)
     b.ret(miss)
-    return str(module)
 
 
-#: Shared helpers (symbol -> its module's text) that thunks call: ``jit`` compiles each once.
-HELPERS = {LOOKUP: lookup_module, MISSED: missed_module}
+#: The helpers thunks call (symbol -> what defines it in a module): ``jit`` compiles them once.
+HELPERS = {LOOKUP: define_lookup, MISSED: define_missed}
 
 
 #: Body status: a Python exception is set (the thunk returns NULL).

@@ -6,7 +6,8 @@ Out: a ``NativeLibrary``: the module verified, optimised at O3 (new pass manager
 CPU, compiled to machine code by its own MCJIT engine and kept alive as long as the library
 object; ``address(symbol)`` gives a function's or global's address.  The C-API and libm symbols
 of ``capi`` are registered once per process, on the first compile; so are the helpers that
-every module may call (``HELPERS``), each compiled once, by the first compile that calls it.
+every module may call (``HELPERS``), compiled in one module by the first compile that calls
+one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from collections.abc import Callable
 
 import llvmlite.binding as llvm
+from llvmlite import ir
 from pyfast.compiler.runtime import capi, entry, resume
 
 _lock = threading.Lock()
@@ -62,18 +64,26 @@ def _numpy() -> None:
         llvm.add_symbol(name, address)
 
 
-#: Symbol -> the LLVM module text defining it: functions shared by every compiled module.
-HELPERS: dict[str, Callable[[], str]] = {resume.HELPER: resume.helper_module, **entry.HELPERS}
-_helpers: dict[str, NativeLibrary] = {}  # compiled, kept for the process
+#: The functions every compiled module may call (symbol -> what defines it in a module):
+#: compiled together, once per process.
+HELPERS: dict[str, Callable[[ir.Module], None]] = {
+    resume.HELPER: resume.define_helper,
+    **entry.HELPERS,
+}
+_helpers: list[NativeLibrary] = []  # their library, kept for the process
 _helpers_lock = threading.Lock()
 
 
-def _helper(symbol: str) -> None:
+def _compile_helpers() -> None:
     with _helpers_lock:
-        if symbol not in _helpers:
-            library = _compile(HELPERS[symbol]())
-            llvm.add_symbol(symbol, library.address(symbol))
-            _helpers[symbol] = library
+        if not _helpers:
+            module = ir.Module(name="pyfast.helpers")
+            for define in HELPERS.values():
+                define(module)
+            library = _compile(str(module))
+            for symbol in HELPERS:
+                llvm.add_symbol(symbol, library.address(symbol))
+            _helpers.append(library)
 
 
 def compile_module(llvm_ir: str) -> NativeLibrary:
@@ -81,9 +91,8 @@ def compile_module(llvm_ir: str) -> NativeLibrary:
     IR."""
     if "pyfast.numpy." in llvm_ir:
         _numpy()
-    for symbol in HELPERS:
-        if symbol not in _helpers and symbol in llvm_ir:
-            _helper(symbol)
+    if not _helpers and any(symbol in llvm_ir for symbol in HELPERS):
+        _compile_helpers()
     return _compile(llvm_ir)
 
 

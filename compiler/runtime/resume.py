@@ -7,7 +7,7 @@ Out: ``emit_call`` boxes the values, has the point rebuild the Python objects (a
 then calls the point's function -- the interpreter continuing from the site -- itself, so that
 no pyfast frame is on the stack while user code runs (tracebacks show only the user's
 frames).  Its result is a new reference, or NULL with the exception set.  The boxing helper,
-``pyfast.resume``, is one function for the whole process (``helper_module``), compiled once
+``pyfast.resume``, is one function for the whole process (``define_helper``), compiled once
 by ``jit`` and only declared in the modules that call it.
 """
 
@@ -219,11 +219,10 @@ def _declare(module: ir.Module) -> ir.Function:
     return fn
 
 
-def helper_module() -> str:
-    """The LLVM module defining ``PyObject *pyfast.resume(point, raw, codes, n)``: boxes the
-    raw values and, if every box exists, calls ``function(*args)`` where
+def define_helper(module: ir.Module) -> None:
+    """Define ``PyObject *pyfast.resume(point, raw, codes, n)`` in ``module``: boxes the raw
+    values and, if every box exists, calls ``function(*args)`` where
     ``(function, args) = point(*boxes)``; releases the boxes."""
-    module = ir.Module(name=HELPER)
     fn = ir.Function(module, _HELPER_TYPE, HELPER)
     point, raw, codes, n = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -269,7 +268,6 @@ def helper_module() -> str:
         b, n, lambda i: b.call(decref, [b.load(b.gep(boxes, [i], source_etype=_PTR), typ=_PTR)])
     )
     b.ret(b.load(result, typ=_PTR))
-    return str(module)
 
 
 def _owned(b: ir.IRBuilder, t: Type, value: ir.Value) -> ir.Value:
