@@ -11,6 +11,7 @@ machine code, ``runtime.entry`` makes the METH_FASTCALL builtin; LLVM runs outsi
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 from collections.abc import Callable
 from types import CodeType, FunctionType
@@ -112,17 +113,24 @@ def prepare(
     from pyfast.compiler.types import FROM_PY, of_value
 
     start = time.perf_counter()
-    original = func.__code__
-    if sample is not None and tuple(map(type, sample)) == signature:
-        types = tuple(map(of_value, sample))
-    else:
-        types = tuple(FROM_PY[t] for t in signature)  # api checked them
-    others = code_of or (lambda g: g.__code__)
-    unit, fir = build.build_unit(func, types, lambda g: original if g is func else others(g))
-    module = ll.Module(name=fir.symbol)
-    spec = lower.lower_unit(module, unit, fir, deopt)
+    collecting = gc.isenabled()
+    gc.disable()  # its many short-lived objects would trigger collections of the whole heap
+    try:
+        original = func.__code__
+        if sample is not None and tuple(map(type, sample)) == signature:
+            types = tuple(map(of_value, sample))
+        else:
+            types = tuple(FROM_PY[t] for t in signature)  # api checked them
+        others = code_of or (lambda g: g.__code__)
+        unit, fir = build.build_unit(func, types, lambda g: original if g is func else others(g))
+        module = ll.Module(name=fir.symbol)
+        spec = lower.lower_unit(module, unit, fir, deopt)
+        llvm_ir = str(module)
+    finally:
+        if collecting:
+            gc.enable()
     return PreparedFunction(
-        llvm_ir=str(module),
+        llvm_ir=llvm_ir,
         spec=spec,
         signature=signature,
         qualname=func.__qualname__,
