@@ -131,6 +131,10 @@ class _FunctionLowering(ir.OpVisitor):
         self.dirty = False  # an effect may have happened before the op being lowered
         self.current: ir.Op | ir.Terminator | None = None
         self.resume_blocks: dict[int, ll.Block] = {}  # id(frame state) -> its resume block
+        self.resumed: ll.instructions.PhiInstr | None = None  # the resume sites' shared tail
+        self.cold = fn.module.add_metadata(
+            [ll.MetaDataString(fn.module, "branch_weights"), _I32(1), _I32(1 << 20)]
+        )
         entry = fn.append_basic_block("entry")
         self.allocas = ll.IRBuilder(entry)
         self.keep = None
@@ -247,7 +251,7 @@ class _FunctionLowering(ir.OpVisitor):
     def bail_unless_false(self, flag: ll.Value) -> None:
         cont = self.fn.append_basic_block()
         branch = self.b.cbranch(flag, self.bail_target(), cont)
-        branch.set_weights([1, 1 << 20])  # bails are cold
+        branch.set_metadata("prof", self.cold)  # bails are cold
         self.b.position_at_end(cont)
 
     def bail_target(self) -> ll.Block:
@@ -278,7 +282,8 @@ class _FunctionLowering(ir.OpVisitor):
         return block
 
     def resume(self, state: ir.FrameState, reason: str) -> None:
-        """End the current block: call the resume point of ``state``, return status 3 or 2."""
+        """End the current block: call the resume point of ``state``, then, in a tail every
+        site of the function shares, return status 3 or 2."""
         symbol = f"{self.fn.name}.resume{self.resumes.count}"
         point = self.resumes.point(self.fir, state, f"line {self.current.lineno}: {reason}")
         b = self.b
@@ -286,10 +291,16 @@ class _FunctionLowering(ir.OpVisitor):
         point_slot = b.load(objects.slot(self.fn.module, symbol), typ=_PTR)
         values = [(v.type, self.value(v)) for v in deopt.flat_values(state)]
         result = resume.emit_call(b, point_slot, values, symbol)
-        with b.if_then(b.icmp_unsigned("==", result, _PTR(None)), likely=False):
-            self.fail()
-        b.store(result, self.obj_out)
-        self.ret(_I32(STATUS_RESUMED))
+        if self.resumed is None:
+            tail = self.fn.append_basic_block("resumed")
+            with b.goto_block(tail):
+                self.resumed = b.phi(_PTR)
+                with b.if_then(b.icmp_unsigned("==", self.resumed, _PTR(None)), likely=False):
+                    self.fail()
+                b.store(self.resumed, self.obj_out)
+                self.ret(_I32(STATUS_RESUMED))
+        self.resumed.add_incoming(result, b.block)
+        b.branch(self.resumed.parent)
 
     # -- ops ----------------------------------------------------------------------------
 
