@@ -284,8 +284,10 @@ def define_missed(module: ir.Module) -> None:
     """Define ``PyObject *pyfast.missed(on_bail, miss)`` in ``module``, one function for
     the whole process: what a thunk returns when its body bailed -- a new reference to
     ``miss``, after calling ``on_bail()`` unless it is NULL (its result and any exception
-    dropped)."""
+    dropped).  Unoptimised (``optnone``), as it runs only on a bail."""
     b = _define(module, MISSED, _MISSED_TYPE)
+    b.function.attributes.add("noinline")
+    b.function.attributes.add("optnone")
     on_bail, miss = b.function.args
 
     def api(name: str, *args: ir.Value) -> ir.Value:

@@ -222,8 +222,11 @@ def _declare(module: ir.Module) -> ir.Function:
 def define_helper(module: ir.Module) -> None:
     """Define ``PyObject *pyfast.resume(point, raw, codes, n)`` in ``module``: boxes the raw
     values and, if every box exists, calls ``function(*args)`` where
-    ``(function, args) = point(*boxes)``; releases the boxes."""
+    ``(function, args) = point(*boxes)``; releases the boxes.  Unoptimised (``optnone``): it
+    runs only when a call deoptimizes, and so costs the process's first compile little."""
     fn = ir.Function(module, _HELPER_TYPE, HELPER)
+    fn.attributes.add("noinline")
+    fn.attributes.add("optnone")
     point, raw, codes, n = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     decref = capi.function(module, "Py_DecRef")
