@@ -113,8 +113,8 @@ class ResumeCode:
     its stack slots (``PUSH_NULL`` for a NULL) and jumps to its instruction.
 
     ``point`` registers a bail site while lowering; ``build`` makes the code and binds every
-    point to it (one ``bytecode`` round trip per function: ~1 ms per 100 instructions), when
-    one of the points first runs."""
+    point to it (one ``bytecode`` round trip per function: ~1 ms per 100 instructions); the
+    pipeline runs it in ``finish`` (a failure is a compile failure, never a run-time one)."""
 
     def __init__(
         self, func: FunctionType, code: CodeType, listener: Callable[[str], None] | None
@@ -124,6 +124,7 @@ class ResumeCode:
         self.listener = listener
         self.entries: dict[tuple, int] = {}
         self.points: list[tuple[ResumePoint, tuple]] = []
+        self.built = False
 
     def point(self, state: ir.FrameState, reason: str) -> ResumePoint:
         """The ``ResumePoint`` of a bail at ``state``; ``Unsupported`` when the frame holds
@@ -149,7 +150,7 @@ class ResumeCode:
         return point
 
     def build(self) -> None:
-        if not self.points or self.points[0][0].function is not None:
+        if self.built or not self.points:
             return
         keys = sorted(self.entries, key=self.entries.__getitem__)
         names = list(dict.fromkeys(name for key in keys for name in key[2]))
@@ -162,6 +163,7 @@ class ResumeCode:
         for point, key in self.points:
             mark = marks[f"{_MARK}{self.entries[key]}"]
             point.bind(function, mark, key[2], tuple(names), depth)
+        self.built = True
 
 
 _MARK = "pyfast-resume-"

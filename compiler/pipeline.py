@@ -52,8 +52,9 @@ class CompiledFunction:
 class PreparedFunction:
     """A compilation half done, like a translation unit preprocessed and parsed but not yet
     run through the back end: the LLVM IR text and its entry spec, built under the GIL
-    (pure Python).  ``finish()`` runs LLVM (optimise, emit; ctypes releases the GIL there, so
-    it suits a background thread) and returns the ``CompiledFunction``.  ``llvmlite.binding``
+    (pure Python).  ``finish()`` makes the resume codes of its deoptimization sites
+    (``deopt.ResumeCode``), runs LLVM (optimise, emit; ctypes releases the GIL there, so it
+    suits a background thread) and returns the ``CompiledFunction``.  ``llvmlite.binding``
     is first imported by ``finish``."""
 
     llvm_ir: str
@@ -71,6 +72,9 @@ class PreparedFunction:
         from pyfast.compiler.runtime import entry, jit, resume
 
         start = time.perf_counter()
+        points = tuple(p for p in self.spec.slots.values() if isinstance(p, resume.ResumePoint))
+        for point in points:
+            point.make()  # the function's resume code, once
         library = jit.compile_module(self.llvm_ir)
         native, counters = entry.make_builtin(
             library,
@@ -88,9 +92,7 @@ class PreparedFunction:
             llvm_ir=library.llvm_ir,
             counters=counters,
             functions=self.functions,
-            resume_points=tuple(
-                p for p in self.spec.slots.values() if isinstance(p, resume.ResumePoint)
-            ),
+            resume_points=points,
         )
 
 

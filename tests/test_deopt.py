@@ -222,12 +222,13 @@ def test_resume_point_restores_locals_and_stack():
     state = next(op.state for b in fir.blocks for op in b.ops if getattr(op, "op", None) == "*")
     code = deopt.ResumeCode(mid_call, mid_call.__code__, None)
     point = code.point(state, "test")
+    code.build()
     xs = [7]
     assert [name for name, _ in state.locals] == ["a", "i", "xs"]  # n is dead in the loop
     # those locals; the iterator (next, stop, step); then xs, a, i
     flat = [3, 4, xs, 5, 10, 1, xs, 3, 4]
     assert len(list(deopt.flat_values(state))) == len(flat)
-    function, args = point(*flat)  # the resume code is made now
+    function, args = point(*flat)
     assert point.count == 1 and function is point.function
     assert function(*args) == 7 and xs == [7, 13, 16, 19, 22, 25, 28]
 

@@ -84,9 +84,9 @@ class ResumePoint:
     it returns ``function`` (the function's resume code, see ``deopt.ResumeCode``) and its
     argument tuple: its entry's ``mark``, every local of the resume code (``None`` for
     those this site does not have), the stack objects rebuilt, padded to ``depth``.
-    ``make()`` binds the points of a function (``bind``) the first time one of them runs: most
-    compiled code never deoptimizes, so its resume code is not made at compile time.  ``count``
-    says how often it ran; ``listener(reason)`` hears each."""
+    ``make()`` makes the function's resume code and binds its points (``bind``); the pipeline
+    calls it when the compilation finishes, on the compiler thread, not in the front end.
+    ``count`` says how often it ran; ``listener(reason)`` hears each."""
 
     __slots__ = (
         "locals",
@@ -116,7 +116,6 @@ class ResumePoint:
         self.listener = listener
         self.make = make
         self.count = 0
-        self.function = None
 
     def bind(
         self,
@@ -134,8 +133,6 @@ class ResumePoint:
         self.depth = depth
 
     def __call__(self, *values: object) -> tuple[Callable[..., object], tuple[object, ...]]:
-        if self.function is None:
-            self.make()
         it = iter(values)
         bound = {name: _rebuild(s, it) for name, s in zip(self.names, self.locals, strict=True)}
         stack = [_rebuild(s, it) for s in self.stack]
