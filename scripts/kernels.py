@@ -8,7 +8,8 @@ function of ``scripts/workloads`` called on fresh arguments each time (made outs
 timing): python runs the plain function; pyfast calls the entry of
 ``pyfast.compiler.compile_function``, compiled before timing (its compile time is printed; a
 miss would return None and fail the result check); Numba calls ``numba.njit`` of the same
-source if numba is installed (first call excluded).  Each figure is the minimum over
+source if numba is installed (first call excluded); a kernel with a hand-written C version in
+``workloads/c`` is also timed in C (``c_loop_ms``).  Each figure is the minimum over
 ``--repeat`` runs; every kernel's result and mutated arguments are checked equal to python's
 before it is timed.
 
@@ -27,8 +28,11 @@ import contextlib
 import copy
 import io
 import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -93,6 +97,29 @@ def compile_ms(compile_function: Callable, func: Callable, sample: tuple) -> tup
     return compiled.entry, (time.perf_counter() - start) * 1000
 
 
+def c_loop_ms(module: str, repeat: int) -> float | None:
+    """The kernel hand-written in C (``workloads/c/<module>.c``, gcc -O2), timed as its process
+    at full scale minus its process at scale 0 (the loop alone; minimum of ``repeat`` runs
+    each); None when there is no C version or no gcc."""
+    source = os.path.join(HERE, "workloads", "c", f"{module}.c")
+    gcc = shutil.which("gcc")
+    if gcc is None or not os.path.exists(source):
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        program = os.path.join(folder, module)
+        subprocess.run([gcc, "-O2", "-std=c99", "-o", program, source, "-lm"], check=True)
+
+        def run(scale: str) -> float:
+            env = {**os.environ, "BENCH_SCALE": scale}
+            return best(
+                lambda: subprocess.run([program], env=env, stdout=subprocess.DEVNULL, check=True),
+                tuple,
+                repeat,
+            )
+
+        return (run("1") - run("0")) * 1000
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -103,6 +130,7 @@ def main() -> int:
     from pyfast.compiler import compile_function
 
     kernels = []
+    module_of: dict[str, str] = {}
     for module, name, arguments in KERNELS:
         if options.only and module not in options.only:
             continue
@@ -112,6 +140,7 @@ def main() -> int:
             return make(ns)
 
         kernels.append((name, namespace[name], make_args))
+        module_of[name] = module
     if not kernels:
         return 0
     entries: dict[str, Callable] = {}
@@ -153,6 +182,9 @@ def main() -> int:
             else:
                 fast = best(jitted, make_args, options.repeat)
                 line += f" {fast * 1000:8.2f}ms {native / fast:11.2f}x"
+        c_ms = c_loop_ms(module_of[name], options.repeat)
+        if c_ms is not None:
+            line += f"  (C, gcc -O2: {c_ms:.2f}ms, pyfast/C {native * 1000 / c_ms:.2f}x)"
         print(line)
     worst = max(medians, key=medians.__getitem__)
     print(
