@@ -9,6 +9,9 @@
 ``python_and_pyfast`` ``run(source)`` writes ``main.py`` and runs it under python and under
                   ``pyfast --threshold 1 --report-json``: (python's, pyfast's, {qualname:
                   report record}).
+``strict``        ``strict.compile(func, *sample)``: ``compile_function`` for the sample's
+                  types (cached per function and sample), where a failed guard fails the test
+                  and a miss returns ``strict.MISS``.
 """
 
 from __future__ import annotations
@@ -88,3 +91,32 @@ def python_and_pyfast(spawn, tmp_path) -> Callable[[str], tuple]:
         return got, records
 
     return run
+
+
+class Strict:
+    """Compiled functions whose guards must hold: the tests call them with the sample's types."""
+
+    MISS = object()
+
+    def __init__(self) -> None:
+        self._compiled: dict[tuple[Callable, str], object] = {}
+
+    @staticmethod
+    def _fallback(*args: object) -> object:
+        raise AssertionError("a guard failed")
+
+    def compile(self, func: Callable, *sample: object) -> object:
+        from pyfast.compiler import compile_function
+
+        key = (func, repr(sample))  # a list sample is not hashable; its repr tells its items
+        if key not in self._compiled:
+            signature = tuple(map(type, sample))
+            self._compiled[key] = compile_function(
+                func, signature, fallback=self._fallback, miss=self.MISS, sample=sample
+            )
+        return self._compiled[key]
+
+
+@pytest.fixture(scope="session")
+def strict() -> Strict:
+    return Strict()

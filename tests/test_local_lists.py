@@ -3,24 +3,9 @@ native buffer -- which lists qualify, and that results, exceptions and bails sta
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pyfast.compiler import compile_function
-
-MISS = object()
-
-
-def _fallback(*args: object) -> object:
-    raise AssertionError("a guard failed")
-
-
-def compiled(func, *sample):
-    return compile_function(
-        func, tuple(map(type, sample)), fallback=_fallback, miss=MISS, sample=sample
-    )
 
 
 def sieve(limit):
@@ -130,34 +115,34 @@ def mixed_items(n):
         (pick, (9, False)),
     ],
 )
-def test_local_lists_match_python(func, args):
+def test_local_lists_match_python(func, args, strict):
     """Native where python returns an int64-sized result; a miss (python re-runs the call)
     where python raises or the result is past int64."""
-    c = compiled(func, *args)
+    c = strict.compile(func, *args)
     assert "local list" in c.ir_text
     got = c.entry(*args)
     try:
         expected = func(*args)
     except IndexError:
-        assert got is MISS
+        assert got is strict.MISS
     else:
         native = func is not fib_table or args[0] < 93
-        assert (type(got), got) == (type(expected), expected) if native else got is MISS
+        assert (type(got), got) == (type(expected), expected) if native else got is strict.MISS
 
 
 @pytest.mark.parametrize(("func", "args"), [(read_at, (3, 5)), (store_at, (3, -4))])
-def test_an_index_out_of_range_leaves_it_to_python(func, args):
-    c = compiled(func, 3, 1)
+def test_an_index_out_of_range_leaves_it_to_python(func, args, strict):
+    c = strict.compile(func, 3, 1)
     assert "local list" in c.ir_text
-    assert c.entry(*args) is MISS
+    assert c.entry(*args) is strict.MISS
     with pytest.raises(IndexError):
         func(*args)
     assert c.entry(3, -1) == func(3, -1)
 
 
-def test_a_list_too_long_for_a_local_buffer_is_left_to_python():
-    c = compiled(read_at, 3, 1)
-    assert c.entry(2**28 + 1, 0) is MISS  # LOCAL_LIMIT: python makes the (2 GiB) list
+def test_a_list_too_long_for_a_local_buffer_is_left_to_python(strict):
+    c = strict.compile(read_at, 3, 1)
+    assert c.entry(2**28 + 1, 0) is strict.MISS  # LOCAL_LIMIT: python makes the (2 GiB) list
     assert c.entry(2**20, -1) == 7
 
 
@@ -171,8 +156,8 @@ def test_a_list_too_long_for_a_local_buffer_is_left_to_python():
         (mixed_items, (3,)),
     ],
 )
-def test_lists_seen_outside_or_mixed_stay_python_lists(func, args):
-    c = compiled(func, *args)
+def test_lists_seen_outside_or_mixed_stay_python_lists(func, args, strict):
+    c = strict.compile(func, *args)
     assert "local list" not in c.ir_text
     expected_args = [list(a) if isinstance(a, list) else a for a in args]
     assert repr(c.entry(*args)) == repr(func(*expected_args)) and repr(args) == repr(
@@ -180,25 +165,21 @@ def test_lists_seen_outside_or_mixed_stay_python_lists(func, args):
     )
 
 
-@functools.cache
-def _compiled_once(func, *sample):
-    return compiled(func, *sample)
-
-
-def agrees(func, *args):
+def agrees(strict, func, *args):
     """The compiled ``func`` gives python's result, or misses where python raises."""
-    got = _compiled_once(func, *args[:1], *(0.5 for _ in args[1:])).entry(*args)
+    got = strict.compile(func, 10, *(0.5 for _ in args[1:])).entry(*args)  # one compile each
     try:
         expected = func(*args)
     except IndexError:
-        return got is MISS
+        return got is strict.MISS
     return repr(got) == repr(expected)
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(-5, 300), st.floats(-2, 2, allow_nan=False))
-def test_random_sizes(n, k):
-    assert agrees(sieve, n) and agrees(fib_table, min(n, 92)) and agrees(smooth, n, k)
+def test_random_sizes(strict, n, k):
+    assert agrees(strict, sieve, n) and agrees(strict, fib_table, min(n, 92))
+    assert agrees(strict, smooth, n, k)
 
 
 SCRIPT = """
@@ -231,17 +212,17 @@ def test_local_lists_run_natively_through_pyfast(python_and_pyfast):
         assert records[name]["native_calls"] >= 1, records[name]
 
 
-def test_buffers_are_freed():
+def test_buffers_are_freed(strict):
     """Every call frees its buffers, also when it bails (traced by tracemalloc: PyMem)."""
     import tracemalloc
 
-    c = compiled(read_at, 3, 1)
+    c = strict.compile(read_at, 3, 1)
     c.entry(1000, 0)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         for _ in range(200):
-            assert c.entry(1000, -1) == 7 and c.entry(1000, 1000) is MISS
+            assert c.entry(1000, -1) == 7 and c.entry(1000, 1000) is strict.MISS
         assert tracemalloc.get_traced_memory()[0] - before < 8000  # 2 * 200 buffers of 8 kB
     finally:
         tracemalloc.stop()

@@ -7,19 +7,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pyfast.compiler import Unsupported, compile_function
-
-MISS = object()
-
-
-def _fallback(*args: object) -> object:
-    raise AssertionError("a guard failed")
-
-
-def compiled(func, *sample):
-    return compile_function(
-        func, tuple(map(type, sample)), fallback=_fallback, miss=MISS, sample=sample
-    )
+from pyfast.compiler import Unsupported
 
 
 def at(t, i):
@@ -91,23 +79,23 @@ def marks(t, out):
         (displayed, (-3,)),
     ],
 )
-def test_tuple_sequences_match_python(func, args):
-    c = compiled(func, *args)
+def test_tuple_sequences_match_python(func, args, strict):
+    c = strict.compile(func, *args)
     assert repr(c.entry(*args)) == repr(func(*args))
 
 
 @pytest.mark.parametrize(("func", "args"), [(at, ((1.5, 2.5), 2)), (displayed, (3,))])
-def test_an_index_out_of_range_leaves_it_to_python(func, args):
-    c = compiled(func, *args)
-    assert c.entry(*args) is MISS
+def test_an_index_out_of_range_leaves_it_to_python(func, args, strict):
+    c = strict.compile(func, *args)
+    assert c.entry(*args) is strict.MISS
     with pytest.raises(IndexError):
         func(*args)
 
 
-def test_a_bail_after_an_effect_resumes_in_the_tuple_loop():
+def test_a_bail_after_an_effect_resumes_in_the_tuple_loop(strict):
     """``10 // 0`` bails after ``out`` changed: python resumes the enumerate over the tuple at
     its position, finishes the loop and raises ZeroDivisionError there."""
-    c = compiled(marks, (1, 2, 3), [0, 0, 0])
+    c = strict.compile(marks, (1, 2, 3), [0, 0, 0])
     out = [0, 0, 0]
     assert c.entry((1, 2, 5), out) == 2 and out == [2, 4, 10]
     out = [0, 0, 0]
@@ -116,20 +104,16 @@ def test_a_bail_after_an_effect_resumes_in_the_tuple_loop():
     assert out == [2, 0, 0]
 
 
-def test_a_tuple_of_mixed_items_needs_a_constant_index():
+def test_a_tuple_of_mixed_items_needs_a_constant_index(strict):
     with pytest.raises(Unsupported):
-        compiled(at, (1, 2.5), 0)
+        strict.compile(at, (1, 2.5), 0)
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.floats(allow_nan=False), min_size=3, max_size=3), st.integers(-4, 3))
-def test_random_tuples(items, i):
-    t = tuple(items)
-    got = _at.entry(t, i)
-    assert got is MISS if not -3 <= i < 3 else repr(got) == repr(t[i])
-    assert repr(_walk.entry(t)) == repr(walk(t)) and repr(_total.entry(t)) == repr(total(t))
-
-
-_at = compiled(at, (0.5, 1.5, 2.5), 0)
-_walk = compiled(walk, (0.5, 1.5, 2.5))
-_total = compiled(total, (0.5, 1.5, 2.5))
+def test_random_tuples(strict, items, i):
+    t, floats = tuple(items), (0.5, 1.5, 2.5)
+    got = strict.compile(at, floats, 0).entry(t, i)
+    assert got is strict.MISS if not -3 <= i < 3 else repr(got) == repr(t[i])
+    for func in (walk, total):
+        assert repr(strict.compile(func, floats).entry(t)) == repr(func(t))
