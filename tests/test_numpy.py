@@ -636,6 +636,9 @@ CHAINS = [
     [BIG[1:], np.ones(3), np.zeros(3), [1.0]],  # xs[1] is out of range after an overflow
     [np.array([np.inf]), np.ones(1), np.zeros(1), [1.0]],  # inf read from the array
     [np.array([1e200, 1.0]), np.array([1e200, 1.0]), np.zeros(2), [np.nan, 2.0]],
+    # float32: 1e300 does not fit (numpy warns in the cast), and 3e38 * 2 overflows
+    [np.ones(2, np.float32), np.ones(2, np.float32), np.zeros(2, np.float32), [1.0, 1.0]],
+    [np.array([3e38, 1], np.float32), np.full(2, 2, np.float32), np.zeros(2, np.float32), [1.0]],
 ]
 
 
