@@ -9,7 +9,8 @@ rounds, in milliseconds:
 
 - ``python``, ``pyfast``, ``pypy``: the whole process, as a user runs it (cold: pyfast's cache
   of the script is removed first, as on a first run; PyPy when ``pypy3`` is on PATH);
-- ``interpreter start``: ``python -c pass``; ``pyfast start``: ``pyfast -c pass`` minus it;
+- ``interpreter start``: ``python -c pass``; ``pyfast start``: ``pyfast -c pass`` minus it
+  (the console script beside the interpreter when there is one);
 - ``LLVM import``: importing ``llvmlite.binding`` and initialising the native target, in a
   fresh process, minus the interpreter start;
 - ``compile`` and ``first native call``: from pyfast's JSON report (``compile_ms`` of
@@ -52,6 +53,13 @@ print(best * 1000)
 """
 
 
+def pyfast_command() -> list[str]:
+    """The ``pyfast`` console script beside this interpreter, as a user runs it (else
+    ``python -m pyfast``)."""
+    script = os.path.join(os.path.dirname(sys.executable), "pyfast")
+    return [script] if os.path.exists(script) else [sys.executable, "-m", "pyfast"]
+
+
 def wall(argv: list[str], env: dict | None = None) -> float:
     """Milliseconds ``argv`` takes, start to exit (its output discarded)."""
     start = time.perf_counter()
@@ -64,7 +72,7 @@ def pyfast_run(folder: str, env: dict) -> tuple[float, float, float]:
     script = os.path.join(folder, "seed_sum.py")
     shutil.rmtree(os.path.join(folder, "__pycache__"), ignore_errors=True)
     report = os.path.join(folder, "report.json")
-    took = wall([sys.executable, "-m", "pyfast", "--report-json", report, script], env)
+    took = wall([*pyfast_command(), "--report-json", report, script], env)
     with open(report) as file:
         data = json.load(file)
     (row,) = [f for f in data["functions"] if f["qualname"] == "calculate_sum"]
@@ -85,7 +93,7 @@ def main() -> int:
             figures = {
                 "python": wall([sys.executable, os.path.join(folder, "seed_sum.py")], env),
                 "interpreter start": start,
-                "pyfast start": wall([sys.executable, "-m", "pyfast", "-c", "pass"], env) - start,
+                "pyfast start": wall([*pyfast_command(), "-c", "pass"], env) - start,
                 "LLVM import": wall([sys.executable, "-c", LLVM], env) - start,
             }
             figures["pyfast"], figures["compile"], figures["first native call"] = pyfast_run(
