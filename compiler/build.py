@@ -614,9 +614,9 @@ class FunctionBuilder:
                 return self.end(ir.Bail("item of a list whose item type is unknown"))
             self.frame.stack.append(self.emit(ir.ListGet(container, index, item)))
             return None
-        sequence = self.sequence_tuple(container)
-        if sequence is not None and isinstance(index, ir.Value) and index.type in (INT, BOOL):
-            if not isinstance(index, ir.Const):
+        if isinstance(index, ir.Value) and not isinstance(index, ir.Const):
+            sequence = self.sequence_tuple(container) if index.type in (INT, BOOL) else None
+            if sequence is not None:
                 self.frame.stack.append(self.item_at(sequence, self.as_int(index)))
                 return None
         if isinstance(index, SliceAbs) and (
@@ -817,16 +817,13 @@ class FunctionBuilder:
             return special[callee.name](self, args)
         if len(args) == 1 and _is_list(args[0]) and callee.name in _REDUCTIONS:
             return self.call_reduce(callee.name, args[0])
-        if len(args) == 1 and callee.name == "sum" and self.sequence_tuple(args[0]) is not None:
-            return self.call_reduce(callee.name, self.sequence_tuple(args[0]))
-        if (
-            len(args) == 1
-            and callee.name == "sum"
-            and _is_tuple(args[0])
-            and not self.tuple_items(args[0])
-        ):
-            self.frame.stack.append(self.const(0))
-            return None
+        if len(args) == 1 and callee.name == "sum":  # of a tuple
+            if _empty_tuple(args[0]):
+                self.frame.stack.append(self.const(0))
+                return None
+            sequence = self.sequence_tuple(args[0])
+            if sequence is not None:
+                return self.call_reduce(callee.name, sequence)
         if len(args) == 1 and callee.name in ("min", "max"):
             items = self.tuple_items(args[0])
             if len(items) >= 2:  # min(t) is min(*t); of one item or none python decides
@@ -854,9 +851,10 @@ class FunctionBuilder:
         """``iter(value)`` as an iterator structure (an iterator is its own iterator)."""
         if isinstance(value, ITERATORS):
             return value
-        if _is_list(value) or self.sequence_tuple(value) is not None:
-            return ListIterAbs(self.sequence_tuple(value) or value, self.const(0))
-        if self.tuple_items(value) == () and (_is_tuple(value) or isinstance(value, TupleAbs)):
+        sequence = value if _is_list(value) else self.sequence_tuple(value)
+        if sequence is not None:
+            return ListIterAbs(sequence, self.const(0))
+        if _empty_tuple(value):
             return IterAbs(self.const(0), self.const(0), self.const(1))  # nothing, like iter(())
         if isinstance(value, RangeAbs):
             return IterAbs(value.start, value.stop, value.step)
@@ -900,13 +898,12 @@ class FunctionBuilder:
         if len(args) == 1 and isinstance(args[0], RangeAbs):
             self.frame.stack.append(self.reversed_range(args[0]))
             return
-        sequence = self.sequence_tuple(args[0]) if len(args) == 1 else None
-        if len(args) == 1 and _is_list(args[0]):
-            sequence = args[0]
-        elif len(args) == 1 and sequence is None and self.tuple_items(args[0]) == ():
-            if _is_tuple(args[0]) or isinstance(args[0], TupleAbs):
-                self.frame.stack.append(self.iterator(args[0]))
-                return
+        if len(args) == 1 and _empty_tuple(args[0]):
+            self.frame.stack.append(self.iterator(args[0]))
+            return
+        sequence = None
+        if len(args) == 1:
+            sequence = args[0] if _is_list(args[0]) else self.sequence_tuple(args[0])
         if sequence is None:
             raise Unsupported(
                 "reversed() is compiled only for a list, a tuple or a range", self.lineno
@@ -1195,6 +1192,10 @@ def _is_list(value: object) -> bool:
 
 def _is_tuple(value: object) -> bool:
     return isinstance(value, ir.Value) and isinstance(value.type, TupleType)
+
+
+def _empty_tuple(value: object) -> bool:
+    return (_is_tuple(value) and not value.type.items) or value == TupleAbs(())
 
 
 def _is_array(value: object) -> bool:
