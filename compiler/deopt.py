@@ -58,14 +58,6 @@ def mark_effects(unit: build.Unit) -> None:
                     op.effect = op.callee in effectful
 
 
-def _targets(terminator: ir.Terminator) -> list[ir.BasicBlock]:
-    if isinstance(terminator, ir.Jump):
-        return [terminator.target]
-    if isinstance(terminator, ir.Branch):
-        return [terminator.if_true.target, terminator.if_false.target]
-    return []
-
-
 def dirty_blocks(fir: ir.FunctionIR) -> set[int]:
     """Labels of the blocks that may be entered after an effect of the same call."""
     dirty: set[int] = set()
@@ -73,7 +65,7 @@ def dirty_blocks(fir: ir.FunctionIR) -> set[int]:
     while work:
         block = work.pop()
         if block.label in dirty or any(op.effect for op in block.ops):
-            for target in _targets(block.terminator):
+            for target in (jump.target for jump in block.terminator.jumps()):
                 if target.label not in dirty:
                     dirty.add(target.label)
                     work.append(target)

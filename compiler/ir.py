@@ -546,6 +546,14 @@ class Terminator:
     def accept(self, visitor: OpVisitor) -> Any:
         return getattr(visitor, self.visit)(self)
 
+    def jumps(self) -> tuple[Jump, ...]:
+        """The edges it may take (none: the call ends)."""
+        return ()
+
+    def operands(self) -> tuple[Value, ...]:
+        """The values it reads, its jumps' arguments included."""
+        return ()
+
 
 @dataclasses.dataclass(eq=False)
 class Jump(Terminator):
@@ -555,6 +563,12 @@ class Jump(Terminator):
     args: tuple[Value, ...]
     lineno: int = 0
     visit = "visit_jump"
+
+    def jumps(self) -> tuple[Jump, ...]:
+        return (self,)
+
+    def operands(self) -> tuple[Value, ...]:
+        return self.args
 
 
 @dataclasses.dataclass(eq=False)
@@ -567,6 +581,12 @@ class Branch(Terminator):
     lineno: int = 0
     visit = "visit_branch"
 
+    def jumps(self) -> tuple[Jump, ...]:
+        return (self.if_true, self.if_false)
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.cond, *self.if_true.args, *self.if_false.args)
+
 
 @dataclasses.dataclass(eq=False)
 class Return(Terminator):
@@ -575,6 +595,9 @@ class Return(Terminator):
     value: Value
     lineno: int = 0
     visit = "visit_return"
+
+    def operands(self) -> tuple[Value, ...]:
+        return (self.value,)
 
 
 @dataclasses.dataclass(eq=False)

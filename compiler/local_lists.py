@@ -70,7 +70,7 @@ def _uses(fir: ir.FunctionIR) -> dict[int, list[object]]:
         for op in block.ops:
             for operand in op.operands():
                 uses.setdefault(id(operand), []).append(op)
-        for jump in _jumps(block.terminator):
+        for jump in block.terminator.jumps():
             for arg in jump.args:
                 uses.setdefault(id(arg), []).append(jump)
         if isinstance(block.terminator, ir.Branch):
@@ -80,18 +80,10 @@ def _uses(fir: ir.FunctionIR) -> dict[int, list[object]]:
     return uses
 
 
-def _jumps(terminator: ir.Terminator | None) -> tuple[ir.Jump, ...]:
-    if isinstance(terminator, ir.Jump):
-        return (terminator,)
-    if isinstance(terminator, ir.Branch):
-        return (terminator.if_true, terminator.if_false)
-    return ()
-
-
 def _blocks_in_loops(fir: ir.FunctionIR) -> set[int]:
     """Labels of the blocks that can reach themselves."""
     successors = {
-        block.label: [j.target.label for j in _jumps(block.terminator)] for block in fir.blocks
+        block.label: [j.target.label for j in block.terminator.jumps()] for block in fir.blocks
     }
     looped = set()
     for start in successors:
@@ -116,7 +108,7 @@ def _webs(fir: ir.FunctionIR, uses: dict[int, list[object]]) -> list[_Web]:
     they meet; a web that also takes any other list value is left out."""
     sources: dict[int, list[object]] = {}  # id(block param) -> the values jumps pass it
     for block in fir.blocks:
-        for jump in _jumps(block.terminator):
+        for jump in block.terminator.jumps():
             for param, arg in zip(jump.target.params, jump.args, strict=True):
                 sources.setdefault(id(param), []).append(arg)
     repeats = {}

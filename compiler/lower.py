@@ -249,9 +249,12 @@ class _FunctionLowering(ir.OpVisitor):
         return emitted.value
 
     def bail_unless_false(self, flag: ll.Value) -> None:
+        self.cold_branch(flag, self.bail_target())
+
+    def cold_branch(self, flag: ll.Value, target: ll.Block) -> None:
+        """Go to ``target`` if ``flag`` (rarely: bails are cold), else on in a new block."""
         cont = self.fn.append_basic_block()
-        branch = self.b.cbranch(flag, self.bail_target(), cont)
-        branch.set_metadata("prof", self.cold)  # bails are cold
+        self.b.cbranch(flag, target, cont).set_metadata("prof", self.cold)
         self.b.position_at_end(cont)
 
     def bail_target(self) -> ll.Block:
@@ -325,9 +328,7 @@ class _FunctionLowering(ir.OpVisitor):
         """Branch on every deferred check, in order, before anything observable."""
         pending, self.deferred = self.deferred, {}
         for cond, target in pending.values():
-            cont = self.fn.append_basic_block()
-            self.b.cbranch(cond, target, cont).set_weights([1, 1 << 20])
-            self.b.position_at_end(cont)
+            self.cold_branch(cond, target)
 
     def visit_unary(self, op: ir.Unary) -> ll.Value:
         v = self.value(op.operand)
@@ -808,23 +809,13 @@ def _finite_chains(block: ir.BasicBlock) -> set[int]:
     for op in block.ops:
         for operand in op.operands():
             users.setdefault(id(operand), []).append(op)
-    for value in _terminator_values(block.terminator):
+    for value in block.terminator.operands():
         users.setdefault(id(value), []).append(block.terminator)
     return {
         id(op)
         for op in block.ops
         if chainable(op) and len(users.get(id(op), ())) == 1 and chainable(users[id(op)][0])
     }
-
-
-def _terminator_values(terminator: ir.Terminator | None) -> list[ir.Value]:
-    if isinstance(terminator, ir.Jump):
-        return list(terminator.args)
-    if isinstance(terminator, ir.Branch):
-        return [terminator.cond, *terminator.if_true.args, *terminator.if_false.args]
-    if isinstance(terminator, ir.Return):
-        return [terminator.value]
-    return []
 
 
 def _wrap_index(b: ll.IRBuilder, index: ll.Value, size: ll.Value) -> tuple[ll.Value, ll.Value]:
