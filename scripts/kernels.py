@@ -30,11 +30,11 @@ import io
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -98,24 +98,27 @@ def compile_ms(compile_function: Callable, func: Callable, sample: tuple) -> tup
 
 
 def c_loop_ms(module: str, repeat: int) -> float | None:
-    """The kernel hand-written in C (``workloads/c/<module>.c``, gcc -O2), timed as its process
-    at full scale minus its process at scale 0 (the loop alone; minimum of ``repeat`` runs
-    each); None when there is no C version or no gcc."""
-    source = os.path.join(HERE, "workloads", "c", f"{module}.c")
-    gcc = shutil.which("gcc")
-    if gcc is None or not os.path.exists(source):
+    """The kernel hand-written in C (``workloads/c/<module>.c``, built as ``bench`` builds it),
+    timed as its process at full scale minus its process at scale 0 (the loop alone; minimum
+    of ``repeat`` runs each); None when there is no C version or no gcc."""
+    from bench import measure, runtimes
+
+    source = Path(HERE, "workloads", "c", f"{module}.c")
+    cc = shutil.which("gcc")
+    if cc is None or not source.exists():
         return None
     with tempfile.TemporaryDirectory() as folder:
-        program = os.path.join(folder, module)
-        subprocess.run([gcc, "-O2", "-std=c99", "-o", program, source, "-lm"], check=True)
+        ctx = runtimes.Context(
+            sys.executable, None, cc, Path(folder), Path(folder), 300.0, dict(os.environ)
+        )
+        built = runtimes.build_c(source, ctx)
+        if isinstance(built, runtimes.Skip):
+            return None
+        program = str(built[0])
 
         def run(scale: str) -> float:
-            env = {**os.environ, "BENCH_SCALE": scale}
-            return best(
-                lambda: subprocess.run([program], env=env, stdout=subprocess.DEVNULL, check=True),
-                tuple,
-                repeat,
-            )
+            command = measure.Command((program,), (("BENCH_SCALE", scale),))
+            return min(measure.run(command, ctx.timeout).wall_s for _ in range(repeat))
 
         return (run("1") - run("0")) * 1000
 

@@ -28,9 +28,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from bench import measure
+from overhead.run import runtimes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+#: pyfast as a user runs it: the console script beside this interpreter, else ``-m pyfast``.
+PYFAST = runtimes(sys.executable)["pyfast"]
 SCRIPT = os.path.join(HERE, "examples", "seed_sum.py")
 LLVM = (
     "import llvmlite.binding as llvm; llvm.initialize_native_target(); "
@@ -53,18 +57,12 @@ print(best * 1000)
 """
 
 
-def pyfast_command() -> list[str]:
-    """The ``pyfast`` console script beside this interpreter, as a user runs it (else
-    ``python -m pyfast``)."""
-    script = os.path.join(os.path.dirname(sys.executable), "pyfast")
-    return [script] if os.path.exists(script) else [sys.executable, "-m", "pyfast"]
-
-
-def wall(argv: list[str], env: dict | None = None) -> float:
-    """Milliseconds ``argv`` takes, start to exit (its output discarded)."""
-    start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
-    return (time.perf_counter() - start) * 1000
+def wall(argv: list[str], env: dict) -> float:
+    """Milliseconds ``argv`` takes, start to exit (``bench``'s measurement; output discarded)."""
+    done = measure.run(measure.Command(tuple(argv)), 300.0, env)
+    if not done.ok:
+        raise SystemExit(f"{argv[0]}: {done.failure()}")
+    return done.wall_s * 1000
 
 
 def pyfast_run(folder: str, env: dict) -> tuple[float, float, float]:
@@ -72,7 +70,7 @@ def pyfast_run(folder: str, env: dict) -> tuple[float, float, float]:
     script = os.path.join(folder, "seed_sum.py")
     shutil.rmtree(os.path.join(folder, "__pycache__"), ignore_errors=True)
     report = os.path.join(folder, "report.json")
-    took = wall([*pyfast_command(), "--report-json", report, script], env)
+    took = wall([*PYFAST, "--report-json", report, script], env)
     with open(report) as file:
         data = json.load(file)
     (row,) = [f for f in data["functions"] if f["qualname"] == "calculate_sum"]
@@ -93,7 +91,7 @@ def main() -> int:
             figures = {
                 "python": wall([sys.executable, os.path.join(folder, "seed_sum.py")], env),
                 "interpreter start": start,
-                "pyfast start": wall([*pyfast_command(), "-c", "pass"], env) - start,
+                "pyfast start": wall([*PYFAST, "-c", "pass"], env) - start,
                 "LLVM import": wall([sys.executable, "-c", LLVM], env) - start,
             }
             figures["pyfast"], figures["compile"], figures["first native call"] = pyfast_run(
