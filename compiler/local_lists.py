@@ -138,9 +138,7 @@ def _webs(fir: ir.FunctionIR, uses: dict[int, list[object]]) -> list[_Web]:
                 clean = False
             for use in uses.get(id(value), ()):
                 if isinstance(use, ir.Jump):
-                    for param, arg in zip(use.target.params, use.args, strict=True):
-                        if arg is value:
-                            work.append(param)
+                    work.extend(param for _, param in _passed(use, value))
         if clean:
             webs.append((roots, members))
     return webs
