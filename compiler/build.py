@@ -29,7 +29,6 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import inspect
-import itertools
 import math
 import re
 from collections import deque
@@ -62,8 +61,6 @@ from pyfast.compiler.types import (
 _PLAIN_NUMBERS = frozenset({INT, FLOAT, BOOL})
 #: Builtins of one list argument that ``ir.ListReduce`` computes.
 _REDUCTIONS = frozenset({"sum", "min", "max"})
-#: Process-wide numbering of native symbols (engines share one symbol namespace).
-_SYMBOLS = itertools.count()
 #: Global values read natively (a global list could be rebound and freed during the call).
 _SCALAR_GLOBALS = frozenset({int, float, bool, type(None)})
 #: Code flags of functions that cannot be called natively (*args, **kwargs).
@@ -273,7 +270,7 @@ class Unit:
             raise Unsupported(
                 f"calls a function that is not compilable ({where}: {reason.reason})", lineno
             )
-        symbol = re.sub(r"[^\w.]", "_", f"{func.__qualname__}.{next(_SYMBOLS)}")
+        symbol = re.sub(r"[^\w.]", "_", f"{func.__qualname__}.{len(self.functions)}")
         params = [ir.Param(i, n, t) for i, (n, t) in enumerate(zip(names, types, strict=True))]
         fir = ir.FunctionIR(func.__qualname__, symbol, params)
         self.functions[key] = fir

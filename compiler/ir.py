@@ -39,6 +39,10 @@ from typing import Any
 
 from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, OBJECT, TupleType, Type
 
+#: IR nodes: compared by identity, printed by ``format_function`` (no generated ``__eq__`` or
+#: ``__repr__``: their generation is a third of the compiler's import time).
+_node = dataclasses.dataclass(eq=False, repr=False)
+
 
 class Value:
     """Anything an op can take as an operand.  ``type`` is fixed at creation."""
@@ -46,7 +50,7 @@ class Value:
     type: Type
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class FrameState:
     """The interpreter's frame at the start of bytecode instruction ``site`` -- like a debugger's
     snapshot: ``site`` indexes the instructions of the original code as ``bytecode`` lists them
@@ -60,7 +64,7 @@ class FrameState:
     stack: tuple[object, ...]
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Param(Value):
     """The function's ``index``-th positional parameter."""
 
@@ -69,7 +73,7 @@ class Param(Value):
     type: Type
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class GlobalParam(Value):
     """The current value of a module global (or ``math`` constant), passed in by the entry
     after its guard checked the type.  ``index`` is its position in ``Unit.globals``."""
@@ -79,7 +83,7 @@ class GlobalParam(Value):
     type: Type
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class BlockParam(Value):
     """The ``index``-th parameter of a block (a phi)."""
 
@@ -103,7 +107,7 @@ class Op(Value):
         return getattr(visitor, self.visit)(self)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Const(Value):
     """A literal int (fits i64), float, bool or None of ``type``; an operand, not an op."""
 
@@ -112,7 +116,7 @@ class Const(Value):
     lineno: int = 0
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Binary(Op):
     """``left op right`` with Python's semantics; ``type`` is ``numeric.binary_type``."""
 
@@ -127,7 +131,7 @@ class Binary(Op):
         return (self.left, self.right)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Unary(Op):
     """``op operand`` for ``- + ~ not``; ``type`` is ``numeric.unary_type``."""
 
@@ -141,7 +145,7 @@ class Unary(Op):
         return (self.operand,)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Compare(Op):
     """``left op right`` for ``< <= == != > >=``; always ``bool``, never bails."""
 
@@ -156,7 +160,7 @@ class Compare(Op):
         return (self.left, self.right)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Truth(Op):
     """``bool(operand)`` for a scalar operand."""
 
@@ -169,7 +173,7 @@ class Truth(Op):
         return (self.operand,)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Convert(Op):
     """Widen ``operand`` to ``type`` exactly (bool -> int, where Python treats a bool as an int)."""
 
@@ -182,7 +186,7 @@ class Convert(Op):
         return (self.operand,)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Select(Op):
     """``if_true if cond else if_false``; both arms have ``type``; no Python truth test."""
 
@@ -197,7 +201,7 @@ class Select(Op):
         return (self.cond, self.if_true, self.if_false)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class CallBuiltin(Op):
     """A numeric builtin or math function (``numeric.call_type`` names, e.g. ``"math.sqrt"``)."""
 
@@ -211,7 +215,7 @@ class CallBuiltin(Op):
         return self.args
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class CallDirect(Op):
     """A native call of another compiled function of the same unit (recursion included).
     Globals are passed implicitly (the unit shares them).  A callee that bails makes this op
@@ -231,7 +235,7 @@ class CallDirect(Op):
         return self.args
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class MakeTuple(Op):
     """A tuple value from scalar or tuple items; ``type`` is their ``TupleType``."""
 
@@ -247,7 +251,7 @@ class MakeTuple(Op):
         return self.items
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class TupleGet(Op):
     """Item ``index`` of a tuple value."""
 
@@ -264,7 +268,7 @@ class TupleGet(Op):
         return (self.tuple,)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Resumed(Value):
     """The object a deoptimized callee returned (``CallDirect.result``): only resume points
     read it, and they consume the reference."""
@@ -272,7 +276,7 @@ class Resumed(Value):
     type: Type = OBJECT
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class TupleIndex(Op):
     """``tuple[index]`` of a tuple whose items all have type ``type``, at an index known only
     at run time (negative counts from the end); bails when it is out of range (python raises
@@ -288,7 +292,7 @@ class TupleIndex(Op):
         return (self.tuple, self.index)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class ListLen(Op):
     """``len(list)`` of a ``LIST`` value; never bails."""
 
@@ -301,7 +305,7 @@ class ListLen(Op):
         return (self.list,)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class ListGet(Op):
     """``list[index]`` (negative indices count from the end), the item unboxed as ``type`` (the
     list type's speculated item type); bails when the index is out of range (Python raises
@@ -317,7 +321,7 @@ class ListGet(Op):
         return (self.list, self.index)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class NewList(Op):
     """``[items...]``: a new list (kept alive by the call until it returns) of boxed items."""
 
@@ -330,7 +334,7 @@ class NewList(Op):
         return self.items
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class ListRepeat(Op):
     """``list * count``: a new list (``count`` <= 0 gives ``[]``), kept alive like ``NewList``."""
 
@@ -344,7 +348,7 @@ class ListRepeat(Op):
         return (self.list, self.count)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class NewLocalList(Op):
     """``[item] * count`` as a ``LocalListType`` (``local_lists``): a buffer of ``max(count,
     0)`` copies of the unboxed ``item``, freed when the call returns; bails (a miss) where
@@ -361,7 +365,7 @@ class NewLocalList(Op):
         return (self.item, self.count)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class ArrayGet(Op):
     """``array[i]`` / ``array[i, j]`` (negative indices count from the end of their axis), the
     element as ``type``; bails when an index is out of bounds (numpy raises IndexError)."""
@@ -376,7 +380,7 @@ class ArrayGet(Op):
         return (self.array, *self.indices)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class ArraySet(Op):
     """``array[indices] = item`` (``item`` already of the element type); bails before storing
     when an index is out of bounds or the array is read-only; produces ``None``."""
@@ -393,7 +397,7 @@ class ArraySet(Op):
         return (self.array, *self.indices, self.item)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class ArrayDim(Op):
     """``array.shape[axis]``; never bails."""
 
@@ -407,7 +411,7 @@ class ArrayDim(Op):
         return (self.array,)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class ListAppend(Op):
     """``list.append(item)``: ``item`` (a scalar or tuple) is boxed; produces ``None``."""
 
@@ -422,7 +426,7 @@ class ListAppend(Op):
         return (self.list, self.item)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class ListReduce(Op):
     """``sum(list)``, ``min(list)`` or ``max(list)`` (``name``), computed by CPython's own
     builtin once every item is checked to be an exact int, float or bool (so the builtin runs
@@ -440,7 +444,7 @@ class ListReduce(Op):
         return (self.list,)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class ListContains(Op):
     """``item in list`` by CPython's ``PySequence_Contains`` once every item is checked to be an
     exact int, float or bool; bails on another item, or when ``item`` is a float NaN (only the
@@ -456,7 +460,7 @@ class ListContains(Op):
         return (self.list, self.item)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class ListPop(Op):
     """``list.pop(index)``: bails before changing anything when the index is out of range
     (python raises IndexError) or the item is not a ``type``; then removes it (an effect)."""
@@ -472,7 +476,7 @@ class ListPop(Op):
         return (self.list, self.index)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class ListSlice(Op):
     """``list[start:stop:step]``, a new list: ``start``/``stop`` are ints or ``None`` constants,
     adjusted as python does (``PySlice_Unpack`` and ``PySlice_AdjustIndices``); bails when
@@ -490,7 +494,7 @@ class ListSlice(Op):
         return (self.list, self.start, self.stop, self.step)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Refine(Op):
     """The same list as ``operand`` with a narrower item speculation ``type`` (a list made
     empty, once something was appended): no code, like a cast.  Items are still checked at
@@ -505,7 +509,7 @@ class Refine(Op):
         return (self.operand,)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class ListStore(Op):
     """``list[index] = item`` (negative indices count from the end); bails before storing when
     the index is out of range (Python raises IndexError); produces ``None``."""
@@ -522,7 +526,7 @@ class ListStore(Op):
         return (self.list, self.index, self.item)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class BailIf(Op):
     """Bail out when ``cond`` (bool) is true: Python would raise here.  Produces ``None``."""
 
@@ -555,7 +559,7 @@ class Terminator:
         return ()
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Jump(Terminator):
     """Go to ``target`` passing ``args`` (one per target parameter, same types)."""
 
@@ -571,7 +575,7 @@ class Jump(Terminator):
         return self.args
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Branch(Terminator):
     """Go to ``if_true`` or ``if_false`` on the bool ``cond``."""
 
@@ -588,7 +592,7 @@ class Branch(Terminator):
         return (self.cond, *self.if_true.args, *self.if_false.args)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Return(Terminator):
     """Return ``value``; its type equals ``FunctionIR.return_type``."""
 
@@ -600,7 +604,7 @@ class Return(Terminator):
         return (self.value,)
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class Bail(Terminator):
     """Give the call back to the interpreter (Python would raise, or the result's type differs
     from the compiled return type)."""
@@ -611,7 +615,7 @@ class Bail(Terminator):
     visit = "visit_bail"
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class BasicBlock:
     """A version of bytecode block ``origin`` (or a helper block): params, ops, terminator."""
 
@@ -622,7 +626,7 @@ class BasicBlock:
     terminator: Terminator | None = None
 
 
-@dataclasses.dataclass(eq=False)
+@_node
 class FunctionIR:
     """One function for one signature.  ``symbol`` is its LLVM name within the unit."""
 

@@ -26,7 +26,8 @@ class CompiledFunction:
     """Native code for one (function, signature) pair, kept alive as long as ``entry`` is.
 
     ``ir_text`` is the typed SSA IR of the function and of every function compiled into the
-    same module (``--dump``); ``llvm_ir`` the optimised LLVM IR; ``counters()`` returns
+    same module (``--dump``); ``llvm_ir`` the optimised LLVM IR (when asked for); ``cached``
+    whether the machine code came from the cache; ``counters()`` returns
     ``{"native_calls": n, "bailouts": m}``; ``functions`` names every function in the unit;
     ``resume_points`` are its deoptimization sites (``deopts()`` counts them by reason).
     """
@@ -39,6 +40,7 @@ class CompiledFunction:
     counters: Callable[[], dict[str, int]] = dict
     functions: tuple[str, ...] = ()
     resume_points: tuple[ResumePoint, ...] = ()
+    cached: bool = False
 
     def deopts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -68,14 +70,23 @@ class PreparedFunction:
     functions: tuple[str, ...]
     front_ms: float
 
-    def finish(self) -> CompiledFunction:
+    def cached(self, cache: str | None) -> bool:
+        """Whether ``finish(cache=cache)`` loads machine code from the cache (no LLVM)."""
+        from pyfast.compiler.runtime import jit
+
+        return jit.cached(self.llvm_ir, cache)
+
+    def finish(self, *, cache: str | None = None, keep_ir: bool = False) -> CompiledFunction:
+        """``cache``: the machine-code cache folder (``runtime.codecache``) to load the code
+        from or store it in; ``keep_ir``: run LLVM even on a cached module, to keep its
+        optimised IR (``llvm_ir``)."""
         from pyfast.compiler.runtime import entry, jit, resume
 
         start = time.perf_counter()
         points = tuple(p for p in self.spec.slots.values() if isinstance(p, resume.ResumePoint))
         for point in points:
             point.make()  # the function's resume code, once
-        library = jit.compile_module(self.llvm_ir)
+        library = jit.compile_module(self.llvm_ir, cache=cache, keep_ir=keep_ir)
         native, counters = entry.make_builtin(
             library,
             self.spec,
@@ -90,6 +101,7 @@ class PreparedFunction:
             compile_ms=self.front_ms + (time.perf_counter() - start) * 1000,
             ir_text=self.ir_text,
             llvm_ir=library.llvm_ir,
+            cached=library.cached,
             counters=counters,
             functions=self.functions,
             resume_points=points,

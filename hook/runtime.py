@@ -214,6 +214,18 @@ class ModuleRecord:
                 table[id(live_code)] = (live_code, original)
 
 
+def machine_code_cache() -> str | None:
+    """The machine-code cache folder: none with ``--no-cache``, ``<cache_dir>/machine-code``
+    with ``--cache-dir``, else the user's (``codecache.default_folder``)."""
+    if not settings.cache:
+        return None
+    if settings.cache_dir:
+        return os.path.join(settings.cache_dir, "machine-code")
+    from pyfast.compiler.runtime import codecache
+
+    return codecache.default_folder()
+
+
 def partial(func: Callable, *args: object) -> Callable:
     """``functools.partial``, imported when something gets compiled."""
     import functools
@@ -338,7 +350,9 @@ class LoopProfile:
             self.owner.compile_ms += (time.perf_counter() - start) * 1000
         self.owner.osr_requested = True
         job = partial(self.finish, header, prepared)
-        job() if settings.threshold == 1 else background(job)
+        job() if settings.threshold == 1 or prepared.cached(machine_code_cache()) else background(
+            job
+        )
 
     def no_osr(self, lineno: int, reason: str) -> None:
         """The loop stays interpreted; the report says why unless the function says more."""
@@ -351,13 +365,13 @@ class LoopProfile:
 
         start = time.perf_counter()
         try:
-            compiled = prepared.finish()
+            compiled = prepared.finish(cache=machine_code_cache())
         except Exception as exc:  # noqa: BLE001 - a compiler bug: the loop stays interpreted
             self.no_osr(header.lineno, f"compiler error: {exc!r}")
             return
         finally:
             self.owner.compile_ms += (time.perf_counter() - start) * 1000
-        log(f"OSR entry for {self.owner.name} line {header.lineno} ready")
+        log(f"OSR entry for {self.owner.name} line {header.lineno} ready{_origin(compiled)}")
 
         def enter(*values: object) -> object:
             try:
@@ -389,6 +403,10 @@ class LoopProfile:
 
 def _missed(*args: object) -> object:
     return MISS
+
+
+def _origin(compiled) -> str:
+    return " (machine code from the cache)" if compiled.cached else ""
 
 
 def _reason(exc: BaseException) -> str:
@@ -535,8 +553,8 @@ class FunctionProfile:
             return
         finally:
             self.compile_ms += (time.perf_counter() - start) * 1000
-        if settings.threshold == 1:
-            self.install(key, prepared)
+        if settings.threshold == 1 or prepared.cached(machine_code_cache()):
+            self.install(key, prepared)  # in the cache: loading takes less than a thread switch
             return
         if not self.entries:
             self.reason = "compiling in background"
@@ -556,8 +574,9 @@ class FunctionProfile:
     def install(self, key: tuple[type, ...], prepared) -> None:
         """Finish the compilation (LLVM) and put the native entry in the function's slot."""
         start = time.perf_counter()
+        dump = bool(settings.dump) and matches(self.spec.qualname, settings.dump)
         try:
-            compiled = prepared.finish()
+            compiled = prepared.finish(cache=machine_code_cache(), keep_ir=dump)
         except Exception as exc:  # noqa: BLE001 - a compiler bug leaves the function interpreted
             self.reject("failed", f"compiler error: {exc!r}")
             return
@@ -566,8 +585,9 @@ class FunctionProfile:
         self.entries = (*self.entries, compiled)
         self.status, self.reason = "compiled", None
         native_ready(self.slot, compiled.entry)
-        log(f"compiled {self.name}{signature_text(key)} in {self.compile_ms:.1f} ms")
-        if settings.dump and matches(self.spec.qualname, settings.dump):
+        took = f"{self.compile_ms:.1f} ms{_origin(compiled)}"
+        log(f"compiled {self.name}{signature_text(key)} in {took}")
+        if dump:
             print(
                 f"pyfast: IR of {self.name}{signature_text(key)}\n{compiled.ir_text}\n"
                 f"pyfast: LLVM IR of {self.name}{signature_text(key)}\n{compiled.llvm_ir}",

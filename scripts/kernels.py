@@ -5,20 +5,22 @@
 Whole-process runs (``scripts/bench.py``) include start-up and compile latency; this script
 answers the other question -- how fast is the native code once it exists.  Each kernel is a
 function of ``scripts/workloads`` called on fresh arguments each time (made outside the
-timing): python runs the plain function; pyfast calls the entry of
-``pyfast.compiler.compile_function``, compiled before timing (its compile time is printed; a
+timing): python runs the plain function; pyfast calls the entry compiled by
+``pyfast.compiler.api.prepare_function(...).finish()`` before timing (its compile time is printed; a
 miss would return None and fail the result check); Numba calls ``numba.njit`` of the same
 source if numba is installed (first call excluded); a kernel with a hand-written C version in
 ``workloads/c`` is also timed in C (``c_loop_ms``).  Each figure is the minimum over
 ``--repeat`` runs; every kernel's result and mutated arguments are checked equal to python's
 before it is timed.
 
-Compile time (wall clock of ``compile_function``): every kernel is compiled once, then
+Compile time (wall clock of ``prepare_function(...).finish()``): every kernel is compiled once, then
 ``--compiles`` more times in rounds over the kernels, before anything is timed (and before
 numba is imported, whose heap slows the compiler's garbage collections).  The process's first
 compilation (the compiler's imports and LLVM's start-up included) is reported on its own; each
 kernel's figure is the median of its later compilations, and the last line gives the median
-and the worst of those figures.  ``--compile-only`` skips the timings.
+and the worst of those figures.  A last line gives the same with the kernel's object already in
+a machine-code cache folder (``finish(cache=...)``: the front end and the loader, no LLVM).
+``--compile-only`` skips the timings.
 """
 
 from __future__ import annotations
@@ -87,13 +89,17 @@ def outcome(func: Callable, args: tuple) -> str:
     return repr((func(*args), args))
 
 
-def compile_ms(compile_function: Callable, func: Callable, sample: tuple) -> tuple[Callable, float]:
+def compile_ms(func: Callable, sample: tuple, cache: str | None = None) -> tuple[Callable, float]:
     """The native entry of ``func`` for ``sample``'s types and the wall time its compilation
-    took (milliseconds)."""
+    took (milliseconds); with a machine-code ``cache`` folder, LLVM's object is stored there,
+    or loaded from there when it is already in."""
+    from pyfast.compiler.api import prepare_function
+
     start = time.perf_counter()
-    compiled = compile_function(
+    prepared = prepare_function(
         func, tuple(map(type, sample)), fallback=func, miss=None, sample=sample
     )
+    compiled = prepared.finish(cache=cache)
     return compiled.entry, (time.perf_counter() - start) * 1000
 
 
@@ -130,8 +136,6 @@ def main() -> int:
     parser.add_argument("--compile-only", action="store_true", help="time compilation only")
     parser.add_argument("--only", nargs="*", metavar="KERNEL", help="run these kernels only")
     options = parser.parse_args()
-    from pyfast.compiler import compile_function
-
     kernels = []
     module_of: dict[str, str] = {}
     for module, name, arguments in KERNELS:
@@ -150,11 +154,16 @@ def main() -> int:
     compiles: dict[str, list[float]] = {}
     for _ in range(options.compiles + 1):  # rounds interleave the kernels
         for name, func, make_args in kernels:
-            entry, ms = compile_ms(compile_function, func, make_args())
+            entry, ms = compile_ms(func, make_args())
             entries.setdefault(name, entry)
             compiles.setdefault(name, []).append(ms)
     first_name, first_ms = kernels[0][0], compiles[kernels[0][0]][0]
     medians = {name: statistics.median(times[1:] or times) for name, times in compiles.items()}
+    loads: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as cache:
+        for name, func, make_args in kernels:
+            compile_ms(func, make_args(), cache)  # stores the object
+            loads[name] = compile_ms(func, make_args(), cache)[1]
     try:
         import numba  # after compiling: its heap slows the compiler's garbage collections
     except ImportError:
@@ -195,6 +204,11 @@ def main() -> int:
         f"median {statistics.median(medians.values()):.1f} ms, worst {medians[worst]:.1f} ms "
         f"({worst}); first compilation of the process ({first_name}, imports and LLVM "
         f"start-up included): {first_ms:.1f} ms"
+    )
+    worst = max(loads, key=loads.__getitem__)
+    print(
+        "with the object in the machine-code cache (front end and load, no LLVM): "
+        f"median {statistics.median(loads.values()):.1f} ms, worst {loads[worst]:.1f} ms ({worst})"
     )
     return 0
 

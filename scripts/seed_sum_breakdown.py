@@ -7,14 +7,16 @@ makes it hot, so the loop enters native code by OSR.  Each round runs every meas
 (interleaved, so a noisy machine hits them alike); the figures are medians over ``--runs``
 rounds, in milliseconds:
 
-- ``python``, ``pyfast``, ``pypy``: the whole process, as a user runs it (cold: pyfast's cache
-  of the script is removed first, as on a first run; PyPy when ``pypy3`` is on PATH);
+- ``python``, ``pyfast``, ``pypy``: the whole process, as a user runs it (PyPy when ``pypy3``
+  is on PATH); ``pyfast`` cold: pyfast's caches (instrumented script, machine code) are
+  removed first, as on a first run; ``pyfast warm``: right after it, with both caches kept,
+  as on every later run;
 - ``interpreter start``: ``python -c pass``; ``pyfast start``: ``pyfast -c pass`` minus it
   (the console script beside the interpreter when there is one);
 - ``LLVM import``: importing ``llvmlite.binding`` and initialising the native target, in a
   fresh process, minus the interpreter start;
-- ``compile`` and ``first native call``: from pyfast's JSON report (``compile_ms`` of
-  ``calculate_sum``, ``first_native_call_ms`` from pyfast's start);
+- ``compile`` and ``first native call`` (cold and warm): from pyfast's JSON report
+  (``compile_ms`` of ``calculate_sum``, ``first_native_call_ms`` from pyfast's start);
 - ``native loop``: the whole call run natively, in a process that compiled it already.
 """
 
@@ -65,12 +67,15 @@ def wall(argv: list[str], env: dict) -> float:
     return done.wall_s * 1000
 
 
-def pyfast_run(folder: str, env: dict) -> tuple[float, float, float]:
-    """A cold ``pyfast seed_sum.py``: (wall ms, compile ms, first native call ms)."""
+def pyfast_run(folder: str, env: dict, cold: bool) -> tuple[float, float, float]:
+    """``pyfast seed_sum.py``, with empty caches if ``cold``: (wall ms, compile ms, first native
+    call ms).  The machine-code cache is ``folder``'s (``XDG_CACHE_HOME``)."""
     script = os.path.join(folder, "seed_sum.py")
-    shutil.rmtree(os.path.join(folder, "__pycache__"), ignore_errors=True)
+    if cold:
+        shutil.rmtree(os.path.join(folder, "__pycache__"), ignore_errors=True)
+        shutil.rmtree(os.path.join(folder, "pyfast"), ignore_errors=True)
     report = os.path.join(folder, "report.json")
-    took = wall([*PYFAST, "--report-json", report, script], env)
+    took = wall([*PYFAST, "--report-json", report, script], {**env, "XDG_CACHE_HOME": folder})
     with open(report) as file:
         data = json.load(file)
     (row,) = [f for f in data["functions"] if f["qualname"] == "calculate_sum"]
@@ -94,9 +99,11 @@ def main() -> int:
                 "pyfast start": wall([*PYFAST, "-c", "pass"], env) - start,
                 "LLVM import": wall([sys.executable, "-c", LLVM], env) - start,
             }
-            figures["pyfast"], figures["compile"], figures["first native call"] = pyfast_run(
-                folder, env
-            )
+            for cache in ("cold", "warm"):
+                took, compile_ms, first = pyfast_run(folder, env, cold=cache == "cold")
+                figures[f"pyfast {cache}"] = took
+                figures[f"compile, {cache}"] = compile_ms
+                figures[f"first native call, {cache}"] = first
             if pypy:
                 figures["pypy"] = wall([pypy, os.path.join(folder, "seed_sum.py")], env)
             for name, value in figures.items():
@@ -108,10 +115,11 @@ def main() -> int:
     median = {name: statistics.median(values) for name, values in rows.items()}
     print(f"python {sys.version.split()[0]}; medians of {options.runs} interleaved rounds (ms)")
     for name, value in median.items():
-        print(f"  {name:18s} {value:9.1f}")
-    print(f"  pyfast vs python   {median['python'] / median['pyfast']:8.2f}x")
+        print(f"  {name:24s} {value:9.1f}")
+    for cache in ("cold", "warm"):
+        print(f"  pyfast {cache} vs python {median['python'] / median[f'pyfast {cache}']:6.2f}x")
     if pypy:
-        print(f"  pypy vs python     {median['python'] / median['pypy']:8.2f}x")
+        print(f"  pypy vs python           {median['python'] / median['pypy']:6.2f}x")
     return 0
 
 

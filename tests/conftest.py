@@ -9,6 +9,8 @@
 ``python_and_pyfast`` ``run(source)`` writes ``main.py`` and runs it under python and under
                   ``pyfast --threshold 1 --report-json``: (python's, pyfast's, {qualname:
                   report record}).
+``machine_code_cache`` (autouse, session) ``XDG_CACHE_HOME`` points at a fresh folder: the
+                  machine-code cache of spawned pyfast runs starts empty, never the user's.
 ``strict``        ``strict.compile(func, *sample)``: ``compile_function`` for the sample's
                   types (cached per function and sample), where a failed guard fails the test
                   and a miss returns ``strict.MISS``.
@@ -28,6 +30,13 @@ import pytest
 
 _DROPPED_PREFIXES = ("PYFAST", "PYTHON")
 _DROPPED = {"FORCE_COLOR", "NO_COLOR"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def machine_code_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    return folder / "pyfast" / "machine-code"
 
 
 @pytest.fixture

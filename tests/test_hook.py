@@ -81,11 +81,11 @@ class FakeCompiler:
         ir_text, llvm_ir = f"IR of {name}", f"LLVM of {name}"
         compiled = CompiledFunction(entry, signature, 0.1, ir_text, llvm_ir, counters)
 
-        def finish():
+        def finish(cache=None, keep_ir=False):
             self.finishing.wait(10)
             return compiled
 
-        return types.SimpleNamespace(finish=finish)
+        return types.SimpleNamespace(finish=finish, cached=lambda cache: False)
 
 
 class Env:

@@ -1,67 +1,81 @@
 """The LLVM engine.
 
 In: the text of an LLVM module (``str`` of an ``llvmlite.ir.Module``, no triple or data layout:
-this module sets the host's) holding native bodies and entry thunks.
+this module sets the host's) holding native bodies and entry thunks, and optionally a
+machine-code cache folder (``codecache``).
 Out: a ``NativeLibrary``: the module verified, optimised at O3 (new pass manager) for the host
-CPU, compiled to machine code by its own MCJIT engine and kept alive as long as the library
-object; ``address(symbol)`` gives a function's or global's address.  The C-API and libm symbols
-of ``capi`` are registered once per process, on the first compile; so are the helpers that
-every module may call (``HELPERS``), compiled in one module by the first compile that calls
-one.
+CPU, emitted as a position-independent object and placed in this process by ``loader``; kept
+alive as long as the library object; ``address(symbol)`` gives a function's or global's
+address.  With a cache folder, an object already there for the same IR is loaded instead,
+and ``llvmlite.binding`` is not imported.  The C-API and libm symbols of ``capi`` resolve
+the objects' undefined symbols; so do the helpers that every module may call (``HELPERS``),
+compiled in one module by the first compile that calls one.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import threading
 from collections.abc import Callable
 
-import llvmlite.binding as llvm
 from llvmlite import ir
-from pyfast.compiler.runtime import capi, entry, resume
+from pyfast.compiler.runtime import capi, codecache, entry, loader, resume
 
 _lock = threading.Lock()
 
 
 @functools.cache
-def _host() -> tuple[llvm.Target, str, str]:
+def _target_machine() -> object:
+    """The host's target machine, for position-independent objects (used under ``_lock``)."""
+    import llvmlite.binding as llvm
+
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    for name, address in capi.addresses().items():
-        llvm.add_symbol(name, address)
     target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
-
-
-def _new_target_machine() -> llvm.TargetMachine:
-    """A target machine for the host CPU.  An MCJIT engine owns (and frees) its machine, so
-    each engine gets a new one."""
-    target, cpu, features = _host()
     return target.create_target_machine(
-        cpu=cpu, features=features, opt=3, reloc="static", codemodel="jitdefault", jit=True
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=3,
+        reloc="pic",
+        codemodel="small",
     )
 
 
 class NativeLibrary:
-    """Machine code for one module; keeps its execution engine (and so the code) alive."""
+    """Machine code for one module; keeps its pages (and so the code) alive.  ``llvm_ir`` is
+    the optimised LLVM IR when it was asked for; ``cached`` says the code came from the
+    machine-code cache."""
 
-    def __init__(self, engine: llvm.ExecutionEngine, llvm_ir: str) -> None:
-        self._engine = engine
+    def __init__(self, code: loader.LoadedObject, llvm_ir: str, cached: bool) -> None:
+        self._code = code
         self.llvm_ir = llvm_ir
+        self.cached = cached
 
     def address(self, symbol: str) -> int:
-        address = self._engine.get_function_address(symbol)
-        if not address:
-            address = self._engine.get_global_value_address(symbol)
-        if not address:
-            raise KeyError(symbol)
-        return address
+        return self._code.address(symbol)
 
 
 @functools.cache
-def _numpy() -> None:
-    for name, address in capi.numpy_addresses().items():
-        llvm.add_symbol(name, address)
+def _symbols() -> dict[str, int]:
+    """Undefined symbol -> address: the tables of ``capi`` first, more as objects need them."""
+    return capi.addresses()
+
+
+def _resolve(name: str) -> int:
+    """The address of an object's undefined symbol: the tables of ``capi``, the helpers, or
+    (for LLVM's own library calls, ``memset`` and the like) the process's symbols."""
+    symbols = _symbols()
+    if name not in symbols:
+        if name.startswith("pyfast.numpy."):
+            symbols.update(capi.numpy_addresses())
+        else:
+            try:
+                function = getattr(ctypes.CDLL(None), name)
+            except AttributeError:
+                raise KeyError(name) from None
+            symbols[name] = ctypes.cast(function, ctypes.c_void_p).value
+    return symbols[name]
 
 
 #: The functions every compiled module may call (symbol -> what defines it in a module):
@@ -74,31 +88,56 @@ _helpers: list[NativeLibrary] = []  # their library, kept for the process
 _helpers_lock = threading.Lock()
 
 
-def _compile_helpers() -> None:
+def _compile_helpers(cache: str | None) -> None:
     with _helpers_lock:
         if not _helpers:
             module = ir.Module(name="pyfast.helpers")
             for define in HELPERS.values():
                 define(module)
-            library = _compile(str(module))
-            for symbol in HELPERS:
-                llvm.add_symbol(symbol, library.address(symbol))
+            library = _compile(str(module), cache, keep_ir=False)
+            _symbols().update((symbol, library.address(symbol)) for symbol in HELPERS)
             _helpers.append(library)
 
 
-def compile_module(llvm_ir: str) -> NativeLibrary:
-    """Verify, optimise (O3) and compile the module ``llvm_ir`` for the host; raise on invalid
-    IR."""
-    if "pyfast.numpy." in llvm_ir:
-        _numpy()
+def compile_module(
+    llvm_ir: str, *, cache: str | None = None, keep_ir: bool = False
+) -> NativeLibrary:
+    """Verify, optimise (O3) and compile the module ``llvm_ir`` for the host, or load its
+    object from the machine-code cache folder ``cache``; raise on invalid IR, and
+    ``loader.LoadError`` where this process cannot run the code.  ``keep_ir`` compiles
+    (never loads) and keeps the optimised IR as ``llvm_ir``."""
+    if not loader.supported():
+        raise loader.LoadError("native code needs Linux on x86-64")
     if not _helpers and any(symbol in llvm_ir for symbol in HELPERS):
-        _compile_helpers()
-    return _compile(llvm_ir)
+        _compile_helpers(cache)
+    return _compile(llvm_ir, cache, keep_ir)
 
 
-def _compile(llvm_ir: str) -> NativeLibrary:
-    tm = _new_target_machine()
+def cached(llvm_ir: str, cache: str | None) -> bool:
+    """Whether ``compile_module(llvm_ir, cache=cache)`` finds its object in the cache (and so
+    takes milliseconds, without LLVM)."""
+    key = codecache.key(llvm_ir) if cache else None
+    return key is not None and codecache.exists(cache, key)
+
+
+def _compile(llvm_ir: str, cache: str | None, keep_ir: bool) -> NativeLibrary:
+    key = codecache.key(llvm_ir) if cache else None
+    data = codecache.read(cache, key) if key and not keep_ir else None
+    cached = data is not None
+    optimised = ""
+    if data is None:
+        data, optimised = _emit(llvm_ir, keep_ir)
+        if key:
+            codecache.write(cache, key, data)
+    return NativeLibrary(loader.load(data, _resolve), optimised, cached)
+
+
+def _emit(llvm_ir: str, keep_ir: bool) -> tuple[bytes, str]:
+    """The object LLVM makes of ``llvm_ir``, and the optimised IR (if ``keep_ir``)."""
+    import llvmlite.binding as llvm
+
     with _lock:
+        tm = _target_machine()
         mod = llvm.parse_assembly(llvm_ir)
         mod.triple = tm.triple
         mod.data_layout = str(tm.target_data)
@@ -106,6 +145,4 @@ def _compile(llvm_ir: str) -> NativeLibrary:
         pto = llvm.create_pipeline_tuning_options(speed_level=3)
         pb = llvm.create_pass_builder(tm, pto)
         pb.getModulePassManager().run(mod, pb)
-        engine = llvm.create_mcjit_compiler(mod, tm)
-        engine.finalize_object()
-        return NativeLibrary(engine, str(mod))
+        return tm.emit_object(mod), str(mod) if keep_ir else ""

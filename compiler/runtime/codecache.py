@@ -1,0 +1,98 @@
+"""Disk cache of machine code: the objects LLVM emitted, keyed by their LLVM IR and the host.
+
+In: a cache folder, the text of an LLVM module and (on a miss, after LLVM ran) its object.
+Out: ``key(llvm_ir)``, then ``exists(folder, key)``, ``read(folder, key)`` -> the object's
+bytes or ``None``, and ``write(folder, key, data)``.
+
+Like ccache for one compiler: the same IR text, compiled by the same recipe (``RECIPE``, the
+llvmlite version) for the same CPU and Python, gives the same object, so a later process loads
+it (``loader``) without importing ``llvmlite.binding`` or running LLVM.  The host is told by
+``/proc/cpuinfo`` (vendor, model and feature flags: what LLVM's host CPU name and features are
+made of); where it cannot be read, nothing is cached.  File: ``<folder>/<key>.o`` --
+``MAGIC``, the BLAKE2b digest of the object, the object.  Writes are atomic (temporary file +
+``os.replace``); a corrupt, unreadable or unwritable cache is a miss, never an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import threading
+
+try:
+    from _blake2 import blake2b  # hashlib would load OpenSSL first: 5 ms more per process
+except ImportError:  # a Python built without it
+    from hashlib import blake2b
+
+MAGIC = b"pyfastmc1"
+_DIGEST = 32
+#: Everything besides the IR that decides the object: bump when ``jit`` compiles differently.
+RECIPE = "O3 new-pm, reloc=pic, codemodel=small, host cpu and features"
+
+
+@functools.cache
+def _host() -> bytes | None:
+    try:
+        with open("/proc/cpuinfo", "rb") as file:
+            first = file.read().split(b"\n\n", 1)[0]
+    except OSError:
+        return None
+    fields = (b"vendor_id", b"cpu family", b"model", b"model name", b"stepping", b"flags")
+    lines = [line for line in first.splitlines() if line.split(b":", 1)[0].strip() in fields]
+    return b"\n".join(lines) if lines else None
+
+
+def key(llvm_ir: str) -> str | None:
+    """The cache key of ``llvm_ir`` on this host (``None``: this host cannot cache)."""
+    host = _host()
+    if host is None:
+        return None
+    import llvmlite
+
+    digest = blake2b(digest_size=_DIGEST)
+    for part in (MAGIC, RECIPE.encode(), llvmlite.__version__.encode(), sys.version.encode()):
+        digest.update(part + b"\0")
+    digest.update(host + b"\0")
+    digest.update(llvm_ir.encode())
+    return digest.hexdigest()
+
+
+def default_folder() -> str:
+    """``$XDG_CACHE_HOME/pyfast/machine-code`` (``~/.cache`` without it)."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "pyfast", "machine-code")
+
+
+def exists(folder: str, key: str) -> bool:
+    return os.path.exists(os.path.join(folder, f"{key}.o"))
+
+
+def read(folder: str, key: str) -> bytes | None:
+    try:
+        with open(os.path.join(folder, f"{key}.o"), "rb") as file:
+            data = file.read()
+    except OSError:
+        return None
+    head = len(MAGIC) + _DIGEST
+    if (
+        data[: len(MAGIC)] != MAGIC
+        or blake2b(data[head:], digest_size=_DIGEST).digest() != data[len(MAGIC) : head]
+    ):
+        return None
+    return data[head:]
+
+
+def write(folder: str, key: str, data: bytes) -> None:
+    path = os.path.join(folder, f"{key}.o")
+    temporary = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(temporary, "wb") as file:
+            file.write(MAGIC + blake2b(data, digest_size=_DIGEST).digest() + data)
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass

@@ -1,0 +1,236 @@
+"""The loader of LLVM's objects and the machine-code cache (compiler/runtime/loader.py,
+codecache.py, jit.py), in-process and through ``pyfast`` runs."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from pyfast.compiler import api
+from pyfast.compiler.runtime import codecache, jit, loader
+
+#: A module using every kind of place the loader fills: a far call (libm, through a stub), a
+#: C-API data symbol (through the GOT), a double constant (read-only data), a writable global
+#: (``.bss``) and a jump table.
+MODULE = r"""
+declare double @sqrt(double)
+@PyFloat_Type = external global i8
+@calls = global i64 0
+
+define double @root(double %x) {
+  %c = load i64, ptr @calls
+  %c1 = add i64 %c, 1
+  store i64 %c1, ptr @calls
+  %r = call double @sqrt(double %x)
+  %s = fadd double %r, 0.125
+  ret double %s
+}
+
+define ptr @float_type() {
+  ret ptr @PyFloat_Type
+}
+
+define i64 @pick(i64 %k) {
+entry:
+  switch i64 %k, label %other [i64 0, label %a
+                               i64 1, label %b
+                               i64 2, label %c
+                               i64 3, label %d
+                               i64 4, label %e]
+a: ret i64 10
+b: ret i64 11
+c: ret i64 12
+d: ret i64 13
+e: ret i64 14
+other: ret i64 -1
+}
+"""
+
+
+def _function(library: jit.NativeLibrary, name: str, restype, *argtypes):
+    return ctypes.CFUNCTYPE(restype, *argtypes)(library.address(name))
+
+
+def test_loaded_code_runs_with_every_relocation_kind() -> None:
+    library = jit.compile_module(MODULE)
+    root = _function(library, "root", ctypes.c_double, ctypes.c_double)
+    assert root(2.0) == 2.0**0.5 + 0.125
+    root(9.0)
+    assert ctypes.c_int64.from_address(library.address("calls")).value == 2
+    float_type = _function(library, "float_type", ctypes.c_void_p)
+    assert float_type() == id(float)
+    pick = _function(library, "pick", ctypes.c_int64, ctypes.c_int64)
+    assert [pick(k) for k in range(-1, 6)] == [-1, 10, 11, 12, 13, 14, -1]
+    assert not library.cached and library.llvm_ir == ""
+    assert "@root" in jit.compile_module(MODULE, keep_ir=True).llvm_ir
+
+
+def _mapped(address: int) -> bool:
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        start, end = (int(part, 16) for part in line.split()[0].split("-"))
+        if start <= address < end:
+            return True
+    return False
+
+
+def test_pages_are_code_then_data_and_unmapped_with_the_library() -> None:
+    library = jit.compile_module(MODULE)
+    code, data = library.address("root"), library.address("calls")
+    permissions = {}
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        span, perms = line.split()[:2]
+        start, end = (int(part, 16) for part in span.split("-"))
+        for name, address in (("code", code), ("data", data)):
+            if start <= address < end:
+                permissions[name] = perms[:3]
+    assert permissions == {"code": "r-x", "data": "rw-"}
+    del library
+    assert not _mapped(code) and not _mapped(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"not an object", "not a little-endian ELF64 object"),
+        (b"\x7fELF\x02\x01\x01" + bytes(57), "not an x86-64 relocatable object"),
+    ],
+)
+def test_bad_objects_are_refused(data: bytes, message: str) -> None:
+    with pytest.raises(loader.LoadError, match=message):
+        loader.load(data, lambda name: 0)
+
+
+def test_an_unknown_symbol_is_refused() -> None:
+    with pytest.raises(loader.LoadError, match="undefined symbol 'pyfast_no_such_symbol'"):
+        jit.compile_module(
+            "declare void @pyfast_no_such_symbol()\n"
+            "define void @f() {\n  call void @pyfast_no_such_symbol()\n  ret void\n}\n"
+        )
+
+
+def fib(n):
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+
+
+def test_cache_round_trip_and_damage(tmp_path: Path) -> None:
+    def build(**options):
+        prepared = api.prepare_function(fib, (int,), fallback=fib, miss=object())
+        return prepared, prepared.finish(**options)
+
+    prepared, first = build(cache=str(tmp_path))
+    assert not first.cached and prepared.cached(str(tmp_path))
+    key = codecache.key(prepared.llvm_ir)
+    second = build(cache=str(tmp_path))[1]
+    assert second.cached and second.entry(20) == 6765
+    assert build(cache=str(tmp_path), keep_ir=True)[1].llvm_ir  # --dump runs LLVM again
+    stored = tmp_path / f"{key}.o"
+    damaged = bytearray(stored.read_bytes())
+    damaged[-1] ^= 1
+    stored.write_bytes(bytes(damaged))
+    assert codecache.read(str(tmp_path), key) is None
+    third = build(cache=str(tmp_path))[1]  # recompiled and stored again
+    assert not third.cached and third.entry(20) == 6765
+    assert codecache.read(str(tmp_path), key) is not None
+
+
+def test_an_unwritable_cache_is_ignored(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    prepared = api.prepare_function(fib, (int,), fallback=fib, miss=object())
+    compiled = prepared.finish(cache=str(blocker / "machine-code"))
+    assert compiled.entry(15) == 610 and not compiled.cached
+
+
+def test_ir_and_so_the_key_do_not_depend_on_the_process() -> None:
+    """The key is the IR's: two processes (different hash seeds) make the same IR."""
+    script = textwrap.dedent(
+        """
+        import math
+        from pyfast.compiler import api
+        from pyfast.compiler.runtime import codecache
+
+        LIMIT = 10.0
+
+        def advance(bodies, steps, dt):
+            for _ in range(steps):
+                for i, (p, v, m) in enumerate(bodies):
+                    for q, w, n in bodies[i + 1 :]:
+                        d = math.sqrt((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2)
+                        mag = dt / (d * d * d) if d < LIMIT else 0.0
+                        v[0] -= (p[0] - q[0]) * n * mag
+                        w[1] += (p[1] - q[1]) * m * mag
+            return bodies
+
+        bodies = [([0.0, 1.0], [0.5, 0.0], 2.0), ([1.0, 0.0], [0.0, 0.5], 3.0)]
+        p = api.prepare_function(
+            advance, (list, int, float), fallback=advance, miss=object(), sample=(bodies, 1, 0.1)
+        )
+        print(codecache.key(p.llvm_ir))
+        """
+    )
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(keys) == 1
+
+
+PROGRAM = """
+import sys
+
+def calculate_sum(n):
+    total = 0
+    for i in range(1, n + 1):
+        total += i
+    return total
+
+def scale(x):
+    return x * 2.5 + 1
+
+print(calculate_sum(100_000), [scale(float(i)) for i in range(3)])
+print("llvmlite.binding" in sys.modules)
+"""
+
+
+def test_a_second_run_loads_the_code_without_llvm(tmp_path: Path, spawn, pyfast_cmds) -> None:
+    (tmp_path / "main.py").write_text(PROGRAM)
+    expected = "5000050000 [1.0, 3.5, 6.0]"
+    cache = tmp_path / "cache"
+    argv = [*pyfast_cmds[0], "--threshold", "1", "--verbose", "--cache-dir", str(cache), "main.py"]
+    first = spawn(argv, tmp_path)
+    assert first.stdout.splitlines() == [expected, "True"], first.stderr
+    assert "from the cache" not in first.stderr
+    second = spawn(argv, tmp_path)
+    assert second.stdout.splitlines() == [expected, "False"], second.stderr
+    assert "OSR entry for __main__.calculate_sum line 6 ready (machine code from the cache)" in (
+        second.stderr
+    )
+    assert "compiled __main__.scale(float) in" in second.stderr
+    assert "(machine code from the cache)" in second.stderr.split("compiled __main__.scale")[1]
+    assert list((cache / "machine-code").glob("*.o"))
+
+
+def test_no_cache_stores_no_machine_code(
+    tmp_path: Path, spawn, pyfast_cmds, clean_env: dict[str, str]
+) -> None:
+    (tmp_path / "main.py").write_text(PROGRAM)
+    env = {**clean_env, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    default = tmp_path / "xdg" / "pyfast" / "machine-code"
+    result = spawn([*pyfast_cmds[0], "--threshold", "1", "--no-cache", "main.py"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    assert not default.exists()
+    assert spawn([*pyfast_cmds[0], "--threshold", "1", "main.py"], tmp_path, env).returncode == 0
+    assert list(default.glob("*.o"))
