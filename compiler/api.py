@@ -110,7 +110,7 @@ def _numpy(t: type, value: object) -> bool:
     int64, int32, bool; arrays in native byte order of 1 or 2 dimensions)."""
     if t.__module__ != "numpy":
         return False
-    from pyfast.compiler.types import of_value  # imports dataclasses: not at start-up
+    from pyfast.compiler.types import of_value  # not at start-up: the hook needs prescreen only
 
     return of_value(value) is not None
 
@@ -344,7 +344,7 @@ def compile_function(
 
 def __getattr__(name: str) -> object:
     """``CompiledFunction`` and ``PreparedFunction`` live in ``pipeline``, loaded on first use
-    (``dataclasses`` costs 10 ms of start-up; the hook needs only ``prescreen`` then)."""
+    (the hook needs only ``prescreen`` at start-up)."""
     if name in ("CompiledFunction", "PreparedFunction"):
         from pyfast.compiler import pipeline
 

@@ -27,7 +27,6 @@ frame (``ir.FrameState``) and every op and terminator of that instruction carrie
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import inspect
 import math
 import re
@@ -35,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from types import BuiltinFunctionType, CodeType, FunctionType
 
-from pyfast.compiler import infer, ir, numeric, opcodes
+from pyfast.compiler import infer, ir, numeric, opcodes, records
 from pyfast.compiler.api import Unsupported, prescreen
 from pyfast.compiler.decode import INLINED, Block, Instr, decode
 from pyfast.compiler.opcodes import BUILTINS
@@ -67,14 +66,14 @@ _SCALAR_GLOBALS = frozenset({int, float, bool, type(None)})
 _VARARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class TupleAbs:
     """A tuple known item by item (``BUILD_TUPLE``), never materialised unless returned."""
 
     items: tuple[object, ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class RangeAbs:
     """``range(start, stop, step)``, three native ints; the step is known to be nonzero."""
 
@@ -83,7 +82,7 @@ class RangeAbs:
     step: ir.Value
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class IterAbs:
     """An iterator over a range: the next value ``index``, ``stop`` and ``step``."""
 
@@ -92,7 +91,7 @@ class IterAbs:
     step: ir.Value
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class ListIterAbs:
     """An iterator over a list (or a tuple whose items have one type): the sequence and the
     index of the next item (a list iterator re-reads the length at every step, so appends
@@ -102,7 +101,7 @@ class ListIterAbs:
     index: ir.Value
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class ListRevIterAbs:
     """``reversed(list)`` (or of a tuple, as ``ListIterAbs``): the sequence and the index of
     the next item (counting down; like CPython's reverse iterator it stops when the index
@@ -112,7 +111,7 @@ class ListRevIterAbs:
     index: ir.Value
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class EnumerateAbs:
     """``enumerate(inner, count)``: another iterator and the next count."""
 
@@ -120,7 +119,7 @@ class EnumerateAbs:
     count: ir.Value
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class ZipAbs:
     """``zip(*iterators)``: stops when the first of them is exhausted."""
 
@@ -131,7 +130,7 @@ class ZipAbs:
 ITERATORS = (IterAbs, ListIterAbs, ListRevIterAbs, EnumerateAbs, ZipAbs)
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class SliceAbs:
     """``slice(start, stop, step)`` about to index a list (``None`` parts are constants)."""
 
@@ -140,7 +139,7 @@ class SliceAbs:
     step: ir.Value | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class Static:
     """A global object known at compile time (its identity is guarded)."""
 
@@ -149,7 +148,7 @@ class Static:
     obj: object
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class Marker:
     """``UNBOUND`` (a local not assigned yet), ``PLACEHOLDER`` (see ``opcodes``) or ``NULL``
     (the NULL of a call sequence)."""
@@ -302,7 +301,7 @@ class NeedReturnType(Exception):
     is retried after the other queued blocks (which may reach a ``return``)."""
 
 
-@dataclasses.dataclass
+@records.node
 class _Frame:
     """The abstract state while interpreting one block version."""
 

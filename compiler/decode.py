@@ -15,13 +15,11 @@ as ``UNSUPPORTED`` so that the builder rejects the function only if the path is 
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import replace
 from types import CodeType
 
 from bytecode import BasicBlock, Bytecode, ControlFlowGraph
 from bytecode import Instr as BytecodeInstr
-from pyfast.compiler import opcodes
+from pyfast.compiler import opcodes, records
 
 #: Neutral ops after which control never falls through to the next block.
 TERMINATORS = frozenset({"JUMP", "RETURN", "UNSUPPORTED"})
@@ -29,7 +27,7 @@ TERMINATORS = frozenset({"JUMP", "RETURN", "UNSUPPORTED"})
 BRANCHES = frozenset({"BRANCH", "BRANCH_NONE", "BRANCH_OR_POP"})
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class Instr:
     """One neutral instruction.  ``arg`` of a jump holds block indices instead of labels;
     ``site`` and ``name`` are the index and name of the original instruction."""
@@ -44,7 +42,7 @@ class Instr:
         return f"{self.op} {self.arg!r}" if self.arg is not None else self.op
 
 
-@dataclasses.dataclass
+@records.node
 class Block:
     """A straight-line run of instructions; ``next`` is the fall-through block (or None)."""
 
@@ -122,7 +120,7 @@ def _inline_comprehensions(blocks: list[Block]) -> None:
         if call is None or make is None or block.instrs[call].arg != 0:
             at = ops.index("MAKE_FUNCTION")
             reason = "a comprehension whose iterable has branches"
-            block.instrs[at:] = [replace(block.instrs[at], op="UNSUPPORTED", arg=reason)]
+            block.instrs[at:] = [records.replace(block.instrs[at], op="UNSUPPORTED", arg=reason)]
             continue
         start = make - 1
         if block.instrs[make].arg & 8:  # closure: LOAD_CLOSURE .. BUILD_TUPLE n LOAD_CONST
@@ -137,11 +135,11 @@ def _inline_comprehensions(blocks: list[Block]) -> None:
         blocks.extend(_spliced(body, entry, cont, names, tag))
         first = block.instrs[call]
         rest = block.instrs[call + 1 :]
-        hidden = [replace(ins, site=INLINED) for ins in block.instrs[make + 1 : call]]
+        hidden = [records.replace(ins, site=INLINED) for ins in block.instrs[make + 1 : call]]
         block.instrs[start:] = [
             *hidden,
-            replace(first, op="STORE_FAST", arg=".0" + tag, site=INLINED),
-            replace(first, op="JUMP", arg=entry, site=INLINED),
+            records.replace(first, op="STORE_FAST", arg=".0" + tag, site=INLINED),
+            records.replace(first, op="JUMP", arg=entry, site=INLINED),
         ]
         blocks.append(Block(cont, rest, block.next))
         block.next = None
@@ -166,7 +164,7 @@ def _spliced(
             op = ins.op
             if op == "RETURN":
                 op, arg = "JUMP", cont
-            instrs.append(replace(ins, op=op, arg=arg, site=INLINED))
+            instrs.append(records.replace(ins, op=op, arg=arg, site=INLINED))
         nxt = block.next + offset if block.next is not None else None
         out.append(Block(block.index + offset, instrs, nxt))
     return out

@@ -21,11 +21,10 @@ produces those results -- exact, just not native.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Hashable, Sequence
 
-from pyfast.compiler import numeric
+from pyfast.compiler import numeric, records
 from pyfast.compiler.api import Unsupported
 from pyfast.compiler.types import (
     ARRAY_ITEMS,
@@ -53,7 +52,7 @@ Shape = Hashable
 _RETURN_PREFERENCE = {**dict.fromkeys(ARRAY_ITEMS.values(), 5), FLOAT: 4, INT: 3, BOOL: 2, NONE: 1}
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class TypeState:
     """Shapes of the live locals (sorted by name) and of the stack (bottom first)."""
 

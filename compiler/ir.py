@@ -33,15 +33,11 @@ Model (after mypyc's ``mypyc/ir/ops.py``):
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from typing import Any
 
+from pyfast.compiler import records
 from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, OBJECT, TupleType, Type
-
-#: IR nodes: compared by identity, printed by ``format_function`` (no generated ``__eq__`` or
-#: ``__repr__``: their generation is a third of the compiler's import time).
-_node = dataclasses.dataclass(eq=False, repr=False)
 
 
 class Value:
@@ -50,7 +46,7 @@ class Value:
     type: Type
 
 
-@_node
+@records.node
 class FrameState:
     """The interpreter's frame at the start of bytecode instruction ``site`` -- like a debugger's
     snapshot: ``site`` indexes the instructions of the original code as ``bytecode`` lists them
@@ -64,7 +60,7 @@ class FrameState:
     stack: tuple[object, ...]
 
 
-@_node
+@records.node
 class Param(Value):
     """The function's ``index``-th positional parameter."""
 
@@ -73,7 +69,7 @@ class Param(Value):
     type: Type
 
 
-@_node
+@records.node
 class GlobalParam(Value):
     """The current value of a module global (or ``math`` constant), passed in by the entry
     after its guard checked the type.  ``index`` is its position in ``Unit.globals``."""
@@ -83,7 +79,7 @@ class GlobalParam(Value):
     type: Type
 
 
-@_node
+@records.node
 class BlockParam(Value):
     """The ``index``-th parameter of a block (a phi)."""
 
@@ -107,7 +103,7 @@ class Op(Value):
         return getattr(visitor, self.visit)(self)
 
 
-@_node
+@records.node
 class Const(Value):
     """A literal int (fits i64), float, bool or None of ``type``; an operand, not an op."""
 
@@ -116,7 +112,7 @@ class Const(Value):
     lineno: int = 0
 
 
-@_node
+@records.node
 class Binary(Op):
     """``left op right`` with Python's semantics; ``type`` is ``numeric.binary_type``."""
 
@@ -131,7 +127,7 @@ class Binary(Op):
         return (self.left, self.right)
 
 
-@_node
+@records.node
 class Unary(Op):
     """``op operand`` for ``- + ~ not``; ``type`` is ``numeric.unary_type``."""
 
@@ -145,7 +141,7 @@ class Unary(Op):
         return (self.operand,)
 
 
-@_node
+@records.node
 class Compare(Op):
     """``left op right`` for ``< <= == != > >=``; always ``bool``, never bails."""
 
@@ -160,7 +156,7 @@ class Compare(Op):
         return (self.left, self.right)
 
 
-@_node
+@records.node
 class Truth(Op):
     """``bool(operand)`` for a scalar operand."""
 
@@ -173,7 +169,7 @@ class Truth(Op):
         return (self.operand,)
 
 
-@_node
+@records.node
 class Convert(Op):
     """Widen ``operand`` to ``type`` exactly (bool -> int, where Python treats a bool as an int)."""
 
@@ -186,7 +182,7 @@ class Convert(Op):
         return (self.operand,)
 
 
-@_node
+@records.node
 class Select(Op):
     """``if_true if cond else if_false``; both arms have ``type``; no Python truth test."""
 
@@ -201,7 +197,7 @@ class Select(Op):
         return (self.cond, self.if_true, self.if_false)
 
 
-@_node
+@records.node
 class CallBuiltin(Op):
     """A numeric builtin or math function (``numeric.call_type`` names, e.g. ``"math.sqrt"``)."""
 
@@ -215,7 +211,7 @@ class CallBuiltin(Op):
         return self.args
 
 
-@_node
+@records.node
 class CallDirect(Op):
     """A native call of another compiled function of the same unit (recursion included).
     Globals are passed implicitly (the unit shares them).  A callee that bails makes this op
@@ -235,7 +231,7 @@ class CallDirect(Op):
         return self.args
 
 
-@_node
+@records.node
 class MakeTuple(Op):
     """A tuple value from scalar or tuple items; ``type`` is their ``TupleType``."""
 
@@ -251,7 +247,7 @@ class MakeTuple(Op):
         return self.items
 
 
-@_node
+@records.node
 class TupleGet(Op):
     """Item ``index`` of a tuple value."""
 
@@ -268,7 +264,7 @@ class TupleGet(Op):
         return (self.tuple,)
 
 
-@_node
+@records.node
 class Resumed(Value):
     """The object a deoptimized callee returned (``CallDirect.result``): only resume points
     read it, and they consume the reference."""
@@ -276,7 +272,7 @@ class Resumed(Value):
     type: Type = OBJECT
 
 
-@_node
+@records.node
 class TupleIndex(Op):
     """``tuple[index]`` of a tuple whose items all have type ``type``, at an index known only
     at run time (negative counts from the end); bails when it is out of range (python raises
@@ -292,7 +288,7 @@ class TupleIndex(Op):
         return (self.tuple, self.index)
 
 
-@_node
+@records.node
 class ListLen(Op):
     """``len(list)`` of a ``LIST`` value; never bails."""
 
@@ -305,7 +301,7 @@ class ListLen(Op):
         return (self.list,)
 
 
-@_node
+@records.node
 class ListGet(Op):
     """``list[index]`` (negative indices count from the end), the item unboxed as ``type`` (the
     list type's speculated item type); bails when the index is out of range (Python raises
@@ -321,7 +317,7 @@ class ListGet(Op):
         return (self.list, self.index)
 
 
-@_node
+@records.node
 class NewList(Op):
     """``[items...]``: a new list (kept alive by the call until it returns) of boxed items."""
 
@@ -334,7 +330,7 @@ class NewList(Op):
         return self.items
 
 
-@_node
+@records.node
 class ListRepeat(Op):
     """``list * count``: a new list (``count`` <= 0 gives ``[]``), kept alive like ``NewList``."""
 
@@ -348,7 +344,7 @@ class ListRepeat(Op):
         return (self.list, self.count)
 
 
-@_node
+@records.node
 class NewLocalList(Op):
     """``[item] * count`` as a ``LocalListType`` (``local_lists``): a buffer of ``max(count,
     0)`` copies of the unboxed ``item``, freed when the call returns; bails (a miss) where
@@ -365,7 +361,7 @@ class NewLocalList(Op):
         return (self.item, self.count)
 
 
-@_node
+@records.node
 class ArrayGet(Op):
     """``array[i]`` / ``array[i, j]`` (negative indices count from the end of their axis), the
     element as ``type``; bails when an index is out of bounds (numpy raises IndexError)."""
@@ -380,7 +376,7 @@ class ArrayGet(Op):
         return (self.array, *self.indices)
 
 
-@_node
+@records.node
 class ArraySet(Op):
     """``array[indices] = item`` (``item`` already of the element type); bails before storing
     when an index is out of bounds or the array is read-only; produces ``None``."""
@@ -397,7 +393,7 @@ class ArraySet(Op):
         return (self.array, *self.indices, self.item)
 
 
-@_node
+@records.node
 class ArrayDim(Op):
     """``array.shape[axis]``; never bails."""
 
@@ -411,7 +407,7 @@ class ArrayDim(Op):
         return (self.array,)
 
 
-@_node
+@records.node
 class ListAppend(Op):
     """``list.append(item)``: ``item`` (a scalar or tuple) is boxed; produces ``None``."""
 
@@ -426,7 +422,7 @@ class ListAppend(Op):
         return (self.list, self.item)
 
 
-@_node
+@records.node
 class ListReduce(Op):
     """``sum(list)``, ``min(list)`` or ``max(list)`` (``name``), computed by CPython's own
     builtin once every item is checked to be an exact int, float or bool (so the builtin runs
@@ -444,7 +440,7 @@ class ListReduce(Op):
         return (self.list,)
 
 
-@_node
+@records.node
 class ListContains(Op):
     """``item in list`` by CPython's ``PySequence_Contains`` once every item is checked to be an
     exact int, float or bool; bails on another item, or when ``item`` is a float NaN (only the
@@ -460,7 +456,7 @@ class ListContains(Op):
         return (self.list, self.item)
 
 
-@_node
+@records.node
 class ListPop(Op):
     """``list.pop(index)``: bails before changing anything when the index is out of range
     (python raises IndexError) or the item is not a ``type``; then removes it (an effect)."""
@@ -476,7 +472,7 @@ class ListPop(Op):
         return (self.list, self.index)
 
 
-@_node
+@records.node
 class ListSlice(Op):
     """``list[start:stop:step]``, a new list: ``start``/``stop`` are ints or ``None`` constants,
     adjusted as python does (``PySlice_Unpack`` and ``PySlice_AdjustIndices``); bails when
@@ -494,7 +490,7 @@ class ListSlice(Op):
         return (self.list, self.start, self.stop, self.step)
 
 
-@_node
+@records.node
 class Refine(Op):
     """The same list as ``operand`` with a narrower item speculation ``type`` (a list made
     empty, once something was appended): no code, like a cast.  Items are still checked at
@@ -509,7 +505,7 @@ class Refine(Op):
         return (self.operand,)
 
 
-@_node
+@records.node
 class ListStore(Op):
     """``list[index] = item`` (negative indices count from the end); bails before storing when
     the index is out of range (Python raises IndexError); produces ``None``."""
@@ -526,7 +522,7 @@ class ListStore(Op):
         return (self.list, self.index, self.item)
 
 
-@_node
+@records.node
 class BailIf(Op):
     """Bail out when ``cond`` (bool) is true: Python would raise here.  Produces ``None``."""
 
@@ -559,7 +555,7 @@ class Terminator:
         return ()
 
 
-@_node
+@records.node
 class Jump(Terminator):
     """Go to ``target`` passing ``args`` (one per target parameter, same types)."""
 
@@ -575,7 +571,7 @@ class Jump(Terminator):
         return self.args
 
 
-@_node
+@records.node
 class Branch(Terminator):
     """Go to ``if_true`` or ``if_false`` on the bool ``cond``."""
 
@@ -592,7 +588,7 @@ class Branch(Terminator):
         return (self.cond, *self.if_true.args, *self.if_false.args)
 
 
-@_node
+@records.node
 class Return(Terminator):
     """Return ``value``; its type equals ``FunctionIR.return_type``."""
 
@@ -604,7 +600,7 @@ class Return(Terminator):
         return (self.value,)
 
 
-@_node
+@records.node
 class Bail(Terminator):
     """Give the call back to the interpreter (Python would raise, or the result's type differs
     from the compiled return type)."""
@@ -615,25 +611,25 @@ class Bail(Terminator):
     visit = "visit_bail"
 
 
-@_node
+@records.node
 class BasicBlock:
     """A version of bytecode block ``origin`` (or a helper block): params, ops, terminator."""
 
     label: int
     origin: int | None
-    params: list[BlockParam] = dataclasses.field(default_factory=list)
-    ops: list[Op] = dataclasses.field(default_factory=list)
+    params: list[BlockParam] = records.factory(list)
+    ops: list[Op] = records.factory(list)
     terminator: Terminator | None = None
 
 
-@_node
+@records.node
 class FunctionIR:
     """One function for one signature.  ``symbol`` is its LLVM name within the unit."""
 
     name: str
     symbol: str
     params: list[Param]
-    blocks: list[BasicBlock] = dataclasses.field(default_factory=list)
+    blocks: list[BasicBlock] = records.factory(list)
     return_type: Type | None = None
 
     def new_block(self, origin: int | None) -> BasicBlock:

@@ -24,11 +24,11 @@ libm functions are declared in the builder's module (``runtime.capi``) and calle
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 
 from llvmlite import ir
+from pyfast.compiler import records
 from pyfast.compiler.types import (
     BOOL,
     FLOAT,
@@ -53,7 +53,7 @@ _TWO63 = 9223372036854775808.0  # 2**63 as a double: ints are in [-_TWO63, _TWO6
 _TWO53 = 2**53
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class Emitted:
     """A native result; ``bail`` (i1 or None) true means: hand the call back to the interpreter."""
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import bisect
 import builtins
-import dataclasses
 import dis
 import functools
 import operator
@@ -51,6 +50,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import CodeType, FunctionType
 
 from bytecode import Bytecode, CellVar, Instr, Label
+from pyfast.compiler import records
 from pyfast.compiler.api import cells_inlined
 
 RANGE_STATE = (int, int, int)
@@ -67,7 +67,7 @@ def _next_rebased(r: range, index: int | None) -> int:
     return r.start
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class _Version:
     """What differs between CPython versions, for everything this module emits or reads."""
 
@@ -158,7 +158,7 @@ class OsrUnsupported(Exception):
     """This header cannot be entered mid-call; ``reason`` says why."""
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class LoopHeader:
     """One loop header of an original code object.
 
@@ -178,7 +178,7 @@ class LoopHeader:
     reason: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class _Op:
     start: int  # offset of the first code unit, EXTENDED_ARG prefix included
     name: str
@@ -230,7 +230,7 @@ def _effects(op: _Op, slot: Mapping[str, int], saved: int) -> tuple[int, int, in
     return reads, writes, unbinds
 
 
-@dataclasses.dataclass
+@records.node
 class _Flow:
     """Control flow of one code object: ops, basic blocks, and stack depths."""
 

@@ -10,18 +10,19 @@ machine code, ``runtime.entry`` makes the METH_FASTCALL builtin; LLVM runs outsi
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import time
 from collections.abc import Callable
 from types import CodeType, FunctionType
+
+from pyfast.compiler import records
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyfast.compiler.runtime.resume import ResumePoint
 
 
-@dataclasses.dataclass
+@records.node
 class CompiledFunction:
     """Native code for one (function, signature) pair, kept alive as long as ``entry`` is.
 
@@ -50,7 +51,7 @@ class CompiledFunction:
         return counts
 
 
-@dataclasses.dataclass
+@records.node
 class PreparedFunction:
     """A compilation half done, like a translation unit preprocessed and parsed but not yet
     run through the back end: the LLVM IR text and its entry spec, built under the GIL

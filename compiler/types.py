@@ -33,10 +33,10 @@ is represented in native code.
 
 from __future__ import annotations
 
-import dataclasses
+from pyfast.compiler import records
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class RType:
     """A scalar native type: like a C type that remembers which Python type it boxes to."""
 
@@ -48,7 +48,7 @@ class RType:
         return self.name
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class TupleType:
     """A fixed-length tuple of native values: a C struct that boxes to a Python tuple."""
 
@@ -73,7 +73,7 @@ NONE = RType("None", type(None), "i1")
 OBJECT = RType("object", object, "ptr")
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class ListType:
     """An exact ``list`` whose items are speculated to be of type ``item``: like a C pointer
     to an array of boxed values that is bounds- and type-checked at every read."""
@@ -92,7 +92,7 @@ class ListType:
         return self.name
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class LocalListType:
     """A list made by the call that never leaves it (``local_lists``): a native buffer of
     unboxed ``item`` values and its length, like a C array on the heap of the call."""
@@ -119,7 +119,7 @@ NP_I32 = RType("numpy.int32", int, "i64")
 NP_BOOL = RType("numpy.bool", bool, "i1")
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class ArrayType:
     """A ``numpy.ndarray`` of ``dtype`` with ``ndim`` dimensions: like a C pointer to a strided
     array whose bounds are checked at every access."""

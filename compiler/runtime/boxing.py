@@ -12,12 +12,12 @@ borrowed; its items are checked when read, not here).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
 from collections.abc import Callable
 
 from llvmlite import ir
+from pyfast.compiler import records
 from pyfast.compiler.runtime import capi
 from pyfast.compiler.types import (
     ARRAY_ITEMS,
@@ -61,7 +61,7 @@ NATIVE_ORDERS = (ord("="), ord("<"), ord("|"))
 SCALAR_VALUE = 16
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class NumpyScalar:
     """How numpy stores a scalar type's values -- as array items, and at ``SCALAR_VALUE`` of a
     scalar object -- and how they become the native value and back."""

@@ -20,13 +20,13 @@ small holder that keeps them, the library (engine and machine code) and the PyMe
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import sys
 import types
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from llvmlite import ir
+from pyfast.compiler import records
 from pyfast.compiler.runtime import boxing, capi, objects
 from pyfast.compiler.types import (
     BOOL,
@@ -57,7 +57,7 @@ _I1 = ir.IntType(1)
 _METH_FASTCALL = 0x0080
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class GlobalValue:
     """A global read by the body; its current value is passed as an extra body argument.
 
@@ -70,7 +70,7 @@ class GlobalValue:
     type: RType
 
 
-@dataclasses.dataclass(frozen=True)
+@records.value
 class GlobalIdentity:
     """A global that must still be the very same object ``expect``."""
 
@@ -95,7 +95,7 @@ _MISS = _Role("miss")
 _ON_BAIL = _Role("on bail")
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@records.node
 class EntrySpec:
     """What ``make_builtin`` needs about a thunk added by ``add_entry``.
 

@@ -25,7 +25,8 @@ import struct
 import sys
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from pyfast.compiler import records
 
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
@@ -53,7 +54,7 @@ def supported() -> bool:
     return sys.platform == "linux" and os.uname().machine == "x86_64"
 
 
-@dataclass(frozen=True)
+@records.value
 class _Section:
     index: int
     name: str
