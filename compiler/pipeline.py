@@ -71,11 +71,16 @@ class PreparedFunction:
     functions: tuple[str, ...]
     front_ms: float
 
-    def cached(self, cache: str | None) -> bool:
-        """Whether ``finish(cache=cache)`` loads machine code from the cache (no LLVM)."""
+    def load_backend(self, cache: str | None) -> bool:
+        """Get ``finish(cache=cache)`` ready for a background thread: unless the machine code is
+        in the cache, import LLVM now (``jit.start_llvm``).  Return whether it is in the cache:
+        ``finish`` then takes milliseconds, no LLVM, so the caller runs it at once."""
         from pyfast.compiler.runtime import jit
 
-        return jit.cached(self.llvm_ir, cache)
+        if jit.cached(self.llvm_ir, cache):
+            return True
+        jit.start_llvm()
+        return False
 
     def finish(self, *, cache: str | None = None, keep_ir: bool = False) -> CompiledFunction:
         """``cache``: the machine-code cache folder (``runtime.codecache``) to load the code

@@ -343,6 +343,7 @@ class LoopProfile:
                 sample=osr.entry_args(header, values),
                 code_of=original_code,
             )
+            cached = prepared.load_backend(machine_code_cache())
         except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported or a compiler bug
             self.no_osr(header.lineno, _reason(exc))
             return
@@ -350,9 +351,7 @@ class LoopProfile:
             self.owner.compile_ms += (time.perf_counter() - start) * 1000
         self.owner.osr_requested = True
         job = partial(self.finish, header, prepared)
-        job() if settings.threshold == 1 or prepared.cached(machine_code_cache()) else background(
-            job
-        )
+        job() if cached or settings.threshold == 1 else background(job)
 
     def no_osr(self, lineno: int, reason: str) -> None:
         """The loop stays interpreted; the report says why unless the function says more."""
@@ -545,6 +544,7 @@ class FunctionProfile:
                 sample=tuple(sample),
                 on_bail=self.on_bail,
             )
+            cached = prepared.load_backend(machine_code_cache())
         except api.Unsupported as exc:
             self.reject("unsupported", instrument._reason_of(exc))
             return
@@ -553,7 +553,7 @@ class FunctionProfile:
             return
         finally:
             self.compile_ms += (time.perf_counter() - start) * 1000
-        if settings.threshold == 1 or prepared.cached(machine_code_cache()):
+        if cached or settings.threshold == 1:
             self.install(key, prepared)  # in the cache: loading takes less than a thread switch
             return
         if not self.entries:

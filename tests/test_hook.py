@@ -33,6 +33,7 @@ class FakeCompiler:
     def __init__(self) -> None:
         self.unsupported: set[str] = set()
         self.failing: set[str] = set()
+        self.backend_failing: set[str] = set()  # load_backend raises (LLVM cannot be loaded)
         self.prescreen_rejects: dict[str, str] = {}
         self.requests: list[tuple[str, tuple, object]] = []
         self.native: dict[str, int] = {}
@@ -85,7 +86,12 @@ class FakeCompiler:
             self.finishing.wait(10)
             return compiled
 
-        return types.SimpleNamespace(finish=finish, cached=lambda cache: False)
+        def load_backend(cache):
+            if name in self.backend_failing:
+                raise OSError("injected: libllvmlite.so cannot be loaded")
+            return False
+
+        return types.SimpleNamespace(finish=finish, load_backend=load_backend)
 
 
 class Env:
@@ -653,6 +659,15 @@ def test_compiler_failure_and_unsupported_keep_python_behaviour(env):
     assert add["status"] == "failed" and "injected compiler failure" in add["reason"]
     assert first["status"] == "unsupported" and first["reason"].startswith("injected")
     assert runtime.live[runtime.functions[0].slot] is None
+
+
+@pytest.mark.parametrize("threshold", [1, 2])
+def test_a_backend_that_cannot_load_leaves_python_behaviour(env, threshold):
+    env.fake.backend_failing.add("add")
+    ns = env.main(PROFILED, threshold=threshold)
+    assert [ns["add"](1, 2) for _ in range(3)] == [3, 3, 3]
+    add = env.record("add")
+    assert add["status"] == "failed" and "libllvmlite.so cannot be loaded" in add["reason"]
 
 
 def test_prescreen_rejection_and_failure_leave_code_untouched(env, monkeypatch):

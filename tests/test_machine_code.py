@@ -125,7 +125,7 @@ def test_cache_round_trip_and_damage(tmp_path: Path) -> None:
         return prepared, prepared.finish(**options)
 
     prepared, first = build(cache=str(tmp_path))
-    assert not first.cached and prepared.cached(str(tmp_path))
+    assert not first.cached and prepared.load_backend(str(tmp_path))
     key = codecache.key(prepared.llvm_ir)
     second = build(cache=str(tmp_path))[1]
     assert second.cached and second.entry(20) == 6765

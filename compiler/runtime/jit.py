@@ -25,6 +25,14 @@ from pyfast.compiler.runtime import capi, codecache, entry, loader, resume
 _lock = threading.Lock()
 
 
+def start_llvm() -> None:
+    """Import ``llvmlite.binding`` and make the host's target machine: ~70–130 ms of Python
+    work, once per process.  It holds the GIL, so a thread that runs it beside the program
+    takes twice as long; callers run it in their own thread before sending a compilation to
+    the background, where LLVM itself runs without the GIL."""
+    _target_machine()
+
+
 @functools.cache
 def _target_machine() -> object:
     """The host's target machine, for position-independent objects (used under ``_lock``)."""
