@@ -323,15 +323,26 @@ class LoopProfile:
         if problem is not None:  # refused before the compiler's front end is imported
             self.no_osr(frame.f_lineno, _reason(problem))
             return
+        start = time.perf_counter()
+        try:
+            prepared = self.prepare(func, values)
+        finally:  # the OSR stage's imports included
+            self.owner.compile_ms += (time.perf_counter() - start) * 1000
+        if prepared is not None:
+            job, cached = prepared
+            job() if cached or settings.threshold == 1 else background(job)
+
+    def prepare(self, func: FunctionType, values: tuple) -> tuple[Callable[[], None], bool] | None:
+        """The front end of this loop's OSR entry: the job that finishes it and whether its
+        machine code is in the cache; None when the loop stays interpreted."""
         from pyfast.compiler import osr
 
         header = next(h for h in osr.loop_headers(func.__code__) if h.key == self.header)
         signature = osr.signature_of(header, values)
         if signature is None:
             self.no_osr(header.lineno, "not a range() loop")
-            return
+            return None
         log(f"{self.owner.name} line {header.lineno}: compiling an OSR entry")
-        start = time.perf_counter()
         try:
             prepared = osr.prepare_loop(
                 func,
@@ -346,12 +357,9 @@ class LoopProfile:
             cached = prepared.load_backend(machine_code_cache())
         except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported or a compiler bug
             self.no_osr(header.lineno, _reason(exc))
-            return
-        finally:
-            self.owner.compile_ms += (time.perf_counter() - start) * 1000
+            return None
         self.owner.osr_requested = True
-        job = partial(self.finish, header, prepared)
-        job() if cached or settings.threshold == 1 else background(job)
+        return partial(self.finish, header, prepared), cached
 
     def no_osr(self, lineno: int, reason: str) -> None:
         """The loop stays interpreted; the report says why unless the function says more."""
