@@ -67,26 +67,27 @@ class _Section:
     info: int
 
 
-def _fits(value: int, signed: bool = True) -> bool:
-    return -(2**31) <= value < 2**31 if signed else 0 <= value < 2**32
+#: The relocation types LLVM emits for position-independent x86-64 code (the psABI's table
+#: 4.10): type -> (the field's struct format, what it holds: ``S`` the symbol's address, ``A``
+#: the addend, ``P`` the field's own address, ``G`` the address of the symbol's GOT slot).
+_KINDS: dict[int, tuple[str, str]] = {
+    1: ("<Q", "S+A"),  # R_X86_64_64
+    2: ("<i", "S+A-P"),  # R_X86_64_PC32
+    4: ("<i", "S+A-P"),  # R_X86_64_PLT32
+    9: ("<i", "G+A-P"),  # R_X86_64_GOTPCREL
+    10: ("<I", "S+A"),  # R_X86_64_32
+    11: ("<i", "S+A"),  # R_X86_64_32S
+    24: ("<q", "S+A-P"),  # R_X86_64_PC64
+    41: ("<i", "G+A-P"),  # R_X86_64_GOTPCRELX
+    42: ("<i", "G+A-P"),  # R_X86_64_REX_GOTPCRELX
+}
+#: struct format -> the values it holds, [low, high)
+_RANGES = {"<i": (-(2**31), 2**31), "<I": (0, 2**32), "<q": (-(2**63), 2**63), "<Q": (0, 2**64)}
 
 
-class _Relocation:
-    """How each relocation type computes its value: ``S`` symbol, ``A`` addend, ``P`` place,
-    ``G`` the symbol's GOT slot (the x86-64 psABI's table 4.10, the types LLVM emits for PIC)."""
-
-    #: type -> (struct format, formula, range check)
-    KINDS: dict[int, tuple[str, str, Callable[[int], bool]]] = {
-        1: ("<Q", "S+A", lambda v: 0 <= v < 2**64),  # R_X86_64_64
-        2: ("<i", "S+A-P", _fits),  # R_X86_64_PC32
-        4: ("<i", "S+A-P", _fits),  # R_X86_64_PLT32
-        9: ("<i", "G+A-P", _fits),  # R_X86_64_GOTPCREL
-        10: ("<I", "S+A", lambda v: _fits(v, signed=False)),  # R_X86_64_32
-        11: ("<i", "S+A", _fits),  # R_X86_64_32S
-        24: ("<q", "S+A-P", lambda v: -(2**63) <= v < 2**63),  # R_X86_64_PC64
-        41: ("<i", "G+A-P", _fits),  # R_X86_64_GOTPCRELX
-        42: ("<i", "G+A-P", _fits),  # R_X86_64_REX_GOTPCRELX
-    }
+def _fits(fmt: str, value: int) -> bool:
+    low, high = _RANGES[fmt]
+    return low <= value < high
 
 
 class _Memory:
@@ -254,7 +255,7 @@ class _Image:
         got = {index: got_at + 8 * i for i, index in enumerate(got_symbols)}
         stubs = {name: stubs_at + _STUB * i for i, name in enumerate(stub_names)}
         for target, offset, kind, index, addend in self.relocations:
-            fmt, formula, in_range = _Relocation.KINDS[kind]
+            fmt, formula = _KINDS[kind]
             s = address_of(index)
             p = base + placed[target] + offset
             if formula == "G+A-P":
@@ -263,9 +264,9 @@ class _Image:
             else:
                 value = s + addend - (p if formula == "S+A-P" else 0)
                 name = self.symbols[index][0]
-                if not in_range(value) and name in stubs:
+                if not _fits(fmt, value) and name in stubs:
                     value = base + stubs[name] + addend - p
-            if not in_range(value):
+            if not _fits(fmt, value):
                 raise LoadError(
                     f"relocation {kind} against {self.symbols[index][0]!r} out of range"
                 )
@@ -291,7 +292,7 @@ class _Image:
             for at in range(section.offset, section.offset + section.size, _RELA.size):
                 offset, info, addend = _RELA.unpack_from(self.data, at)
                 kind = info & 0xFFFFFFFF
-                if kind not in _Relocation.KINDS:
+                if kind not in _KINDS:
                     raise LoadError(f"relocation type {kind} is not supported")
                 result.append((section.info, offset, kind, info >> 32, addend))
         return result
@@ -301,7 +302,7 @@ class _Image:
         PC-relative relocation may need a stub for."""
         got, stubs = set(), set()
         for _, _, kind, index, _ in self.relocations:
-            if _Relocation.KINDS[kind][1] == "G+A-P":
+            if _KINDS[kind][1] == "G+A-P":
                 got.add(index)
             elif kind in (2, 4) and self.symbols[index][1] == _SHN_UNDEF:
                 stubs.add(self.symbols[index][0])
