@@ -4,11 +4,11 @@ In: a cache folder, the text of an LLVM module and (on a miss, after LLVM ran) i
 Out: ``key(llvm_ir)``, then ``exists(folder, key)``, ``read(folder, key)`` -> the object's
 bytes or ``None``, and ``write(folder, key, data)``.
 
-Like ccache for one compiler: the same IR text, compiled by the same recipe (``RECIPE``, the
-llvmlite version) for the same CPU and Python, gives the same object, so a later process loads
-it (``loader``) without importing ``llvmlite.binding`` or running LLVM.  The host is told by
-``/proc/cpuinfo`` (vendor, model and feature flags: what LLVM's host CPU name and features are
-made of); where it cannot be read, nothing is cached.  File: ``<folder>/<key>.o`` --
+Like ccache for one compiler: the same IR text, compiled by the same ``jit`` (``_compiler``)
+for the same CPU and Python, gives the same object, so a later process loads it (``loader``)
+without importing ``llvmlite.binding`` or running LLVM.  The host is told by ``/proc/cpuinfo``
+(vendor, model and feature flags: what LLVM's host CPU name and features are made of); where
+it cannot be read, nothing is cached.  File: ``<folder>/<key>.o`` --
 ``MAGIC``, the BLAKE2b digest of the object, the object.  Writes are atomic (temporary file +
 ``os.replace``); a corrupt, unreadable or unwritable cache is a miss, never an error.
 """
@@ -27,8 +27,25 @@ except ImportError:  # a Python built without it
 
 MAGIC = b"pyfastmc1"
 _DIGEST = 32
-#: Everything besides the IR that decides the object: bump when ``jit`` compiles differently.
-RECIPE = "O3 new-pm, reloc=pic, codemodel=small, host cpu and features"
+
+
+@functools.cache
+def _compiler() -> bytes:
+    """What besides the IR and the host decides the object: pyfast's, llvmlite's and Python's
+    versions, and the module that runs LLVM (``jit``: its size and modification time, as in
+    the hook's cache fingerprint)."""
+    import llvmlite
+
+    import pyfast
+
+    st = os.stat(os.path.join(os.path.dirname(__file__), "jit.py"))
+    parts = (
+        pyfast.__version__,
+        llvmlite.__version__,
+        sys.version,
+        f"{st.st_size}:{st.st_mtime_ns}",
+    )
+    return "\0".join(parts).encode()
 
 
 @functools.cache
@@ -48,12 +65,9 @@ def key(llvm_ir: str) -> str | None:
     host = _host()
     if host is None:
         return None
-    import llvmlite
-
     digest = blake2b(digest_size=_DIGEST)
-    for part in (MAGIC, RECIPE.encode(), llvmlite.__version__.encode(), sys.version.encode()):
+    for part in (MAGIC, _compiler(), host):
         digest.update(part + b"\0")
-    digest.update(host + b"\0")
     digest.update(llvm_ir.encode())
     return digest.hexdigest()
 
