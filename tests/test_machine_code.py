@@ -93,6 +93,32 @@ def test_pages_are_code_then_data_and_unmapped_with_the_library() -> None:
     assert not _mapped(code) and not _mapped(data)
 
 
+def test_a_call_beyond_2_gib_goes_through_a_stub() -> None:
+    """C-API symbols are usually within reach of a 32-bit call; one placed 1 TiB away is not:
+    the call and the address taken must still reach it (jump stub, GOT slot)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int)
+    libc.mmap.argtypes += (ctypes.c_int, ctypes.c_long)
+    libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    here = id(object) & ~0xFFF
+    hint = (here + 2**40) if here < 2**46 else (here - 2**40)
+    far = libc.mmap(hint, 4096, 3, 0x22, -1, 0)  # RW, MAP_PRIVATE | MAP_ANONYMOUS
+    assert far not in (None, ctypes.c_void_p(-1).value)
+    ctypes.memmove(far, b"\x48\xc7\xc0\x2a\x00\x00\x00\xc3", 8)  # mov rax, 42; ret
+    assert libc.mprotect(far, 4096, 5) == 0  # read, execute
+    source = (
+        "declare i64 @far_answer()\n"
+        "define i64 @answer() {\n  %r = call i64 @far_answer()\n  ret i64 %r\n}\n"
+        "define ptr @where() {\n  ret ptr @far_answer\n}\n"
+    )
+    data, _ = jit._emit(source, keep_ir=False)
+    library = loader.load(data, {"far_answer": far}.__getitem__)
+    assert abs(library.address("answer") - far) >= 2**31
+    assert _function(library, "answer", ctypes.c_int64)() == 42
+    assert _function(library, "where", ctypes.c_void_p)() == far
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
