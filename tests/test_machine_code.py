@@ -131,6 +131,13 @@ def test_bad_objects_are_refused(data: bytes, message: str) -> None:
         loader.load(data, lambda name: 0)
 
 
+def test_a_truncated_object_is_refused() -> None:
+    data, _ = jit._emit(MODULE, keep_ir=False)
+    for size in (64, len(data) // 2, len(data) - 8):
+        with pytest.raises(loader.LoadError):
+            loader.load(data[:size], jit._resolve)
+
+
 def test_an_unknown_symbol_is_refused() -> None:
     with pytest.raises(loader.LoadError, match="undefined symbol 'pyfast_no_such_symbol'"):
         jit.compile_module(

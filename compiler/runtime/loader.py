@@ -311,5 +311,8 @@ class _Image:
 
 def load(data: bytes, resolve: Callable[[str], int]) -> LoadedObject:
     """Place the object ``data`` in this process; ``resolve`` raises ``KeyError`` for a symbol
-    it does not know (``LoadError`` then)."""
-    return _Image(data, resolve).load()
+    it does not know (``LoadError`` then, as for a malformed object)."""
+    try:
+        return _Image(data, resolve).load()
+    except (struct.error, IndexError, KeyError, ValueError) as exc:  # inconsistent tables
+        raise LoadError(f"malformed object: {exc!r}") from None
