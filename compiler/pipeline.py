@@ -57,8 +57,8 @@ class PreparedFunction:
     run through the back end: the LLVM IR text and its entry spec, built under the GIL
     (pure Python).  ``finish()`` makes the resume codes of its deoptimization sites
     (``deopt.ResumeCode``), runs LLVM (optimise, emit; ctypes releases the GIL there, so it
-    suits a background thread) and returns the ``CompiledFunction``.  ``llvmlite.binding``
-    is first imported by ``finish``."""
+    suits a background thread) and returns the ``CompiledFunction``.  LLVM is first loaded
+    by ``load_backend``."""
 
     llvm_ir: str
     spec: object

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from pyfast.compiler import api
-from pyfast.compiler.runtime import codecache, jit, loader
+from pyfast.compiler.runtime import codecache, jit, llvmc, loader
 
 #: A module using every kind of place the loader fills: a far call (libm, through a stub), a
 #: C-API data symbol (through the GOT), a double constant (read-only data), a writable global
@@ -68,6 +68,31 @@ def test_loaded_code_runs_with_every_relocation_kind() -> None:
     assert [pick(k) for k in range(-1, 6)] == [-1, 10, 11, 12, 13, 14, -1]
     assert not library.cached and library.llvm_ir == ""
     assert "@root" in jit.compile_module(MODULE, keep_ir=True).llvm_ir
+
+
+def test_llvmc_makes_the_bytes_llvmlite_binding_makes() -> None:
+    """The C functions called without ``llvmlite.binding`` compile exactly as it does."""
+    if not llvmc.available():
+        pytest.skip("llvmc does not know this llvmlite")
+    prepared = api.prepare_function(fib, (int,), fallback=fib, miss=object())
+    ours, theirs = llvmc.Backend(), jit._Binding()
+    for source in (MODULE, prepared.llvm_ir):
+        assert ours.emit(source, keep_ir=True) == theirs.emit(source, keep_ir=True)
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_invalid_ir_raises_with_either_backend(monkeypatch, known: bool) -> None:
+    monkeypatch.setattr(llvmc, "VERSIONS", llvmc.VERSIONS if known else frozenset())
+    jit._backend.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="expected"):
+            jit.compile_module("define i64 @f( {\n")
+        with pytest.raises(RuntimeError):  # parses, but a block without a terminator
+            jit.compile_module("define i64 @f() {\nentry:\n  %x = add i64 1, 2\n}\n")
+        library = jit.compile_module(MODULE)  # kept: its pages go with it
+        assert _function(library, "root", ctypes.c_double, ctypes.c_double)(4.0) == 2.125
+    finally:
+        jit._backend.cache_clear()
 
 
 def _mapped(address: int) -> bool:
@@ -245,7 +270,8 @@ def test_a_second_run_loads_the_code_without_llvm(tmp_path: Path, spawn, pyfast_
     cache = tmp_path / "cache"
     argv = [*pyfast_cmds[0], "--threshold", "1", "--verbose", "--cache-dir", str(cache), "main.py"]
     first = spawn(argv, tmp_path)
-    assert first.stdout.splitlines() == [expected, "True"], first.stderr
+    binding = str(not llvmc.available())  # llvmc compiles without llvmlite.binding
+    assert first.stdout.splitlines() == [expected, binding], first.stderr
     assert "from the cache" not in first.stderr
     second = spawn(argv, tmp_path)
     assert second.stdout.splitlines() == [expected, "False"], second.stderr

@@ -20,34 +20,61 @@ import threading
 from collections.abc import Callable
 
 from llvmlite import ir
-from pyfast.compiler.runtime import capi, codecache, entry, loader, resume
+from pyfast.compiler.runtime import capi, codecache, entry, llvmc, loader, resume
 
 _lock = threading.Lock()
 
 
 def start_llvm() -> None:
-    """Import ``llvmlite.binding`` and make the host's target machine: ~70–130 ms of Python
-    work, once per process.  It holds the GIL, so a thread that runs it beside the program
-    takes twice as long; callers run it in their own thread before sending a compilation to
-    the background, where LLVM itself runs without the GIL."""
-    _target_machine()
+    """Load LLVM and make the host's target machine (``_backend``): ~20 ms through ``llvmc``,
+    ~70–140 ms through ``llvmlite.binding``, once per process, of Python work.  It holds the
+    GIL, so a thread that runs it beside the program takes twice as long; callers run it in
+    their own thread before sending a compilation to the background, where LLVM itself runs
+    without the GIL."""
+    _backend()
 
 
 @functools.cache
-def _target_machine() -> object:
-    """The host's target machine, for position-independent objects (used under ``_lock``)."""
-    import llvmlite.binding as llvm
+def _backend() -> llvmc.Backend | _Binding:
+    """``llvmc`` when it knows this llvmlite (and finds its library and functions), else
+    ``llvmlite.binding``: the same objects either way."""
+    if llvmc.available():
+        try:
+            return llvmc.Backend()
+        except (OSError, AttributeError):  # another layout of the package: its own loader
+            pass
+    return _Binding()
 
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
-        opt=3,
-        reloc="pic",
-        codemodel="small",
-    )
+
+class _Binding:
+    """LLVM through ``llvmlite.binding``: what ``llvmc.Backend`` does, for other llvmlite
+    versions."""
+
+    def __init__(self) -> None:
+        import llvmlite.binding as llvm
+
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        target = llvm.Target.from_triple(llvm.get_process_triple())
+        self.llvm = llvm
+        self.machine = target.create_target_machine(
+            cpu=llvm.get_host_cpu_name(),
+            features=llvm.get_host_cpu_features().flatten(),
+            opt=3,
+            reloc="pic",
+            codemodel="small",
+        )
+
+    def emit(self, llvm_ir: str, keep_ir: bool) -> tuple[bytes, str]:
+        llvm, tm = self.llvm, self.machine
+        mod = llvm.parse_assembly(llvm_ir)
+        mod.triple = tm.triple
+        mod.data_layout = str(tm.target_data)
+        mod.verify()
+        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pb = llvm.create_pass_builder(tm, pto)
+        pb.getModulePassManager().run(mod, pb)
+        return tm.emit_object(mod), str(mod) if keep_ir else ""
 
 
 class NativeLibrary:
@@ -142,15 +169,5 @@ def _compile(llvm_ir: str, cache: str | None, keep_ir: bool) -> NativeLibrary:
 
 def _emit(llvm_ir: str, keep_ir: bool) -> tuple[bytes, str]:
     """The object LLVM makes of ``llvm_ir``, and the optimised IR (if ``keep_ir``)."""
-    import llvmlite.binding as llvm
-
     with _lock:
-        tm = _target_machine()
-        mod = llvm.parse_assembly(llvm_ir)
-        mod.triple = tm.triple
-        mod.data_layout = str(tm.target_data)
-        mod.verify()
-        pto = llvm.create_pipeline_tuning_options(speed_level=3)
-        pb = llvm.create_pass_builder(tm, pto)
-        pb.getModulePassManager().run(mod, pb)
-        return tm.emit_object(mod), str(mod) if keep_ir else ""
+        return _backend().emit(llvm_ir, keep_ir)
