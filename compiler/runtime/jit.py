@@ -7,7 +7,7 @@ Out: a ``NativeLibrary``: the module verified, optimised at O3 (new pass manager
 CPU, emitted as a position-independent object and placed in this process by ``loader``; kept
 alive as long as the library object; ``address(symbol)`` gives a function's or global's
 address.  With a cache folder, an object already there for the same IR is loaded instead,
-and ``llvmlite.binding`` is not imported.  The C-API and libm symbols of ``capi`` resolve
+and LLVM is neither loaded nor run.  The C-API and libm symbols of ``capi`` resolve
 the objects' undefined symbols; so do the helpers that every module may call (``HELPERS``),
 compiled in one module by the first compile that calls one.
 """
@@ -151,12 +151,16 @@ def compile_module(
 def cached(llvm_ir: str, cache: str | None) -> bool:
     """Whether ``compile_module(llvm_ir, cache=cache)`` finds its object in the cache (and so
     takes milliseconds, without LLVM)."""
-    key = codecache.key(llvm_ir) if cache else None
+    key = _key(llvm_ir, cache)
     return key is not None and codecache.exists(cache, key)
 
 
+def _key(llvm_ir: str, cache: str | None) -> str | None:
+    return codecache.key(llvm_ir) if cache else None
+
+
 def _compile(llvm_ir: str, cache: str | None, keep_ir: bool) -> NativeLibrary:
-    key = codecache.key(llvm_ir) if cache else None
+    key = _key(llvm_ir, cache)
     data = codecache.read(cache, key) if key and not keep_ir else None
     cached = data is not None
     optimised = ""

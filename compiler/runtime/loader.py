@@ -143,7 +143,6 @@ class LoadedObject:
 
     def __init__(self, base: int, size: int, symbols: dict[str, int]) -> None:
         self._symbols = symbols
-        self.size = size
         unmap = weakref.finalize(self, _Memory.libc().munmap, base, size)
         unmap.atexit = False  # code may run until the process ends (exit handlers, threads)
 
