@@ -1,7 +1,8 @@
 """Reports: what pyfast saw and decided, per function.
 
 In: ``runtime.modules``: their slot specs, and the profiles of the functions whose probes fired
-(a function never called gets a row of zero counts).
+``runtime.EARLY`` times (a function called fewer times gets a row of its counts, without
+signatures).
 Out: ``records()``, the JSON contract (one dict per function); ``table()``, the readable
 ``--report`` text; ``write_at_exit()``, run at exit when a report is asked for (``install``).
 
@@ -51,9 +52,11 @@ def records() -> list[dict]:
             if spec[0] != "function":
                 continue
             profile = module.profiles.get(k)
-            if profile is None:  # no probe of it ever fired: nothing was counted
+            if profile is None:  # called fewer than ``runtime.EARLY`` times: only counted
+                calls, iterations = runtime.early_counts(module, k)
                 row = {"module": module.name, "qualname": spec[1], "file": module.file}
-                out.append({**row, "line": spec[2], **_EMPTY})
+                row |= {"line": spec[2], **_EMPTY, "calls": calls, "loop_iterations": iterations}
+                out.append(row)
                 continue
             counters = profile.counters()
             native = counters.get("native_calls", 0)

@@ -47,6 +47,11 @@ MAX_DEOPTS = 10  # a function whose native code deoptimized this often runs inte
 #: A function whose native code bailed this often, on more than a tenth of its native entries,
 #: runs interpreted: each bail wasted native work before the interpreter re-ran the call.
 MAX_BAILS = 10
+#: A probe's uses before its function's profile is made are only counted (``_counts``): making a
+#: profile costs ~25k instructions, and most functions a program calls at import are called a
+#: few times only.  The profile starts at the ``EARLY``-th call or loop iteration (or at the
+#: threshold, if lower), so signatures are recorded from then on.
+EARLY = 8
 
 
 class _Miss:
@@ -67,6 +72,7 @@ desired: list = []  # what the slots hold when no tracer is active
 functions: list[FunctionProfile] = []
 modules: list[ModuleRecord] = []
 _owners: list[ModuleRecord] = []  # the module of each slot
+_counts = bytearray()  # per slot: its probe's uses before the profile existed (< EARLY)
 _suspended = False
 _worker = None
 
@@ -176,18 +182,21 @@ class ModuleRecord:
         slots = self.result.slots
         owner = slots[k][4]  # SlotSpec.owner: the function's own index for a function
         profile = FunctionProfile(self, self.result.spec(owner), self.base + owner)
+        profile.calls = _counts[profile.slot]
         self.profiles[owner] = profile
         functions.append(profile)
         set_slot(profile.slot, profile.on_call)
         j = owner + 1
         while j < len(slots) and slots[j][0] == "loop" and slots[j][4] == owner:
             loop = LoopProfile(profile, self.base + j, slots[j][5])
+            loop.iterations = _counts[loop.slot]
             self.profiles[j] = loop
             set_slot(loop.slot, loop.on_iteration)
             j += 1
         if k not in self.profiles:  # not laid out as ``instrument`` does: a loop stands alone
             spec = self.result.spec(k)
             loop = LoopProfile(profile, self.base + k, spec.header)
+            loop.iterations = _counts[loop.slot]
             self.profiles[k] = loop
             set_slot(loop.slot, loop.on_iteration)
         return self.profiles[k]
@@ -234,10 +243,23 @@ def partial(func: Callable, *args: object) -> Callable:
 
 
 def _first_use(slot: int, *args: object) -> object:
-    """What a slot holds, bound to its index, until its function's profile exists (see
-    ``ModuleRecord.callback``)."""
+    """What a slot holds, bound to its index, until its function's profile exists: counts the
+    first uses (``EARLY``), then makes the profile (``ModuleRecord.callback``)."""
+    n = _counts[slot] + 1
+    if n < EARLY and n < settings.threshold:
+        _counts[slot] = n
+        return MISS
     module = _owners[slot]
     return module.callback(slot - module.base)(*args)
+
+
+def early_counts(module: ModuleRecord, k: int) -> tuple[int, int]:
+    """The calls and loop iterations counted for function slot ``base + k`` of ``module``
+    while it had no profile."""
+    slots = module.result.slots
+    base = module.base
+    loops = sum(_counts[base + j] for j, s in enumerate(slots) if s[0] == "loop" and s[4] == k)
+    return _counts[base + k], loops
 
 
 _FIRST_USE = _first_use.__code__
@@ -276,6 +298,7 @@ def register(name: str, file: str, result: instrument.Instrumented, original) ->
     stubs = list(map(MethodType, [_first_use] * count, range(base, base + count)))
     modules.append(module)
     _owners.extend([module] * count)
+    _counts.extend(bytes(count))
     desired.extend(stubs)
     live.extend([None] * count if _suspended else stubs)
     return module

@@ -556,7 +556,8 @@ def test_counts_and_signatures_while_cold(env):
         ns["add"](1.5, 2)
     ns["add"]("a", "b")
     ns["count"](50)
-    ns["first"]([1, 2, 3])
+    for _ in range(runtime.EARLY):  # the profile, and so the signatures, start at EARLY
+        ns["first"]([1, 2, 3])
     ns["first"]([1.0, 2])
     ns["first"]((None,))
     add = env.record("add")
@@ -866,7 +867,7 @@ def test_cached_tree_is_used_as_is_at_its_own_slots_and_moved_elsewhere(env, mon
     base = len(runtime.desired)
     first = _import_fresh("placed")  # cache miss: placed at ``base`` and stored so
     assert moves == [base]
-    del runtime.desired[base:], runtime.live[base:], runtime._owners[base:]
+    del runtime.desired[base:], runtime.live[base:], runtime._owners[base:], runtime._counts[base:]
     runtime.modules.clear()
     runtime.functions.clear()
     again = _import_fresh("placed")  # the same slots as when stored: no code rewritten
@@ -883,16 +884,16 @@ def test_cached_tree_is_used_as_is_at_its_own_slots_and_moved_elsewhere(env, mon
     assert _slots_read(other.add) == {slot} and runtime.live[slot] is not None
 
 
-def test_profiles_are_made_at_first_call_and_the_report_lists_every_function(env):
+def test_profiles_are_made_at_the_early_th_use_and_the_report_lists_every_function(env):
     env.write("lazy.py", PROFILED)
     env.install(threshold=10_000)
     module = _import_fresh("lazy")
-    assert runtime.functions == []
     assert module.count(3) == 6 and module.count(2) == 3
-    assert [p.spec.qualname for p in runtime.functions] == ["count"]
+    assert runtime.functions == []  # each probe fired fewer than EARLY times: only counted
     rows = {r["qualname"]: r for r in report.records() if r["module"] == "lazy"}
     assert list(rows) == ["add", "count", "first"]
     assert rows["count"]["calls"] == 2 and rows["count"]["loop_iterations"] == 5 + 3
+    assert rows["count"]["signatures"] == [] and rows["count"]["status"] == "cold"
     never = {**rows["add"]}
     assert never.pop("file") == str(env.path / "lazy.py") and never.pop("line") == 2
     assert never == {
@@ -909,8 +910,14 @@ def test_profiles_are_made_at_first_call_and_the_report_lists_every_function(env
         "deopts": 0,
         "deopt_reasons": {},
     }
-    assert module.add(1, 2) == 3
-    assert env.record("add", "lazy")["calls"] == 1
+    for k in range(runtime.EARLY):
+        assert module.add(k, 2) == k + 2
+    assert [p.spec.qualname for p in runtime.functions] == ["add"]
+    row = env.record("add", "lazy")
+    assert row["calls"] == runtime.EARLY and row["signatures"] == ["(int, int)"]
+    assert module.count(20) == 190 + 20  # the for loop's 8th iteration makes the profile
+    assert [p.spec.qualname for p in runtime.functions] == ["add", "count"]
+    assert env.record("count", "lazy")["loop_iterations"] == 5 + 3 + 20 + 19
 
 
 def test_first_call_through_the_stub_compiles_with_the_caller_s_frame(env):
