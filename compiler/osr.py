@@ -49,9 +49,12 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import CodeType, FunctionType
 
-from bytecode import Bytecode, CellVar, Instr, Label
 from pyfast.compiler import records
 from pyfast.compiler.api import cells_inlined
+
+TYPE_CHECKING = False  # ``bytecode`` (~50 ms) is imported only to edit code: headers need ``dis``
+if TYPE_CHECKING:
+    from bytecode import Bytecode, Instr, Label
 
 RANGE_STATE = (int, int, int)
 """The signature types of one iterator's ``(start, stop, step)`` parameters."""
@@ -477,6 +480,8 @@ def header_labels(bc: Bytecode, code: CodeType) -> dict[int, Label]:
 
     ``bc`` must be a fresh ``Bytecode.from_code(code)``: call this before editing it (labels
     survive later edits)."""
+    from bytecode import Instr, Label
+
     starts = [op.start for op in _ops(code)]
     keys = {h.key for h in loop_headers(code)}
     labels: dict[int, Label] = {}
@@ -498,6 +503,8 @@ def header_labels(bc: Bytecode, code: CodeType) -> dict[int, Label]:
 
 
 def _call(nargs: int, location: object) -> list[Instr]:
+    from bytecode import Instr
+
     call = [Instr("PRECALL", nargs, location=location)] if _V.precall else []
     return call + [Instr("CALL", nargs, location=location)]
 
@@ -513,6 +520,8 @@ _continuations: dict[tuple[CodeType, int], CodeType] = {}
 
 def continuation_code(code: CodeType, key: int) -> CodeType:
     """The continuation's code object for header ``key`` of ``code`` (cached)."""
+    from bytecode import Bytecode, Instr
+
     cached = _continuations.get((code, key))
     if cached is not None:
         return cached
@@ -541,6 +550,8 @@ def with_entry(bc: Bytecode, argnames: list[str], prologue: Callable[[object], l
     """``bc`` with a new entry: parameters ``argnames``; after ``RESUME``, ``prologue(location)``
     (which ends in jumps to labels already in ``bc``).  The old entry stays, unreachable.
     (Deoptimization's resume code is made the same way, see ``deopt``.)"""
+    from bytecode import Instr
+
     at = next(k for k, item in enumerate(bc) if isinstance(item, Instr) and item.name == "RESUME")
     bc[at + 1 : at + 1] = prologue(bc[at].location)
     bc.argnames = argnames
@@ -632,6 +643,8 @@ def plant_probes(
     result is not the global ``miss`` it pops the iterators and returns it from the frame,
     else it drops it and jumps to H.
     """
+    from bytecode import Instr, Label
+
     wanted = {labels[h.key]: h for h in headers if h.reason is None}
     checks = {label: Label() for label in wanted}
     seen: set[Label] = set()
@@ -666,6 +679,8 @@ def _probe(
     header: LoopHeader, load: list[Instr], miss: str, where: object, cells: frozenset[str]
 ) -> list[Instr]:
     """Reload the slot (another thread may have emptied it), call it, return or drop."""
+    from bytecode import CellVar, Instr, Label
+
     n = len(header.locals)
     k = header.iterators
     drop = Label()
