@@ -48,7 +48,8 @@ from __future__ import annotations
 import builtins
 import math
 import opcode
-from types import CodeType, FunctionType
+import sys
+from types import BuiltinMethodType, CodeType, FunctionType
 
 from pyfast.compiler import opcodes
 
@@ -251,16 +252,34 @@ def _own_code(func: FunctionType) -> CodeType:
 _SCALAR_GLOBALS = (int, float, bool, type(None))
 
 
+def object_call(obj: object) -> str | None:
+    """The name of ``obj`` if native code may call it (``ir.CallObject``): a ``random`` method
+    bound to a ``_random.Random`` (what ``random.random`` is), whose C code returns a float and
+    never raises.  The program imported ``random`` if such an object exists."""
+    generator = sys.modules.get("_random")
+    owner = getattr(obj, "__self__", None)
+    if (
+        generator is not None
+        and isinstance(owner, generator.Random)
+        and type(obj) is BuiltinMethodType
+        and obj == generator.Random.random.__get__(owner)
+    ):
+        return "random.random"
+    return None
+
+
 def _global_ok(name: str, obj: object) -> bool:
     """Whether native code can read the global ``obj`` (``build.resolve_global`` decides the
     same way, after the compiler is imported): a number, a function, ``math`` and its
-    functions, a builtin the compiler knows."""
+    functions, a builtin the compiler knows, ``random`` and its ``object_call`` methods."""
     return (
         type(obj) in _SCALAR_GLOBALS
         or isinstance(obj, FunctionType)
         or obj is math
+        or obj is sys.modules.get("random")
         or (name in opcodes.BUILTINS and getattr(builtins, name) is obj)
         or math.__dict__.get(getattr(obj, "__name__", None)) is obj
+        or object_call(obj) is not None
     )
 
 

@@ -30,12 +30,13 @@ import builtins
 import inspect
 import math
 import re
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from types import BuiltinFunctionType, CodeType, FunctionType
 
 from pyfast.compiler import infer, ir, numeric, opcodes, records
-from pyfast.compiler.api import Unsupported, prescreen
+from pyfast.compiler.api import Unsupported, object_call, prescreen
 from pyfast.compiler.decode import INLINED, Block, Instr, decode
 from pyfast.compiler.opcodes import BUILTINS
 from pyfast.compiler.runtime.entry import GlobalIdentity, GlobalValue
@@ -55,6 +56,9 @@ from pyfast.compiler.types import (
     TupleType,
     Type,
 )
+
+#: What a call of each ``api.object_call`` name returns (always exactly this type).
+OBJECT_CALLS: dict[str, RType] = {"random.random": FLOAT}
 
 #: Operands ``tuple_contains`` compares.
 _PLAIN_NUMBERS = frozenset({INT, FLOAT, BOOL})
@@ -143,7 +147,7 @@ class SliceAbs:
 class Static:
     """A global object known at compile time (its identity is guarded)."""
 
-    kind: str  # "function" | "module" | "builtin" | "math" | "method"
+    kind: str  # "function" | "module" | "builtin" | "math" | "method" | "object"
     name: str
     obj: object
 
@@ -514,6 +518,9 @@ class FunctionBuilder:
             dims = tuple(self.emit(ir.ArrayDim(owner, k)) for k in range(owner.type.ndim))
             self.frame.stack.append(TupleAbs(dims))
             return
+        if isinstance(owner, Static) and owner.kind == "module" and owner.obj is not math:
+            self.load_object_call(owner, instr.arg)
+            return
         if not (isinstance(owner, Static) and owner.obj is math):
             raise Unsupported(f"attribute {instr.arg!r} of {_describe(owner)}", self.lineno)
         name = instr.arg
@@ -526,6 +533,16 @@ class FunctionBuilder:
             raise Unsupported(f"math.{name} is not compiled", self.lineno)
         self.unit.identity(math.__dict__, name, None, obj)
         self.frame.stack.append(Static("math", name, obj))
+
+    def load_object_call(self, module: Static, name: str) -> None:
+        """``module.name`` where it is a callable ``api.object_call`` accepts (identity
+        guarded, like a math function)."""
+        obj = module.obj.__dict__.get(name)
+        called = object_call(obj)
+        if called is None:
+            raise Unsupported(f"{module.name}.{name} is not compiled", self.lineno)
+        self.unit.identity(module.obj.__dict__, name, None, obj)
+        self.frame.stack.append(Static("object", called, obj))
 
     def load_method(self, instr: Instr) -> None:
         owner = self.frame.stack[-1]
@@ -920,6 +937,12 @@ class FunctionBuilder:
     def call_math(self, callee: Static, args: list[object]) -> None:
         self.call_numeric(f"math.{callee.name}", args)
 
+    def call_object(self, callee: Static, args: list[object]) -> None:
+        if args:
+            raise Unsupported(f"{callee.name}() with arguments", self.lineno)
+        op = ir.CallObject(callee.name, callee.obj, OBJECT_CALLS[callee.name])
+        self.frame.stack.append(self.emit(op))
+
     def call_module(self, callee: Static, args: list[object]) -> None:
         raise Unsupported(f"call of the module {callee.name}", self.lineno)
 
@@ -1159,6 +1182,7 @@ CALLS: dict[str, Callable[[FunctionBuilder, Static, list[object]], bool | None]]
     "math": FunctionBuilder.call_math,
     "module": FunctionBuilder.call_module,
     "method": FunctionBuilder.call_method,
+    "object": FunctionBuilder.call_object,
 }
 
 
@@ -1166,8 +1190,11 @@ def _static(obj: object) -> Static | None:
     """How a global object is known at compile time, or None if it is outside the subset."""
     if isinstance(obj, FunctionType):
         return Static("function", obj.__qualname__, obj)
-    if obj is math:
-        return Static("module", "math", obj)
+    if obj is math or obj is sys.modules.get("random"):
+        return Static("module", obj.__name__, obj)
+    called = object_call(obj)
+    if called is not None:
+        return Static("object", called, obj)
     name = getattr(obj, "__name__", None)
     if name in BUILTINS and getattr(builtins, name) is obj:
         return Static("builtin", name, obj)

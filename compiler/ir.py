@@ -16,9 +16,10 @@ Model (after mypyc's ``mypyc/ir/ops.py``):
   values defined earlier in the same block, parameters of the block, function parameters,
   globals (``Param``/``GlobalParam``) or constants (``Const``) -- never values of another
   block (they travel as block arguments), so dominance holds by construction.
-- Ops are pure except those whose ``effect`` is true (list stores and appends, and calls of
-  functions that have such ops): they change objects the caller can see.  A store into a
-  *local* list (``local_lists``) is not one: no one else can see that list.
+- Ops are pure except those whose ``effect`` is true (list stores and appends, calls of
+  ``random.random``, and calls of functions that have such ops): they change objects the
+  caller can see.  A store into a *local* list (``local_lists``) is not one: no one else can
+  see that list.
 - An op that cannot produce CPython's exact result natively (overflow, a condition that
   raises, a guard) *bails*.  Which ops may bail is decided by ``numeric``'s emitters at
   lowering time, plus ``BailIf``, ``Bail``, ``ListStore`` and ``CallDirect``.  Every op and
@@ -229,6 +230,21 @@ class CallDirect(Op):
 
     def operands(self) -> tuple[Value, ...]:
         return self.args
+
+
+@records.node
+class CallObject(Op):
+    """A call without arguments of a Python object the unit guards by identity, like a C call
+    through a function pointer: ``callee`` is one ``api.object_call`` accepts (C code that
+    returns an exact ``type`` and never raises: ``random.random``); ``name`` says which.  An
+    effect: it changes the state behind it (the generator's)."""
+
+    name: str
+    callee: object
+    type: Type
+    lineno: int = 0
+    effect = True
+    visit = "visit_call_object"
 
 
 @records.node
@@ -649,6 +665,7 @@ class OpVisitor:
     def visit_select(self, op: Select) -> Any: ...
     def visit_call_builtin(self, op: CallBuiltin) -> Any: ...
     def visit_call_direct(self, op: CallDirect) -> Any: ...
+    def visit_call_object(self, op: CallObject) -> Any: ...
     def visit_make_tuple(self, op: MakeTuple) -> Any: ...
     def visit_tuple_get(self, op: TupleGet) -> Any: ...
     def visit_tuple_index(self, op: TupleIndex) -> Any: ...
@@ -725,6 +742,9 @@ class _Printer(OpVisitor):
 
     def visit_call_direct(self, op: CallDirect) -> str:
         return f"call_direct {op.callee.symbol}({self.args(op.args)})"
+
+    def visit_call_object(self, op: CallObject) -> str:
+        return f"call_object {op.name}()"
 
     def visit_make_tuple(self, op: MakeTuple) -> str:
         return f"tuple ({self.args(op.items)})"

@@ -132,6 +132,7 @@ class _FunctionLowering(ir.OpVisitor):
         self.current: ir.Op | ir.Terminator | None = None
         self.resume_blocks: dict[int, ll.Block] = {}  # id(frame state) -> its resume block
         self.resumed: ll.instructions.PhiInstr | None = None  # the resume sites' shared tail
+        self.callees: dict[int, str] = {}  # id(CallObject.callee) -> the name of its pin
         self.cold = fn.module.add_metadata(
             [ll.MetaDataString(fn.module, "branch_weights"), _I32(1), _I32(1 << 20)]
         )
@@ -373,6 +374,17 @@ class _FunctionLowering(ir.OpVisitor):
         if isinstance(op.type, ListType):
             self.keep_object(result)  # the callee returned a new reference
         return result
+
+    def visit_call_object(self, op: ir.CallObject) -> ll.Value:
+        b, module = self.b, self.fn.module
+        call = capi.function(module, "PyObject_Vectorcall")
+        pin = self.callees.setdefault(id(op.callee), f"{op.name}.{len(self.callees)}")
+        result = b.call(call, [self.pinned(pin, op.callee), _PTR(None), _I64(0), _PTR(None)])
+        with b.if_then(b.icmp_unsigned("==", result, _PTR(None)), likely=False):
+            self.fail()  # out of memory: the exception propagates
+        value = b.call(capi.function(module, "PyFloat_AsDouble"), [result])
+        b.call(capi.function(module, "Py_DecRef"), [result])
+        return value
 
     def visit_make_tuple(self, op: ir.MakeTuple) -> ll.Value:
         result = ll.Constant(llvm_type(op.type), ll.Undefined)

@@ -134,6 +134,23 @@ SCRIPTS: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
         {"total": 1, "helper": 1},
         {"total": 1},
     ),
+    "osr_random_calls": (
+        """
+        import random
+        def estimate_pi(samples):
+            hits = 0
+            for _ in range(samples):
+                x = random.random()
+                y = random.random()
+                if x * x + y * y <= 1.0:
+                    hits += 1
+            return hits
+        random.seed(12345)
+        print(estimate_pi(50_000), random.random())
+        """,
+        {"estimate_pi": 1},
+        {"estimate_pi": 1},
+    ),
     "osr_int_overflows_mid_loop": (
         """
         def grow(n):

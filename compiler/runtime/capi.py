@@ -27,6 +27,7 @@ CAPI: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyLong_AsLongAndOverflow": ("i64", ("ptr", "ptr")),
     "PyLong_FromLongLong": ("ptr", ("i64",)),
     "PyFloat_FromDouble": ("ptr", ("double",)),
+    "PyFloat_AsDouble": ("double", ("ptr",)),
     "PyTuple_New": ("ptr", ("i64",)),
     "PyTuple_SetItem": ("i32", ("ptr", "i64", "ptr")),
     "PyTuple_GetItem": ("ptr", ("ptr", "i64")),
