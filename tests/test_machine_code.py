@@ -198,6 +198,23 @@ def test_cache_round_trip_and_damage(tmp_path: Path) -> None:
     assert codecache.read(str(tmp_path), key) is not None
 
 
+def test_the_cache_keeps_its_most_recently_used_objects(tmp_path, monkeypatch) -> None:
+    folder = str(tmp_path)
+    data = bytes(1000)
+    monkeypatch.setattr(codecache, "MAX_BYTES", 4 * 1100)
+    for k in range(4):
+        codecache.write(folder, f"k{k}", data)
+        os.utime(tmp_path / f"k{k}.o", (1000 + k, 1000 + k))  # k0 is the least recent
+    stale = tmp_path / "k9.o.123-4.tmp"
+    stale.write_bytes(b"left by a killed process")
+    os.utime(stale, (0, 0))
+    assert codecache.read(folder, "k0") == data  # used now: the most recent
+    codecache.write(folder, "k4", data)  # 5 objects: past the limit
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == ["k0.o", "k3.o", "k4.o"]  # under 3/4 of the limit, oldest removed first
+    codecache.trim(str(tmp_path / "missing"))  # no folder: nothing to do, no error
+
+
 def test_an_unwritable_cache_is_ignored(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

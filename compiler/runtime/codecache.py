@@ -11,6 +11,11 @@ without importing ``llvmlite.binding`` or running LLVM.  The host is told by ``/
 it cannot be read, nothing is cached.  File: ``<folder>/<key>.o`` --
 ``MAGIC``, the BLAKE2b digest of the object, the object.  Writes are atomic (temporary file +
 ``os.replace``); a corrupt, unreadable or unwritable cache is a miss, never an error.
+
+Size: like ccache's ``max_size``, the folder is kept under ``MAX_BYTES``.  A hit sets the
+file's modification time (its last use); a write that takes the folder past ``MAX_BYTES``
+removes the least recently used objects until it is under three quarters of it, and
+temporary files a killed process left behind (older than an hour).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import functools
 import os
 import sys
 import threading
+import time
 
 try:
     from _blake2 import blake2b  # hashlib would load OpenSSL first: 5 ms more per process
@@ -27,6 +33,8 @@ except ImportError:  # a Python built without it
 
 MAGIC = b"pyfastmc1"
 _DIGEST = 32
+MAX_BYTES = 64 * 2**20
+_STALE_SECONDS = 3600
 
 
 @functools.cache
@@ -83,9 +91,11 @@ def exists(folder: str, key: str) -> bool:
 
 
 def read(folder: str, key: str) -> bytes | None:
+    path = os.path.join(folder, f"{key}.o")
     try:
-        with open(os.path.join(folder, f"{key}.o"), "rb") as file:
+        with open(path, "rb") as file:
             data = file.read()
+        os.utime(path)  # its last use, for ``trim``
     except OSError:
         return None
     head = len(MAGIC) + _DIGEST
@@ -106,7 +116,43 @@ def write(folder: str, key: str, data: bytes) -> None:
             file.write(MAGIC + blake2b(data, digest_size=_DIGEST).digest() + data)
         os.replace(temporary, path)
     except OSError:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
+        _remove(temporary)
+        return
+    trim(folder)
+
+
+def trim(folder: str) -> None:
+    """Past ``MAX_BYTES`` of objects in ``folder``, remove the least recently used ones (and
+    stale temporary files) until they take three quarters of it.  Another process may trim
+    at the same time: whatever it removed first is skipped."""
+    objects: list[tuple[float, int, str]] = []
+    now = time.time()
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    st = entry.stat()
+                except OSError:
+                    continue
+                if entry.name.endswith(".o"):
+                    objects.append((st.st_mtime, st.st_size, entry.path))
+                elif entry.name.endswith(".tmp") and now - st.st_mtime > _STALE_SECONDS:
+                    _remove(entry.path)
+    except OSError:
+        return
+    total = sum(size for _, size, _ in objects)
+    if total <= MAX_BYTES:
+        return
+    for _, size, path in sorted(objects):
+        if total <= MAX_BYTES * 3 // 4:
+            break
+        if _remove(path):
+            total -= size
+
+
+def _remove(path: str) -> bool:
+    try:
+        os.unlink(path)
+    except OSError:
+        return False
+    return True
