@@ -546,6 +546,10 @@ class FunctionBuilder:
 
     def load_method(self, instr: Instr) -> None:
         owner = self.frame.stack[-1]
+        if type(owner) is ListIterAbs and instr.arg == "__setstate__":  # an OSR continuation's
+            method = Static("method", "list_iterator.__setstate__", None)
+            self.frame.stack[-1:] = [method, owner]
+            return
         if _is_list(owner):
             if instr.arg not in opcodes.METHODS["list"]:
                 raise Unsupported(f"list.{instr.arg} is not compiled", self.lineno)
@@ -783,6 +787,20 @@ class FunctionBuilder:
 
     def call_method(self, callee: Static, args: list[object]) -> bool | None:
         receiver, *rest = args
+        if callee.name == "list_iterator.__setstate__" and len(rest) == 1:
+            if not _is_list(receiver.list):
+                raise Unsupported("__setstate__ of a tuple iterator", self.lineno)
+            # CPython clamps the index to the list: 0 <= index <= len(list).
+            index = self.as_int(self.scalar(rest[0], "iterator position"))
+            zero, length = self.const(0), self.emit(ir.ListLen(receiver.list))
+            below = self.emit(ir.Compare("<", index, zero))
+            index = self.emit(ir.Select(below, zero, index, INT))
+            above = self.emit(ir.Compare(">", index, length))
+            index = self.emit(ir.Select(above, length, index, INT))
+            moved = ListIterAbs(receiver.list, index)
+            self.frame.stack[:] = [moved if v is receiver else v for v in self.frame.stack]
+            self.frame.stack.append(self.const(None))
+            return None
         if callee.name == "list.pop" and len(rest) <= 1:
             index = self.list_index(rest[0]) if rest else self.const(-1)
             item = receiver.type.item

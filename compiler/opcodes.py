@@ -244,7 +244,10 @@ BUILTINS = frozenset(
 )
 
 #: Methods the compiler knows, by receiver type name (``build`` types the calls).
-METHODS: dict[str, frozenset[str]] = {"list": frozenset({"append", "pop"})}
+METHODS: dict[str, frozenset[str]] = {
+    "list": frozenset({"append", "pop"}),
+    "list_iterator": frozenset({"__setstate__"}),  # what an OSR continuation's prologue calls
+}
 METHOD_NAMES: frozenset[str] = frozenset().union(*METHODS.values())
 #: Attributes the compiler reads on values (besides ``math.<name>``): ``ndarray.shape``.
 ATTRIBUTE_NAMES: frozenset[str] = METHOD_NAMES | {"shape"}

@@ -11,11 +11,13 @@ calls (``enter``), and the probe the hook plants on back edges (``plant_probes``
 The transformation
 ------------------
 A continuation is the original bytecode with a new entry.  Its parameters are the locals live
-at H followed by ``(start, stop, step)`` for each enclosing ``for`` loop's iterator, outermost
-first.  The locals keep their names (``co_varnames`` is reordered so they come first), so the
-body reads them where it always did; a prologue after ``RESUME`` rebuilds every iterator as
+at H followed by the state of each enclosing ``for`` loop's iterator, outermost first:
+``(start, stop, step)`` for a ``range`` iterator, ``(list, index)`` for a list iterator.  The
+locals keep their names (``co_varnames`` is reordered so they come first), so the body reads
+them where it always did; a prologue after ``RESUME`` rebuilds every iterator as
 ``iter(range(start, stop, step))`` -- the same ``LOAD_GLOBAL range / CALL / GET_ITER`` pattern a
-normal ``for i in range(...)`` compiles to -- and jumps to H.  Locals dead at H stay unbound,
+normal ``for i in range(...)`` compiles to -- or as ``iter(list)`` moved on by
+``__setstate__(index)`` (``build`` knows that call), and jumps to H.  Locals dead at H stay unbound,
 which is exact because every path from H writes them before reading them.  The original entry
 code stays in the code object but is unreachable.
 
@@ -57,9 +59,12 @@ if TYPE_CHECKING:
     from bytecode import Bytecode, Instr, Label
 
 RANGE_STATE = (int, int, int)
-"""The signature types of one iterator's ``(start, stop, step)`` parameters."""
+"""The signature types of one range iterator's ``(start, stop, step)`` parameters."""
+LIST_STATE = (list, int)
+"""The signature types of one list iterator's ``(list, index)`` parameters."""
 
 _RANGE_ITERATORS = (type(iter(range(0))), type(iter(range(2**64))))
+_LIST_ITERATOR = type(iter([]))
 
 
 def _next_indexed(r: range, index: int | None) -> int:
@@ -89,6 +94,8 @@ class _Version:
     range_next: Callable[[range, int | None], int]
     """``(range, index)`` from a range iterator's ``__reduce__`` -> the next value it yields:
     3.11 reduces to the original range and an index, 3.12+ to ``range(next, stop, step)``."""
+    method: Callable[[str], tuple[str, object]]
+    """A method load: ``LOAD_METHOD name`` (3.11) or ``LOAD_ATTR (True, name)``."""
 
 
 _VERSIONS = {
@@ -100,6 +107,7 @@ _VERSIONS = {
         True,
         "LOAD_FAST",
         _next_indexed,
+        lambda name: ("LOAD_METHOD", name),
     ),
     (3, 12): _Version(
         False,
@@ -109,6 +117,7 @@ _VERSIONS = {
         True,
         "LOAD_FAST_CHECK",
         _next_rebased,
+        lambda name: ("LOAD_ATTR", (True, name)),
     ),
     (3, 13): _Version(
         False,
@@ -118,6 +127,7 @@ _VERSIONS = {
         False,
         "LOAD_FAST_CHECK",
         _next_rebased,
+        lambda name: ("LOAD_ATTR", (True, name)),
     ),
 }
 _V = _VERSIONS[sys.version_info[:2]]
@@ -446,11 +456,19 @@ def loop_headers(code: CodeType) -> tuple[LoopHeader, ...]:
     return tuple(headers)
 
 
-def iterator_state(it: object) -> tuple[int, int, int] | None:
-    """``(next, stop, step)`` of a ``range`` iterator, without advancing it; else ``None``.
+def iterator_state(it: object) -> tuple[int, int, int] | tuple[list, int] | None:
+    """Without advancing it: ``(next, stop, step)`` of a ``range`` iterator, ``(list, index)``
+    of a list iterator that is not exhausted and whose list starts with a number, a list or a
+    tuple (``_NATIVE_ITEMS``); else ``None``.
 
     ``range(next, stop, step)`` yields exactly the values ``it`` has left (``stop`` is
-    normalised from the remaining count)."""
+    normalised from the remaining count); a list iterator goes on from ``index`` of ``list``
+    (``iter(list)`` then ``__setstate__(index)``: the same object, so appends stay seen)."""
+    if type(it) is _LIST_ITERATOR:
+        reduced = it.__reduce__()  # (iter, (list,), index), or (iter, ((),)) once exhausted
+        if len(reduced) != 3 or not _native_items(reduced[1][0]):
+            return None
+        return reduced[1][0], reduced[2]
     if type(it) not in _RANGE_ITERATORS:
         return None
     _, (r,), index = it.__reduce__()
@@ -458,12 +476,35 @@ def iterator_state(it: object) -> tuple[int, int, int] | None:
     return start, start + it.__length_hint__() * r.step, r.step
 
 
+#: What the first item of a list must be for its loop to be worth compiling (the compiler
+#: speculates on it; a list of strings or objects would only be refused, after its imports).
+_NATIVE_ITEMS = (int, float, bool, list, tuple)
+
+
+def _native_items(xs: list) -> bool:
+    return not xs or type(xs[0]) in _NATIVE_ITEMS
+
+
 def signature_of(header: LoopHeader, values: Sequence[object]) -> tuple[type, ...] | None:
-    """The ``prepare_loop`` signature for one probe's values, or ``None`` (not a range loop)."""
+    """The ``prepare_loop`` signature for one probe's values, or ``None`` (an iterator other
+    than a range's or a list's)."""
     n = len(header.locals)
-    if any(type(it) not in _RANGE_ITERATORS for it in values[n:]):
+    states = [iterator_state(it) for it in values[n:]]
+    if None in states:
         return None
-    return tuple(type(v) for v in values[:n]) + RANGE_STATE * header.iterators
+    types = tuple(type(v) for v in values[:n])
+    return types + tuple(t for state in states for t in map(type, state))
+
+
+def iterator_kinds(header: LoopHeader, signature: Sequence[type]) -> tuple[str, ...]:
+    """``"range"`` or ``"list"`` per iterator of ``signature`` (see ``signature_of``)."""
+    kinds = []
+    at = len(header.locals)
+    for _ in range(header.iterators):
+        kind = "list" if signature[at] is list else "range"
+        kinds.append(kind)
+        at += len(LIST_STATE if kind == "list" else RANGE_STATE)
+    return tuple(kinds)
 
 
 def _find(code: CodeType, key: int) -> LoopHeader:
@@ -509,40 +550,42 @@ def _call(nargs: int, location: object) -> list[Instr]:
     return call + [Instr("CALL", nargs, location=location)]
 
 
-def _state_names(header: LoopHeader) -> list[str]:
-    return [
-        f".osr{k}.{part}" for k in range(header.iterators) for part in ("start", "stop", "step")
-    ]
+#: The parameters that rebuild one iterator of each kind.
+_STATE_PARTS = {"range": ("start", "stop", "step"), "list": ("list", "index")}
+
+_continuations: dict[tuple[CodeType, int, tuple[str, ...]], CodeType] = {}
 
 
-_continuations: dict[tuple[CodeType, int], CodeType] = {}
-
-
-def continuation_code(code: CodeType, key: int) -> CodeType:
-    """The continuation's code object for header ``key`` of ``code`` (cached)."""
+def continuation_code(code: CodeType, key: int, kinds: tuple[str, ...] | None = None) -> CodeType:
+    """The continuation's code object for header ``key`` of ``code`` whose iterators are of
+    ``kinds`` (default: all ``range``), cached."""
     from bytecode import Bytecode, Instr
 
-    cached = _continuations.get((code, key))
+    header = _find(code, key)
+    kinds = kinds or ("range",) * header.iterators
+    cached = _continuations.get((code, key, kinds))
     if cached is not None:
         return cached
-    header = _find(code, key)
     bc = Bytecode.from_code(code)
-    state = _state_names(header)
+    names = [[f".osr{k}.{part}" for part in _STATE_PARTS[kind]] for k, kind in enumerate(kinds)]
     target = header_labels(bc, code)[key]
 
     def prologue(location: object) -> list[Instr]:
         out: list[Instr] = []
-        for k in range(header.iterators):
-            out.append(Instr("LOAD_GLOBAL", (True, "range"), location=location))
-            out += [
-                Instr("LOAD_FAST", name, location=location) for name in state[3 * k : 3 * k + 3]
-            ]
-            out += _call(3, location)
-            out.append(Instr("GET_ITER", location=location))
+        for kind, state in zip(kinds, names, strict=True):
+            loads = [Instr("LOAD_FAST", name, location=location) for name in state]
+            if kind == "range":  # iter(range(start, stop, step))
+                out.append(Instr("LOAD_GLOBAL", (True, "range"), location=location))
+                out += [*loads, *_call(3, location), Instr("GET_ITER", location=location)]
+            else:  # it = iter(list); it.__setstate__(index)
+                out += [loads[0], Instr("GET_ITER", location=location)]
+                out.append(Instr("COPY", 1, location=location))
+                out.append(Instr(*_V.method("__setstate__"), location=location))
+                out += [loads[1], *_call(1, location), Instr("POP_TOP", location=location)]
         return [*out, Instr("JUMP_FORWARD", target, location=location)]
 
-    result = with_entry(bc, [*header.locals, *state], prologue)
-    _continuations[(code, key)] = result
+    result = with_entry(bc, [*header.locals, *(n for state in names for n in state)], prologue)
+    _continuations[(code, key, kinds)] = result
     return result
 
 
@@ -563,16 +606,22 @@ def with_entry(bc: Bytecode, argnames: list[str], prologue: Callable[[object], l
 
 
 def make_continuation(
-    func: FunctionType, header: LoopHeader, live_locals: Sequence[str] | None = None
+    func: FunctionType,
+    header: LoopHeader,
+    live_locals: Sequence[str] | None = None,
+    kinds: tuple[str, ...] | None = None,
 ) -> FunctionType:
     """A function computing the rest of ``func``'s call from ``header``.
 
-    Parameters: ``header.locals`` then ``(start, stop, step)`` per iterator, outermost first.
-    ``live_locals``, when given, must equal ``header.locals`` (the analysis decides them)."""
+    Parameters: ``header.locals`` then, per iterator, outermost first, ``(start, stop, step)``
+    for a ``range`` one and ``(list, index)`` for a ``list`` one (``kinds``; default: all
+    ``range``).  ``live_locals``, when given, must equal ``header.locals`` (the analysis
+    decides them)."""
     if live_locals is not None and tuple(live_locals) != header.locals:
         raise OsrUnsupported(f"live locals at the header are {header.locals}, not {live_locals}")
-    code = continuation_code(func.__code__, header.key)
-    if header.iterators and func.__globals__.get("range", builtins.range) is not builtins.range:
+    kinds = kinds or ("range",) * header.iterators
+    code = continuation_code(func.__code__, header.key, kinds)
+    if "range" in kinds and func.__globals__.get("range", builtins.range) is not builtins.range:
         raise OsrUnsupported("'range' is rebound in the function's module")
     cont = FunctionType(code, func.__globals__, func.__name__, None, func.__closure__)
     cont.__qualname__ = func.__qualname__
@@ -597,7 +646,7 @@ def prepare_loop(
     ``signature_of``).  Raises ``Unsupported``/``OsrUnsupported`` like ``compile_function``."""
     from pyfast.compiler.api import prepare_function
 
-    cont = make_continuation(func, header)
+    cont = make_continuation(func, header, kinds=iterator_kinds(header, signature))
     return prepare_function(
         cont,
         signature,
@@ -611,9 +660,9 @@ def prepare_loop(
 
 def entry_args(header: LoopHeader, values: Sequence[object]) -> list[object] | None:
     """The compiled loop's arguments for the probe's ``values`` (locals, then iterator
-    objects), or ``None`` when an iterator is not a ``range`` iterator (the interpreter then
-    continues the loop).  The entry returns the rest of the call's result, or "miss" (the
-    interpreter continues the loop with its own untouched state)."""
+    objects), or ``None`` when an iterator is neither a ``range`` nor a live list iterator
+    (the interpreter then continues the loop).  The entry returns the rest of the call's
+    result, or "miss" (the interpreter continues the loop with its own untouched state)."""
     n = len(header.locals)
     args = list(values[:n])
     for it in values[n:]:
@@ -715,6 +764,7 @@ def _probe(
 
 __all__ = [
     "MODULE_LEVEL_REASON",
+    "LIST_STATE",
     "RANGE_STATE",
     "LoopHeader",
     "OsrUnsupported",
@@ -722,6 +772,7 @@ __all__ = [
     "continuation_code",
     "entry_args",
     "header_labels",
+    "iterator_kinds",
     "iterator_state",
     "loop_headers",
     "make_continuation",

@@ -363,7 +363,7 @@ class LoopProfile:
         header = next(h for h in osr.loop_headers(func.__code__) if h.key == self.header)
         signature = osr.signature_of(header, values)
         if signature is None:
-            self.no_osr(header.lineno, "not a range() loop")
+            self.no_osr(header.lineno, "not a loop over a range or a list of numbers")
             return None
         log(f"{self.owner.name} line {header.lineno}: compiling an OSR entry")
         try:

@@ -151,6 +151,40 @@ SCRIPTS: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
         {"estimate_pi": 1},
         {"estimate_pi": 1},
     ),
+    "osr_list_loops": (
+        """
+        def grow(xs):
+            out = 0
+            for x in xs:
+                if x < 5 and len(xs) < 3000:
+                    xs.append(x + 10)  # seen by the loop, natively too
+                out += x
+            return out, len(xs)
+        def nested(rows):
+            t = 0
+            for row in rows:
+                for v in row:
+                    t += v
+            return t
+        print(grow(list(range(2000))))
+        print(nested([[i, i + 1, i * 2] for i in range(5000)]))
+        """,
+        {"grow": 1, "nested": 1},
+        {"grow": 1, "nested": 1},
+    ),
+    "osr_list_loop_deoptimizes_on_a_surprise": (
+        """
+        def scale(xs, out):
+            for x in xs:
+                out.append(x * 2.0)  # an effect: a later surprise resumes here, exactly
+            return len(out)
+        out = []
+        data = [float(i) for i in range(3000)] + [4, 5.5]
+        print(scale(data, out), out[-3:])
+        """,
+        {"scale": 1},
+        {"scale": 1},
+    ),
     "osr_int_overflows_mid_loop": (
         """
         def grow(n):

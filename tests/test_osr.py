@@ -242,16 +242,17 @@ def instrumented(func, slot, headers=None):
 
 def switch_at(func, header, k):
     """A slot that enters the interpreted continuation at the k-th back edge of ``header``."""
-    cont = osr.make_continuation(func, header)
     seen = {"arrivals": 0, "switched": 0}
 
     def slot(*values):
         seen["arrivals"] += 1
-        if seen["arrivals"] != k:
+        signature = osr.signature_of(header, values)
+        if seen["arrivals"] != k or signature is None:
             return MISS
-        seen["switched"] += osr.signature_of(header, values) is not None
-        args = osr.entry_args(header, values)
-        return MISS if args is None else cont(*args)
+        seen["switched"] += 1
+        kinds = osr.iterator_kinds(header, signature)
+        cont = osr.make_continuation(func, header, kinds=kinds)
+        return cont(*osr.entry_args(header, values))
 
     return slot, seen
 
@@ -469,9 +470,19 @@ def test_iterator_state(r, consumed):
     assert list(range(*state)) == list(it)
 
 
-@pytest.mark.parametrize(
-    "it", [iter([1, 2]), iter((1,)), (x for x in range(3)), range(3), iter("ab"), 5]
-)
+def test_iterator_state_of_a_list_iterator():
+    xs = [1, 2, 3]
+    it = iter(xs)
+    assert osr.iterator_state(it) == (xs, 0) and osr.iterator_state(it)[0] is xs
+    next(it)
+    assert osr.iterator_state(it) == (xs, 1) and next(it) == 2  # not advanced
+    list(it)
+    assert osr.iterator_state(it) is None  # exhausted: no list left to go on with
+    assert osr.iterator_state(iter(["a", "b"])) is None  # strings: the compiler would refuse
+    assert osr.iterator_state(iter([])) is not None
+
+
+@pytest.mark.parametrize("it", [iter((1,)), (x for x in range(3)), range(3), iter("ab"), 5])
 def test_iterator_state_other_iterators(it):
     assert osr.iterator_state(it) is None
 
@@ -487,8 +498,8 @@ def test_continuation_matches_original(func, args, header, k):
     actual = copied(args)
     assert outcome(instrumented(func, slot, [header]), actual) == expected
     assert actual == reference  # side effects on arguments happened exactly once
-    over_ranges = header.iterators == 0 or func not in (over_list, star_args)
-    assert seen["switched"] == (over_ranges and seen["arrivals"] >= k)
+    enterable = header.iterators == 0 or func is not star_args  # a tuple iterator: no entry
+    assert seen["switched"] == (enterable and seen["arrivals"] >= k)
 
 
 def test_probe_that_always_misses_is_transparent():
@@ -505,16 +516,22 @@ def test_side_effects_happen_once():
     assert out == [i * 2 for i in range(10)] and seen["switched"] == 1
 
 
-def test_no_entry_args_for_a_list_iterator():
+def test_entry_args_of_list_and_tuple_iterators():
     header = osr.loop_headers(seed_sum.__code__)[0]
-    assert osr.entry_args(header, (0, iter([1, 2]))) is None
+    xs = [1, 2]
+    assert osr.entry_args(header, (0, iter(xs))) == [0, xs, 0]
+    assert osr.entry_args(header, (0, iter((1, 2)))) is None
 
 
 def test_signature_of():
     header = osr.loop_headers(nested.__code__)[1]
     values = (3, iter(range(5)), iter(range(2)))
     assert osr.signature_of(header, values) == (int, int, int, int, int, int, int)
-    assert osr.signature_of(header, (3.0, iter([1]), iter(range(2)))) is None
+    assert osr.iterator_kinds(header, osr.signature_of(header, values)) == ("range", "range")
+    mixed = osr.signature_of(header, (3.0, iter([1]), iter(range(2))))
+    assert mixed == (float, list, int, int, int, int)
+    assert osr.iterator_kinds(header, mixed) == ("list", "range")
+    assert osr.signature_of(header, (3, iter((1,)), iter(range(2)))) is None
 
 
 def test_continuation_is_cached_and_keeps_identity():
