@@ -315,8 +315,10 @@ def prepare_function(
     deopt: Callable[[str], None] | None = None,
     sample: tuple | None = None,
     on_bail: Callable[[], object] | None = None,
+    from_probe: bool = False,
 ) -> PreparedFunction:
-    """The front half of ``compile_function``; raises ``Unsupported`` the same way."""
+    """The front half of ``compile_function``; raises ``Unsupported`` the same way;
+    ``from_probe``: see ``pipeline.prepare``."""
     if not _arguments_ok(signature, sample):
         names = ", ".join(t.__name__ for t in signature)
         raise Unsupported(
@@ -336,6 +338,7 @@ def prepare_function(
         deopt=deopt,
         sample=sample,
         on_bail=on_bail,
+        from_probe=from_probe,
     )
 
 

@@ -864,9 +864,10 @@ def lower_unit(
     unit: Unit,
     main: ir.FunctionIR,
     listener: Callable[[str], None] | None = None,
+    caller_globals: dict | None = None,
 ) -> EntrySpec:
     """Fill ``module`` with the unit's functions, the ABI body of ``main`` and its entry;
-    ``listener(reason)`` hears every deoptimization."""
+    ``listener(reason)`` hears every deoptimization; ``caller_globals``: see ``add_entry``."""
     deopt.mark_effects(unit)
     for fir in unit.functions.values():
         local_lists.rewrite(fir)
@@ -888,7 +889,8 @@ def lower_unit(
     pair = b.call(impls[main], [obj_out, _I32(0), *rest])
     b.store(b.extract_value(pair, 1), out)
     b.ret(b.extract_value(pair, 0))
-    spec = add_entry(module, body, params, main.return_type, unit.guards, f"{main.symbol}.entry")
+    name = f"{main.symbol}.entry"
+    spec = add_entry(module, body, params, main.return_type, unit.guards, name, caller_globals)
     spec.slots.update(resumes.slots)
     return spec
 

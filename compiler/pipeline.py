@@ -124,10 +124,13 @@ def prepare(
     deopt: Callable[[str], None] | None = None,
     sample: tuple | None = None,
     on_bail: Callable[[], object] | None = None,
+    from_probe: bool = False,
 ) -> PreparedFunction:
     """Run the front end (decode, build, infer, lower to LLVM IR text) for ``func``;
     ``deopt(reason)`` hears the deoptimizations of the compiled code; ``sample`` (arguments
-    of one call of ``signature``) gives its lists' speculated item types."""
+    of one call of ``signature``) gives its lists' speculated item types; ``from_probe``: the
+    entry is called by the probe of a function with ``func``'s code, and checks that the
+    function's globals are ``func``'s (``entry.add_entry``'s ``caller_globals``)."""
     from llvmlite import ir as ll
     from pyfast.compiler import build, lower
     from pyfast.compiler.types import FROM_PY, of_value
@@ -144,7 +147,8 @@ def prepare(
         others = code_of or (lambda g: g.__code__)
         unit, fir = build.build_unit(func, types, lambda g: original if g is func else others(g))
         module = ll.Module(name=fir.symbol)
-        spec = lower.lower_unit(module, unit, fir, deopt)
+        caller_globals = func.__globals__ if from_probe else None
+        spec = lower.lower_unit(module, unit, fir, deopt, caller_globals)
         llvm_ir = str(module)
     finally:
         if collecting:

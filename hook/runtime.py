@@ -402,8 +402,11 @@ class LoopProfile:
         finally:
             self.owner.compile_ms += (time.perf_counter() - start) * 1000
         log(f"OSR entry for {self.owner.name} line {header.lineno} ready{_origin(compiled)}")
+        namespace = self.owner.func.__globals__
 
         def enter(*values: object) -> object:
+            if sys._getframe(1).f_globals is not namespace:
+                return MISS  # another function with this code: its own globals, not these
             try:
                 args = osr.entry_args(header, values)
             except Exception as exc:  # noqa: BLE001 - the interpreter continues the loop
@@ -574,6 +577,7 @@ class FunctionProfile:
                 deopt=self.on_deopt,
                 sample=tuple(sample),
                 on_bail=self.on_bail,
+                from_probe=True,
             )
             cached = prepared.load_backend(machine_code_cache())
         except api.Unsupported as exc:

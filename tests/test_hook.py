@@ -55,7 +55,9 @@ class FakeCompiler:
         deopt=None,
         sample=None,
         on_bail=None,
+        from_probe=False,
     ):
+        assert from_probe  # the hook's entries check the running frame's globals
         code = func.__code__
         assert instrument.SLOTS not in code.co_names, "the compiler must get the original code"
         name = code.co_name

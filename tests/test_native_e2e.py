@@ -185,6 +185,27 @@ SCRIPTS: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
         {"scale": 1},
         {"scale": 1},
     ),
+    "shared_code_other_globals": (
+        """
+        import builtins
+        import types
+        K = 1
+        def g(x):
+            return x + K
+        def total(n):
+            s = 0
+            for i in range(n):
+                s += K
+            return s
+        print(g(1), total(5000))
+        ns = {"K": 100, "__builtins__": builtins}
+        h = types.FunctionType(g.__code__, ns)  # g's code and slot, other globals
+        other = types.FunctionType(total.__code__, ns)
+        print(h(1), other(5000), g(2), total(10))
+        """,
+        {"g": 1, "total": 1},
+        {"total": 1},
+    ),
     "osr_int_overflows_mid_loop": (
         """
         def grow(n):

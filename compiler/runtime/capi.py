@@ -42,6 +42,7 @@ CAPI: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyErr_Occurred": ("ptr", ()),
     "PyErr_Clear": ("void", ()),
     "PyErr_CheckSignals": ("i32", ()),
+    "PyEval_GetGlobals": ("ptr", ()),
     "PyObject_Vectorcall": ("ptr", ("ptr", "ptr", "i64", "ptr")),
     "PyObject_Call": ("ptr", ("ptr", "ptr", "ptr")),
     "PyObject_CallOneArg": ("ptr", ("ptr", "ptr")),

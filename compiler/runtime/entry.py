@@ -199,13 +199,20 @@ def add_entry(
     result: Type,
     guards: Sequence[Guard],
     name: str,
+    caller_globals: dict | None = None,
 ) -> EntrySpec:
-    """Add the METH_FASTCALL thunk ``name`` that guards, unboxes, calls ``body`` and boxes."""
+    """Add the METH_FASTCALL thunk ``name`` that guards, unboxes, calls ``body`` and boxes.
+    With ``caller_globals``, the thunk also falls back unless the running Python frame (the
+    probe's: its function's) has those globals: functions that share one code object (and
+    so one slot) but not their globals must not run each other's native code."""
     t = _Thunk(module, name)
     b = t.b
     out = b.alloca(llvm_type(result), name="out")
     obj_out = b.alloca(_PTR, name="obj_out")
     overflow = b.alloca(_I32, name="overflow")
+    if caller_globals is not None:
+        running = t.api("PyEval_GetGlobals")
+        t.check(b.icmp_unsigned("==", running, t.slot(caller_globals)), "caller_globals")
     t.check(b.icmp_signed("==", t.nargs, _I64(len(params))), "nargs")
     values = []
     for i, param in enumerate(params):
