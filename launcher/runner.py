@@ -224,7 +224,9 @@ def _user_traceback(tb: types.TracebackType | None, *, cut: bool) -> types.Trace
     result = None
     for entry in reversed(entries):
         if not _entered_native(entry.tb_frame, result and result.tb_frame):
-            result = types.TracebackType(result, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+            # -1: no line number (tb_lineno None); the new entry then finds none either
+            lineno = -1 if entry.tb_lineno is None else entry.tb_lineno
+            result = types.TracebackType(result, entry.tb_frame, entry.tb_lasti, lineno)
     return result
 
 

@@ -337,3 +337,12 @@ def test_no_traceback_frames_from_pyfast(tmp_path, spawn) -> None:
     result = spawn([sys.executable, "-m", "pyfast", "--threshold", "1", "main.py"], tmp_path)
     assert "pyfast" not in result.stderr and "runpy" not in result.stderr
     assert result.stderr.count('File "') == 4
+
+
+def test_traceback_entry_without_a_line_number(tmp_path, spawn) -> None:
+    source = 'c = compile("1/0", "<x>", "exec")\nexec(c.replace(co_linetable=b""))\n'
+    (tmp_path / "main.py").write_text(source)
+    expected = spawn([sys.executable, "main.py"], tmp_path)
+    got = spawn([sys.executable, "-m", "pyfast", "main.py"], tmp_path)
+    assert (got.returncode, got.stderr) == (expected.returncode, expected.stderr)
+    assert got.stderr.endswith("ZeroDivisionError: division by zero\n")
