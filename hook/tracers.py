@@ -41,6 +41,14 @@ def _wrap(owner: object, name: str) -> None:
         return
 
     def wrapper(*args: object, **kwargs: object) -> object:
+        if name in _SYS_NAMES and args and args[0] is not None:
+            # Installing: pyfast's bookkeeping runs first, so the new tracer never sees it.
+            _changed(name, args, installing=True)
+            try:
+                return original(*args, **kwargs)
+            except BaseException:
+                _changed(name, args)
+                raise
         result = original(*args, **kwargs)
         _changed(name, args)
         return result
@@ -53,14 +61,16 @@ def _wrap(owner: object, name: str) -> None:
     setattr(owner, name, wrapper)
 
 
-def _changed(name: str, args: tuple) -> None:
+def _changed(name: str, args: tuple, installing: bool = False) -> None:
+    """Update the guard after ``name(*args)`` -- or, ``installing`` a tracer or profiler,
+    just before it."""
     global _all_threads
     try:
         if name.endswith("allthreads"):
             _all_threads = args[0] is not None if args else False
         elif name in ("settrace", "setprofile"):
             ident = _thread_ident()
-            if sys.gettrace() is None and sys.getprofile() is None:
+            if not installing and sys.gettrace() is None and sys.getprofile() is None:
                 _threads_tracing.discard(ident)
             else:
                 _threads_tracing.add(ident)

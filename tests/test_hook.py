@@ -994,3 +994,39 @@ def test_uninstalled_hook_keeps_instrumented_code_working(env):
 
     assert not isinstance(after.__spec__.loader, finder.Loader)
     assert isinstance(types.ModuleType, type)
+
+
+PDB_FIRST_STOP = """
+import pdb
+def f():
+    pdb.set_trace()
+    x = 1
+    return x
+print(f())
+"""
+
+TRACER_INSTALLED = """
+import sys
+seen = []
+def tracer(frame, event, arg):
+    seen.append((event, frame.f_code.co_filename == __file__))
+    return tracer
+def g():
+    return 1
+sys.settrace(tracer)
+g()
+sys.settrace(None)
+print(seen[:3])
+"""
+
+
+@pytest.mark.parametrize("source", [PDB_FIRST_STOP, TRACER_INSTALLED], ids=["pdb", "settrace"])
+def test_a_new_tracer_does_not_see_pyfast_s_bookkeeping(source, spawn, tmp_path):
+    """The guard's bookkeeping runs before a tracer is installed: pdb's first stop is the
+    user's next line, and a tracer's first events are the program's (as under python)."""
+    (tmp_path / "main.py").write_text(source)
+    expected = spawn([sys.executable, "main.py"], tmp_path, input="c\n")
+    got = spawn(
+        [sys.executable, "-m", "pyfast", "--threshold", "1", "main.py"], tmp_path, input="c\n"
+    )
+    assert (got.stdout, got.returncode) == (expected.stdout, expected.returncode)
