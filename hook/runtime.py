@@ -182,21 +182,18 @@ class ModuleRecord:
         slots = self.result.slots
         owner = slots[k][4]  # SlotSpec.owner: the function's own index for a function
         profile = FunctionProfile(self, self.result.spec(owner), self.base + owner)
-        profile.calls = _counts[profile.slot]
         self.profiles[owner] = profile
         functions.append(profile)
         set_slot(profile.slot, profile.on_call)
         j = owner + 1
         while j < len(slots) and slots[j][0] == "loop" and slots[j][4] == owner:
             loop = LoopProfile(profile, self.base + j, slots[j][5])
-            loop.iterations = _counts[loop.slot]
             self.profiles[j] = loop
             set_slot(loop.slot, loop.on_iteration)
             j += 1
         if k not in self.profiles:  # not laid out as ``instrument`` does: a loop stands alone
             spec = self.result.spec(k)
             loop = LoopProfile(profile, self.base + k, spec.header)
-            loop.iterations = _counts[loop.slot]
             self.profiles[k] = loop
             set_slot(loop.slot, loop.on_iteration)
         return self.profiles[k]
@@ -315,7 +312,7 @@ class LoopProfile:
         self.owner = owner
         self.slot = slot
         self.header = header
-        self.iterations = 0
+        self.iterations = _counts[slot]  # counted before the profile existed
         self.osr_entries = 0
         self.bails = 0
         self.ready = False  # an OSR entry is in the slot
@@ -474,7 +471,7 @@ class FunctionProfile:
         self.module = module
         self.spec = spec
         self.slot = slot
-        self.calls = 0
+        self.calls = _counts[slot]  # counted before the profile existed
         self.loop_hot = False  # a loop passed the threshold: compile at the next call
         self.sigs: dict[tuple[type, ...], int] = {}
         # Made at import for every function called then: what most never need is shared and
