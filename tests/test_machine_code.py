@@ -215,6 +215,16 @@ def test_the_cache_keeps_its_most_recently_used_objects(tmp_path, monkeypatch) -
     codecache.trim(str(tmp_path / "missing"))  # no folder: nothing to do, no error
 
 
+def test_a_cache_that_cannot_be_touched_still_hits(tmp_path, monkeypatch) -> None:
+    codecache.write(str(tmp_path), "k", b"object")
+
+    def refuse(*args: object) -> None:
+        raise PermissionError("read-only folder")
+
+    monkeypatch.setattr(os, "utime", refuse)
+    assert codecache.read(str(tmp_path), "k") == b"object"
+
+
 def test_an_unwritable_cache_is_ignored(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -95,7 +95,6 @@ def read(folder: str, key: str) -> bytes | None:
     try:
         with open(path, "rb") as file:
             data = file.read()
-        os.utime(path)  # its last use, for ``trim``
     except OSError:
         return None
     head = len(MAGIC) + _DIGEST
@@ -104,6 +103,10 @@ def read(folder: str, key: str) -> bytes | None:
         or blake2b(data[head:], digest_size=_DIGEST).digest() != data[len(MAGIC) : head]
     ):
         return None
+    try:
+        os.utime(path)  # its last use, for ``trim``
+    except OSError:
+        pass  # a folder this process may read but not write: still a hit
     return data[head:]
 
 
