@@ -19,6 +19,9 @@ Contract
     ``sample``, when given, is the argument tuple of one call with that signature: the item
     types of its lists become the compiled code's speculation (checked at every read).
     ``on_bail()``, when given, is called each time native code bails (returns ``miss``).
+    ``on_tracer()`` (``prepare_function`` only), when given, is called when the entry finds a
+    tracer or profiler set on its thread; the entry then returns ``miss`` without running
+    native code, whatever set it (``sys.settrace`` or the C API: coverage's C tracer).
     Raises ``Unsupported`` when the function cannot be compiled for this signature; any other
     exception is a compiler failure that the hook reports as ``failed``.
 
@@ -316,6 +319,7 @@ def prepare_function(
     sample: tuple | None = None,
     on_bail: Callable[[], object] | None = None,
     from_probe: bool = False,
+    on_tracer: Callable[[], object] | None = None,
 ) -> PreparedFunction:
     """The front half of ``compile_function``; raises ``Unsupported`` the same way;
     ``from_probe``: see ``pipeline.prepare``."""
@@ -339,6 +343,7 @@ def prepare_function(
         sample=sample,
         on_bail=on_bail,
         from_probe=from_probe,
+        on_tracer=on_tracer,
     )
 
 

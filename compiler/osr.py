@@ -638,6 +638,7 @@ def prepare_loop(
     deopt: Callable[[str], None] | None = None,
     sample: tuple | None = None,
     code_of: Callable[[FunctionType], CodeType] | None = None,
+    on_tracer: Callable[[], object] | None = None,
 ):
     """The front half of native code for ``func``'s continuation at ``header`` (a
     ``PreparedFunction``; ``finish()`` gives the ``CompiledFunction``).
@@ -655,6 +656,7 @@ def prepare_loop(
         deopt=deopt,
         sample=sample,
         code_of=code_of,
+        on_tracer=on_tracer,
     )
 
 

@@ -67,6 +67,7 @@ class PreparedFunction:
     fallback: Callable[..., object]
     miss: object
     on_bail: Callable[[], object] | None
+    on_tracer: Callable[[], object] | None
     ir_text: str
     functions: tuple[str, ...]
     front_ms: float
@@ -100,6 +101,7 @@ class PreparedFunction:
             miss=self.miss,
             qualname=self.qualname,
             on_bail=self.on_bail,
+            on_tracer=self.on_tracer,
         )
         return CompiledFunction(
             entry=native,
@@ -125,6 +127,7 @@ def prepare(
     sample: tuple | None = None,
     on_bail: Callable[[], object] | None = None,
     from_probe: bool = False,
+    on_tracer: Callable[[], object] | None = None,
 ) -> PreparedFunction:
     """Run the front end (decode, build, infer, lower to LLVM IR text) for ``func``;
     ``deopt(reason)`` hears the deoptimizations of the compiled code; ``sample`` (arguments
@@ -161,6 +164,7 @@ def prepare(
         fallback=fallback,
         miss=miss,
         on_bail=on_bail,
+        on_tracer=on_tracer,
         ir_text=lower.format_unit(unit),
         functions=tuple(f.name for f in unit.functions.values()),
         front_ms=(time.perf_counter() - start) * 1000,

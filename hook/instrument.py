@@ -282,7 +282,9 @@ def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
     resume = next(
         i for i, item in enumerate(items) if isinstance(item, Instr) and item.name == "RESUME"
     )
-    loc = items[resume].location
+    # The dispatch has no line: a tracer set through the C API, which finds the slots full,
+    # sees the same line events as under python.
+    nowhere = InstrLocation(None, None, None, None)
     own = len(slots)
     slots.append(SlotSpec("function", code.co_qualname, code.co_firstlineno, index, own, -1))
 
@@ -309,27 +311,27 @@ def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
 
     cells = set(code.co_cellvars)
     args = [
-        Instr("LOAD_DEREF", CellVar(name), location=loc)
+        Instr("LOAD_DEREF", CellVar(name), location=nowhere)
         if name in cells
-        else Instr("LOAD_FAST", name, location=loc)
+        else Instr("LOAD_FAST", name, location=nowhere)
         for name in parameters(code)
     ]
     key = f"{PLACEHOLDER}{own}"
     body, dispatch, skip = Label(), Label(), Label()
     tail = [
         dispatch,
-        *load_slot(key, loc),
-        Instr("COPY", 1, location=loc),
-        Instr(OPS.jump_forward_if_none, skip, location=loc),
-        *call(args, loc),
-        Instr("COPY", 1, location=loc),
-        Instr("LOAD_GLOBAL", (False, MISS), location=loc),
-        Instr("IS_OP", 0, location=loc),
-        Instr(OPS.jump_forward_if_true, skip, location=loc),
-        Instr("RETURN_VALUE", location=loc),
+        *load_slot(key, nowhere),
+        Instr("COPY", 1, location=nowhere),
+        Instr(OPS.jump_forward_if_none, skip, location=nowhere),
+        *call(args, nowhere),
+        Instr("COPY", 1, location=nowhere),
+        Instr("LOAD_GLOBAL", (False, MISS), location=nowhere),
+        Instr("IS_OP", 0, location=nowhere),
+        Instr(OPS.jump_forward_if_true, skip, location=nowhere),
+        Instr("RETURN_VALUE", location=nowhere),
         skip,
-        Instr("POP_TOP", location=loc),
-        Instr("JUMP_BACKWARD", body, location=loc),
+        Instr("POP_TOP", location=nowhere),
+        Instr("JUMP_BACKWARD", body, location=nowhere),
     ]
 
     headers = _loop_headers(items)
@@ -338,7 +340,7 @@ def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
     for i, item in enumerate(items):
         out.append(item)
         if i == resume:
-            out.extend(check(key, dispatch, InstrLocation(None, None, None, None)))
+            out.extend(check(key, dispatch, nowhere))
             out.append(body)
         elif isinstance(item, Label) and item in headers:
             where = next(x.location for x in items[i:] if isinstance(x, Instr))

@@ -74,6 +74,7 @@ modules: list[ModuleRecord] = []
 _owners: list[ModuleRecord] = []  # the module of each slot
 _counts = bytearray()  # per slot: its probe's uses before the profile existed (< EARLY)
 _suspended = False
+threads_tracing: set[int] = set()  # the threads a tracer or profiler may be set on
 _worker = None
 
 
@@ -117,6 +118,15 @@ def set_slot(index: int, value: object) -> None:
     desired[index] = value
     if not _suspended:
         live[index] = value
+
+
+def tracer_found() -> None:
+    """Native code found a tracer or profiler set on its thread through the C API, which
+    ``tracers`` cannot see being set (coverage's C tracer, cProfile on 3.11): the slots go
+    empty as for any tracer, until a ``sys.settrace``/``sys.setprofile`` call of that thread
+    finds none set."""
+    threads_tracing.add(_thread.get_ident())
+    suspend(True)
 
 
 def suspend(active: bool) -> None:
@@ -373,6 +383,7 @@ class LoopProfile:
                 deopt=self.owner.on_deopt,
                 sample=osr.entry_args(header, values),
                 code_of=original_code,
+                on_tracer=tracer_found,
             )
             cached = prepared.load_backend(machine_code_cache())
         except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported or a compiler bug
@@ -404,6 +415,9 @@ class LoopProfile:
         def enter(*values: object) -> object:
             if sys._getframe(1).f_globals is not namespace:
                 return MISS  # another function with this code: its own globals, not these
+            if sys.gettrace() is not None or sys.getprofile() is not None:
+                tracer_found()  # set through the C API: the native entry would miss too
+                return MISS
             try:
                 args = osr.entry_args(header, values)
             except Exception as exc:  # noqa: BLE001 - the interpreter continues the loop
@@ -575,6 +589,7 @@ class FunctionProfile:
                 sample=tuple(sample),
                 on_bail=self.on_bail,
                 from_probe=True,
+                on_tracer=tracer_found,
             )
             cached = prepared.load_backend(machine_code_cache())
         except api.Unsupported as exc:

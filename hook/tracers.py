@@ -5,6 +5,8 @@ In: calls to ``sys.settrace``, ``sys.setprofile``, their all-threads variants (3
 wraps.  Out: ``runtime.suspend(active)`` whenever the answer to "is any tracer, profiler or
 monitoring tool active?" changes.  Debuggers and coverage see every call and line as under
 python because the probes then find ``None`` and fall through to the original bytecode.
+A tracer set through the C API goes around these wrappers: native entries find it in the
+thread state and call ``runtime.tracer_found``, which empties the slots the same way.
 """
 
 from __future__ import annotations
@@ -20,12 +22,11 @@ if TYPE_CHECKING:
 _SYS_NAMES = ("settrace", "setprofile", "_settraceallthreads", "_setprofileallthreads")
 _MONITORING_NAMES = ("use_tool_id", "free_tool_id", "clear_tool_id")
 _originals: list[tuple[object, str, Callable]] = []
-_threads_tracing: set[int] = set()
 _all_threads = False
 
 
 def active() -> bool:
-    if _threads_tracing or _all_threads:
+    if runtime.threads_tracing or _all_threads:
         return True
     if sys.gettrace() is not None or sys.getprofile() is not None:
         return True
@@ -71,9 +72,9 @@ def _changed(name: str, args: tuple, installing: bool = False) -> None:
         elif name in ("settrace", "setprofile"):
             ident = _thread_ident()
             if not installing and sys.gettrace() is None and sys.getprofile() is None:
-                _threads_tracing.discard(ident)
+                runtime.threads_tracing.discard(ident)
             else:
-                _threads_tracing.add(ident)
+                runtime.threads_tracing.add(ident)
         runtime.suspend(active())
     except Exception as exc:  # noqa: BLE001
         runtime.log(f"tracer guard error: {exc!r}")
@@ -95,7 +96,7 @@ def install() -> None:
         for name in _MONITORING_NAMES:
             _wrap(monitoring, name)
     if sys.gettrace() is not None or sys.getprofile() is not None:
-        _threads_tracing.add(_thread_ident())
+        runtime.threads_tracing.add(_thread_ident())
     runtime.suspend(active())
 
 
@@ -103,5 +104,5 @@ def uninstall() -> None:
     while _originals:
         owner, name, original = _originals.pop()
         setattr(owner, name, original)
-    _threads_tracing.clear()
+    runtime.threads_tracing.clear()
     runtime.suspend(False)

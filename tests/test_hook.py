@@ -56,6 +56,7 @@ class FakeCompiler:
         sample=None,
         on_bail=None,
         from_probe=False,
+        on_tracer=None,
     ):
         assert from_probe  # the hook's entries check the running frame's globals
         code = func.__code__

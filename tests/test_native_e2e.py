@@ -283,6 +283,59 @@ def test_module_level_loop_is_reported_unsupported(tmp_path, spawn):
     assert rec["status"] == "unsupported" and "module level" in rec["reason"]
 
 
+C_API_TRACER = """
+import collections, ctypes, sys
+def f(n):
+    s = 0
+    for i in range(n):
+        s += i * i
+    return s
+def g(n):
+    t = 0.0
+    for i in range(n):
+        t += i / 2
+    return t
+for _ in range(20):
+    f(10)
+g(1000)
+TRACEFUNC = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.py_object, ctypes.py_object, ctypes.c_int, ctypes.c_void_p
+)
+events = collections.Counter()
+def trace(obj, frame, what, arg):
+    if frame.f_code.co_name in ("f", "g"):
+        events[frame.f_code.co_name, what, frame.f_lineno] += 1
+    return 0
+trace_c = TRACEFUNC(trace)
+set_trace = ctypes.pythonapi.PyEval_SetTrace
+set_trace.argtypes = (TRACEFUNC, ctypes.py_object)
+set_trace(trace_c, None)
+results = [f(5) for _ in range(30)], g(100)
+set_trace(ctypes.cast(None, TRACEFUNC), None)
+print(results)
+print(sorted(events.items()))
+"""
+
+
+def test_tracer_set_through_the_c_api_sees_every_call_and_line(tmp_path, spawn):
+    """A tracer set with ``PyEval_SetTrace`` (as coverage's C tracer is) goes around the
+    Python-level guard: the native entries find it in the thread state, native code is not
+    entered while it is set, and it sees python's calls and line events exactly."""
+    (tmp_path / "main.py").write_text(_dedent(C_API_TRACER))
+    expected = spawn([sys.executable, "main.py"], tmp_path)
+    report = tmp_path / "report.json"
+    got = spawn(
+        [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
+        + ["main.py"],
+        tmp_path,
+    )
+    assert (got.stdout, got.returncode) == (expected.stdout, expected.returncode)
+    assert "('f', 0, 2)" in got.stdout  # 30 calls seen
+    records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
+    assert records["f"]["native_calls"] == 20  # the calls before the tracer, none under it
+    assert records["g"]["native_calls"] == 1  # its OSR entry before the tracer
+
+
 SPIN = """
 def spin(n):
     s = 0.0

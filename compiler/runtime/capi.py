@@ -11,6 +11,7 @@ Each table row is the C signature written with LLVM types: ``ptr`` for any point
 from __future__ import annotations
 
 import ctypes
+import functools
 
 from llvmlite import ir
 
@@ -43,6 +44,8 @@ CAPI: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyErr_Clear": ("void", ()),
     "PyErr_CheckSignals": ("i32", ()),
     "PyEval_GetGlobals": ("ptr", ()),
+    "PyThreadState_Get": ("ptr", ()),
+    "PyInterpreterState_Get": ("ptr", ()),
     "PyObject_Vectorcall": ("ptr", ("ptr", "ptr", "i64", "ptr")),
     "PyObject_Call": ("ptr", ("ptr", "ptr", "ptr")),
     "PyObject_CallOneArg": ("ptr", ("ptr", "ptr")),
@@ -141,6 +144,46 @@ def data(module: ir.Module, name: str) -> ir.GlobalVariable:
     var.linkage = "external"
     var.type = _TYPES["ptr"]  # llvmlite types a global as ``i8*``; LLVM sees an opaque ``ptr``
     return var
+
+
+#: (major, minor) -> offsetof(PyThreadState, c_profilefunc) on 64-bit builds; ``c_tracefunc``,
+#: ``c_profileobj`` and ``c_traceobj`` follow it, 8 bytes apart.  Non-NULL functions mean a
+#: profiler or tracer is set on that thread, however it was set (``sys.setprofile`` or
+#: ``PyEval_SetProfile``: coverage's C tracer, cProfile on 3.11).
+_TRACE_FIELDS: dict[tuple[int, int], int] = {(3, 11): 64, (3, 12): 64, (3, 13): 80}
+_INTERP = 16  # offsetof(PyThreadState, interp)
+
+
+class UnknownLayout(Exception):
+    """This interpreter's ``PyThreadState`` is not the one ``_TRACE_FIELDS`` describes."""
+
+
+@functools.cache
+def trace_fields() -> int:
+    """The offset of the thread state's ``c_profilefunc`` (``c_tracefunc`` is 8 bytes on),
+    checked against this process: the ``interp`` field and the profile and trace objects of
+    the calling thread must read as the C API and ``sys`` say.  Raises ``UnknownLayout``."""
+    import sys
+
+    offset = _TRACE_FIELDS.get(sys.version_info[:2])
+    if offset is None or ctypes.sizeof(ctypes.c_void_p) != 8:
+        raise UnknownLayout(f"no thread-state layout for {sys.version_info[:2]}")
+    api = ctypes.pythonapi
+    api.PyThreadState_Get.restype = ctypes.c_void_p
+    api.PyInterpreterState_Get.restype = ctypes.c_void_p
+    state = api.PyThreadState_Get()
+
+    def field(at: int) -> int:
+        return ctypes.c_void_p.from_address(state + at).value or 0
+
+    expected = {
+        _INTERP: api.PyInterpreterState_Get(),
+        offset + 16: id(sys.getprofile()) if sys.getprofile() is not None else 0,
+        offset + 24: id(sys.gettrace()) if sys.gettrace() is not None else 0,
+    }
+    if any(field(at) != value for at, value in expected.items()):
+        raise UnknownLayout("the thread state does not read as expected")
+    return offset
 
 
 def _libm() -> ctypes.CDLL:

@@ -9,9 +9,12 @@ Out: ``add_entry`` adds the thunk ``PyObject *name(PyObject *self, PyObject *con
 Py_ssize_t nargs)`` to the module; after ``jit.compile_module``, ``make_builtin`` turns it into a
 real builtin function plus a counters callable.
 
-The thunk returns ``fallback(*args)`` when nargs, an argument's exact type (an int must also
-fit in 64 bits) or a guard does not match; ``miss`` when the body bails; NULL (the exception
-propagates) on status 2; the object at ``obj_out`` on status 3; else the boxed result.
+The thunk returns ``miss`` while a tracer or profiler is set on the running thread (read in
+the thread state, so one set through the C API counts too: debuggers, coverage and profilers
+see every call as under python); ``fallback(*args)`` when nargs, an argument's exact type (an
+int must also fit in 64 bits) or a guard does not match; ``miss`` when the body bails; NULL
+(the exception propagates) on status 2; the object at ``obj_out`` on status 3; else the boxed
+result.
 On a bail it first calls the ``on_bail`` callback, if one was given (the hook counts them).
 The Python objects it uses live in pinned slots (``objects``); the builtin's ``__self__`` is a
 small holder that keeps them, the library (engine and machine code) and the PyMethodDef alive.
@@ -54,6 +57,7 @@ _PTR = ir.PointerType()
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 _I1 = ir.IntType(1)
+_I8 = ir.IntType(8)
 _METH_FASTCALL = 0x0080
 
 
@@ -93,6 +97,7 @@ class _Role:
 _FALLBACK = _Role("fallback")
 _MISS = _Role("miss")
 _ON_BAIL = _Role("on bail")
+_ON_TRACER = _Role("on tracer")
 
 
 @records.node
@@ -164,6 +169,18 @@ class _Thunk:
         self.slots[symbol] = obj
         return self.b.load(objects.slot(self.module, symbol), typ=_PTR)
 
+    def tracing(self) -> ir.Value:
+        """True when a tracer or profiler is set on the running thread, by any means."""
+        state = self.api("PyThreadState_Get")
+        at = capi.trace_fields()
+        funcs = [
+            self.b.ptrtoint(
+                self.b.load(self.b.gep(state, [_I64(at + k)], source_etype=_I8), typ=_PTR), _I64
+            )
+            for k in (0, 8)
+        ]
+        return self.b.icmp_unsigned("!=", self.b.or_(*funcs), _I64(0))
+
     def check(self, cond: ir.Value, label: str) -> None:
         """Continue in a new block when ``cond``, else go to the fallback."""
         ok = self.fn.append_basic_block(label)
@@ -210,6 +227,8 @@ def add_entry(
     out = b.alloca(llvm_type(result), name="out")
     obj_out = b.alloca(_PTR, name="obj_out")
     overflow = b.alloca(_I32, name="overflow")
+    with b.if_then(t.tracing(), likely=False):
+        b.ret(b.call(_declare(module, MISSED, _MISSED_TYPE), [t.slot(_ON_TRACER), t.slot(_MISS)]))
     if caller_globals is not None:
         running = t.api("PyEval_GetGlobals")
         t.check(b.icmp_unsigned("==", running, t.slot(caller_globals)), "caller_globals")
@@ -289,9 +308,10 @@ def define_lookup(module: ir.Module) -> None:
 
 def define_missed(module: ir.Module) -> None:
     """Define ``PyObject *pyfast.missed(on_bail, miss)`` in ``module``, one function for
-    the whole process: what a thunk returns when its body bailed -- a new reference to
-    ``miss``, after calling ``on_bail()`` unless it is NULL (its result and any exception
-    dropped).  Unoptimised (``optnone``), as it runs only on a bail."""
+    the whole process: what a thunk returns when its body bailed, or when a tracer kept it
+    from running the body -- a new reference to ``miss``, after calling ``on_bail()`` unless
+    it is NULL (its result and any exception dropped).  Unoptimised (``optnone``), as it runs
+    only on a bail."""
     b = _define(module, MISSED, _MISSED_TYPE)
     b.function.attributes.add("noinline")
     b.function.attributes.add("optnone")
@@ -354,11 +374,13 @@ def make_builtin(
     qualname: str,
     module: str | None = None,
     on_bail: Callable[[], object] | None = None,
+    on_tracer: Callable[[], object] | None = None,
 ) -> tuple[Callable[..., object], Callable[[], dict[str, int]]]:
     """The compiled thunk as a real builtin, and a callable reading its counters.
     ``on_bail()``, when given, is called each time the body bails (before ``miss`` is
-    returned); its exceptions are dropped."""
-    roles = {_FALLBACK: fallback, _MISS: miss, _ON_BAIL: on_bail}
+    returned); ``on_tracer()`` likewise each time a tracer or profiler keeps the thunk from
+    running the body."""
+    roles = {_FALLBACK: fallback, _MISS: miss, _ON_BAIL: on_bail, _ON_TRACER: on_tracer}
     pinned = {
         symbol: roles[obj] if isinstance(obj, _Role) else obj
         for symbol, obj in spec.slots.items()
