@@ -97,6 +97,16 @@ def _check(value: object, where: str) -> None:
             _check(item, where)
 
 
+def check_resumable(state: ir.FrameState) -> None:
+    """Raise ``Unsupported`` when the interpreter cannot be given the frame ``state``."""
+    if state.site == INLINED:
+        raise Unsupported("a bail inside a comprehension (3.11) after an effect")
+    for name, value in state.locals:
+        _check(value, f"local {name!r}")
+    for value in state.stack:
+        _check(value, "the value stack")
+
+
 class ResumeCode:
     """The resume code of one compiled function, like a jump table into its bytecode: one code
     object per function, whatever the number of bail sites.  Its parameters are a marker (which
@@ -121,12 +131,7 @@ class ResumeCode:
     def point(self, state: ir.FrameState, reason: str) -> ResumePoint:
         """The ``ResumePoint`` of a bail at ``state``; ``Unsupported`` when the frame holds
         something the interpreter cannot be given."""
-        if state.site == INLINED:
-            raise Unsupported("a bail inside a comprehension (3.11) after an effect")
-        for name, value in state.locals:
-            _check(value, f"local {name!r}")
-        for value in state.stack:
-            _check(value, "the value stack")
+        check_resumable(state)
         names = tuple(name for name, _ in state.locals)
         nulls = tuple(value is build.NULL for value in state.stack)
         key = (state.site, state.name, names, nulls)

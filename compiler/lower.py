@@ -14,8 +14,14 @@ Out: the module filled with
 - at each possible bail, a branch to the single ``ret i32 1`` block where no effect can have
   happened yet in the call (``deopt.dirty_blocks``), else to a block that calls the bail's
   ``ResumePoint`` (pinned in a slot) with the frame's values and returns status 3 or 2;
-- every ``POLL_INTERVAL``-th back edge of a function calls ``PyErr_CheckSignals`` (Ctrl-C
-  stops a native loop as it stops the interpreter's; status 2 when the handler raised);
+- every ``POLL_INTERVAL``-th back edge of a function is a *poll*: it calls ``pyfast.poll``
+  (``runtime.threads``), which may let other threads run -- allowed at call depth 0 where
+  every object the frame holds is owned (an argument, or a list the call made:
+  ``_borrowed``) -- and runs the signal handlers (Ctrl-C stops a native loop as it stops the
+  interpreter's; status 2 when a handler raised); then, as a thread or a signal handler may
+  have rebound a global number the unit read at entry, it checks those guards again
+  (``entry.add_guards_changed``) and, when one no longer holds, resumes the interpreter at
+  the back edge, so ``while not stop:`` sees ``stop`` set;
 - the body ABI of ``runtime.entry``, ``i32 @<symbol>.body(ptr out, ptr obj_out, <params>,
   <globals>)`` (internal: only the entry calls it);
 - the entry thunk added by ``runtime.entry.add_entry``, whose ``EntrySpec`` is returned.
@@ -37,13 +43,15 @@ from collections.abc import Callable
 
 from llvmlite import ir as ll
 from pyfast.compiler import deopt, ir, local_lists, numeric
+from pyfast.compiler.api import Unsupported
 from pyfast.compiler.build import Unit
-from pyfast.compiler.runtime import boxing, capi, objects, resume
+from pyfast.compiler.runtime import boxing, capi, objects, resume, threads
 from pyfast.compiler.runtime.entry import (
     STATUS_ERROR,
     STATUS_RESUMED,
     EntrySpec,
     add_entry,
+    add_guards_changed,
     llvm_type,
 )
 from pyfast.compiler.types import (
@@ -53,6 +61,7 @@ from pyfast.compiler.types import (
     NONE,
     NP_F32,
     NP_F64,
+    ArrayType,
     ListType,
     LocalListType,
     TupleType,
@@ -117,9 +126,17 @@ class _FunctionLowering(ir.OpVisitor):
     """Emits one ``FunctionIR`` into its LLVM function."""
 
     def __init__(
-        self, fir: ir.FunctionIR, fn: ll.Function, impls: dict, unit: Unit, resumes: _Deopt
+        self,
+        fir: ir.FunctionIR,
+        fn: ll.Function,
+        impls: dict,
+        unit: Unit,
+        resumes: _Deopt,
+        guards_changed: ll.Function | None,
     ) -> None:
         self.fir = fir
+        self.guards_changed = guards_changed
+        self.borrowed = _borrowed(fir)
         self.fn = fn
         self.impls = impls
         self.resumes = resumes
@@ -169,6 +186,7 @@ class _FunctionLowering(ir.OpVisitor):
         self.b = ll.IRBuilder(entry)
         self.ticks = self.allocas.alloca(_I32, name="ticks")
         self.allocas.store(_I32(0), self.ticks)
+        self.released: ll.Value | None = None  # when the call last let other threads run (ns)
         self.label = 0  # of the block being lowered
         self.chained: set[int] = set()  # ids of the block's ops whose checks are deferred
         self.deferred: dict[int, tuple[ll.Value, ll.Block]] = {}  # id(op) -> (bail, target)
@@ -735,16 +753,42 @@ class _FunctionLowering(ir.OpVisitor):
         return self.blocks[jump.target.label]
 
     def poll_on_back_edge(self, *jumps: ir.Jump) -> None:
-        """Count a back edge among ``jumps``; every ``POLL_INTERVAL``-th, check for signals."""
+        """Count a back edge among ``jumps``; every ``POLL_INTERVAL``-th, poll (see the module
+        docstring): other threads, signals, the guards."""
         if all(j.target.label > self.label for j in jumps):
             return
-        ticks = self.b.add(self.b.load(self.ticks, typ=_I32), _I32(1))
-        self.b.store(ticks, self.ticks)
-        due = self.b.icmp_unsigned("==", self.b.and_(ticks, _I32(POLL_INTERVAL - 1)), _I32(0))
-        with self.b.if_then(due, likely=False):
-            failed = self.b.call(capi.function(self.fn.module, "PyErr_CheckSignals"), [])
-            with self.b.if_then(self.b.icmp_signed("!=", failed, _I32(0)), likely=False):
+        b, module = self.b, self.fn.module
+        ticks = b.add(b.load(self.ticks, typ=_I32), _I32(1))
+        b.store(ticks, self.ticks)
+        due = b.icmp_unsigned("==", b.and_(ticks, _I32(POLL_INTERVAL - 1)), _I32(0))
+        state = self.current.state
+        values = _frame_values(state)
+        with b.if_then(due, likely=False):
+            if self.released is None:
+                self.released = self.allocas.alloca(_I64, name="released")
+                self.allocas.store(_I64(0), self.released)
+            owned = values is not None and not any(id(v) in self.borrowed for v in values)
+            may_release = b.and_(_I1(owned), b.icmp_signed("==", self.depth, _I32(0)))
+            failed = b.call(threads.declare(module), [self.released, may_release])
+            with b.if_then(b.icmp_signed("!=", failed, _I32(0)), likely=False):
                 self.fail()
+            if self.guards_changed is not None:
+                self.leave_if_guards_changed(state, values)
+
+    def leave_if_guards_changed(
+        self, state: ir.FrameState | None, values: list[ir.Value] | None
+    ) -> None:
+        """At a poll: resume the interpreter at the back edge when a guard no longer holds
+        (a miss while the call is clean and its frame cannot be handed over: it holds a local
+        list; no check where the call can do neither)."""
+        b = self.b
+        if values is not None and not any(isinstance(v.type, LocalListType) for v in values):
+            changed = b.call(self.guards_changed, self.globals)
+            with b.if_then(changed, likely=False):
+                self.resume(state, "a global changed while the loop ran")
+        elif not self.dirty:
+            changed = b.call(self.guards_changed, self.globals)
+            self.cold_branch(changed, self.bail_block)
 
     def visit_jump(self, op: ir.Jump) -> None:
         self.poll_on_back_edge(op)
@@ -836,6 +880,53 @@ def _wrap_index(b: ll.IRBuilder, index: ll.Value, size: ll.Value) -> tuple[ll.Va
     return index, b.icmp_unsigned(">=", index, size)
 
 
+def _frame_values(state: ir.FrameState | None) -> list[ir.Value] | None:
+    """The native values of the frame ``state`` describes; ``None`` when it cannot be
+    described (the interpreter could not be given it)."""
+    if state is None:
+        return None
+    try:
+        deopt.check_resumable(state)
+    except Unsupported:
+        return None
+    return list(deopt.flat_values(state))
+
+
+#: Ops whose result (a new list) the call owns: its keep list holds it.
+_OWNED = (ir.NewList, ir.ListRepeat, ir.ListSlice)
+
+
+def _borrowed(fir: ir.FunctionIR) -> set[int]:
+    """The ids of ``fir``'s values that may be objects the call does not own (an item read
+    from a list, ...): another thread could free them while the GIL is released.  Its
+    parameters are owned at depth 0, by the caller's frame; a block parameter is borrowed
+    when one of its incoming values is."""
+    borrowed = {
+        id(op)
+        for block in fir.blocks
+        for op in block.ops
+        if _holds_objects(op.type)
+        and not isinstance(op, _OWNED)
+        and not (isinstance(op, ir.CallDirect) and isinstance(op.type, ListType))
+    }
+    changed = True
+    while changed:
+        changed = False
+        for block in fir.blocks:
+            for jump in block.terminator.jumps():
+                for param, arg in zip(jump.target.params, jump.args, strict=True):
+                    if id(arg) in borrowed and id(param) not in borrowed:
+                        borrowed.add(id(param))
+                        changed = True
+    return borrowed
+
+
+def _holds_objects(t: Type) -> bool:
+    if isinstance(t, TupleType):
+        return any(_holds_objects(item) for item in t.items)
+    return llvm_type(t) == _PTR or isinstance(t, ArrayType)
+
+
 def _keeps(op: ir.Op) -> bool:
     return isinstance(op, _KEEPS) or (
         isinstance(op, ir.CallDirect) and isinstance(op.type, ListType)
@@ -877,8 +968,13 @@ def lower_unit(
         impls[fir] = ll.Function(module, _signature(fir, unit), fir.symbol)
         impls[fir].linkage = "internal"
     resumes = _Deopt(unit, listener, {})
+    guards_changed = None
+    if unit.globals:
+        name = f"{main.symbol}.guards_changed"
+        guards_changed, slots = add_guards_changed(module, unit.guards, name)
+        resumes.slots.update(slots)
     for fir in unit.functions.values():
-        _FunctionLowering(fir, impls[fir], impls, unit, resumes).run()
+        _FunctionLowering(fir, impls[fir], impls, unit, resumes, guards_changed).run()
     params: list[Type] = [p.type for p in main.params]
     globals_ = [llvm_type(g.type) for g in unit.globals]
     body_type = ll.FunctionType(_I32, [_PTR, _PTR, *(llvm_type(t) for t in params), *globals_])

@@ -74,6 +74,52 @@ SCRIPTS: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
         {"scaled": 1},
         {},
     ),
+    "global_set_by_a_thread": (
+        """
+        import threading, time
+        stop = False
+        def spin():
+            n = 0
+            while not stop:
+                n += 1
+            return n
+        def setter():
+            global stop
+            time.sleep(0.2)
+            stop = True
+        stop = True
+        print(spin())  # compiles spin: the next call is native from its start
+        stop = False
+        threading.Thread(target=setter).start()
+        print("stopped", spin() > 0)
+        """,
+        {"spin": 1},
+        {},
+    ),
+    "global_set_by_a_signal_handler": (
+        """
+        import signal
+        running = True
+        def handler(signum, frame):
+            global running
+            running = False
+        signal.signal(signal.SIGALRM, handler)
+        def work():
+            total = 0.0
+            i = 0
+            while running:
+                total += i * 0.5
+                i += 1
+            return i > 0 and total >= 0
+        running = False
+        print(work())  # compiles work: the next call is native from its start
+        running = True
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        print(work())
+        """,
+        {"work": 1},
+        {},
+    ),
     "osr_seed_sum": (
         """
         def calculate_sum(n):
@@ -334,6 +380,44 @@ def test_tracer_set_through_the_c_api_sees_every_call_and_line(tmp_path, spawn):
     records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
     assert records["f"]["native_calls"] == 20  # the calls before the tracer, none under it
     assert records["g"]["native_calls"] == 1  # its OSR entry before the tracer
+
+
+def test_other_threads_run_during_a_native_loop(tmp_path, spawn):
+    """A native loop lets other threads run now and then, as the interpreter does: a ticker
+    thread keeps ticking while ``crunch`` runs (about a second of native work)."""
+    (tmp_path / "main.py").write_text(
+        _dedent(
+            """
+            import threading, time
+            ticks = []
+            done = False
+            def ticker():
+                while not done:
+                    ticks.append(time.perf_counter())
+                    time.sleep(0.001)
+            def crunch(n):
+                s = 0.0
+                for i in range(n):
+                    s += (i % 7) * 0.5
+                return s
+            crunch(10)  # compiles crunch: the next call is native from its start
+            thread = threading.Thread(target=ticker)
+            thread.start()
+            start = time.perf_counter()
+            crunch(200_000_000)
+            end = time.perf_counter()
+            done = True
+            thread.join()
+            print(sum(start < t < end for t in ticks) > 10)
+            """
+        )
+    )
+    report = tmp_path / "report.json"
+    argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
+    got = spawn([*argv, "main.py"], tmp_path)
+    assert got.stdout == "True\n", got.stderr
+    records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
+    assert records["crunch"]["native_calls"] == 2
 
 
 SPIN = """

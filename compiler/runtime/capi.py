@@ -46,6 +46,8 @@ CAPI: dict[str, tuple[str, tuple[str, ...]]] = {
     "PyEval_GetGlobals": ("ptr", ()),
     "PyThreadState_Get": ("ptr", ()),
     "PyInterpreterState_Get": ("ptr", ()),
+    "PyEval_SaveThread": ("ptr", ()),
+    "PyEval_RestoreThread": ("void", ("ptr",)),
     "PyObject_Vectorcall": ("ptr", ("ptr", "ptr", "i64", "ptr")),
     "PyObject_Call": ("ptr", ("ptr", "ptr", "ptr")),
     "PyObject_CallOneArg": ("ptr", ("ptr", "ptr")),
@@ -120,6 +122,16 @@ def function(module: ir.Module, name: str) -> ir.Function:
 def numpy_alloc(module: ir.Module, type_symbol: str) -> ir.Function:
     """Declare ``PyObject *tp_alloc(PyTypeObject *, Py_ssize_t)`` of a ``NUMPY`` scalar type."""
     return _declare(module, f"{type_symbol}.alloc", ("ptr", ("ptr", "i64")))
+
+
+#: libc function -> (return type, argument types): what native code asks of the system.
+LIBC: dict[str, tuple[str, tuple[str, ...]]] = {"clock_gettime": ("i32", ("i32", "ptr"))}
+CLOCK_MONOTONIC = 1  # Linux
+
+
+def libc(module: ir.Module, name: str) -> ir.Function:
+    """Declare the libc function ``name`` in ``module`` (idempotent)."""
+    return _declare(module, name, LIBC[name])
 
 
 def libm(module: ir.Module, name: str) -> ir.Function:
@@ -218,5 +230,9 @@ def addresses() -> dict[str, int]:
     libm_dll = _libm()
     result.update(
         {name: ctypes.cast(getattr(libm_dll, name), ctypes.c_void_p).value for name in LIBM}
+    )
+    process = ctypes.CDLL(None)
+    result.update(
+        {name: ctypes.cast(getattr(process, name), ctypes.c_void_p).value for name in LIBC}
     )
     return result

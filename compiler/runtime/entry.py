@@ -59,6 +59,7 @@ _I64 = ir.IntType(64)
 _I1 = ir.IntType(1)
 _I8 = ir.IntType(8)
 _METH_FASTCALL = 0x0080
+_THUNK = ir.FunctionType(_PTR, [_PTR, _PTR, _I64])
 
 
 @records.value
@@ -149,14 +150,13 @@ _LLVM: dict[RType, ir.Type] = {
 
 
 class _Thunk:
-    """Emits one thunk; ``fail`` is the block that calls the fallback."""
+    """Emits one thunk (or, given ``fnty``, another function that checks guards); ``fail`` is
+    the block a failed check goes to: the thunk calls the fallback there."""
 
-    def __init__(self, module: ir.Module, name: str) -> None:
+    def __init__(self, module: ir.Module, name: str, fnty: ir.FunctionType = _THUNK) -> None:
         self.module = module
         self.name = name
-        fnty = ir.FunctionType(_PTR, [_PTR, _PTR, _I64])
         self.fn = ir.Function(module, fnty, name)
-        self.self_, self.args, self.nargs = self.fn.args
         self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
         self.fail = self.fn.append_basic_block("fallback")
         self.slots: dict[str, object] = {}
@@ -191,6 +191,17 @@ class _Thunk:
         """An argument or global: exactly ``t`` (a list's items are checked when read)."""
         return boxing.unbox(self.b, t, obj, self.check, overflow)
 
+    def guards(self, guards: Sequence[Guard], overflow: ir.Value) -> list[ir.Value]:
+        """Check every guard; the native values of the ``GlobalValue`` ones, in order."""
+        values = []
+        for guard in guards:
+            found = self.lookup(guard)
+            if isinstance(guard, GlobalValue):
+                values.append(self.unbox(guard.type, found, overflow))
+            else:
+                self.check(self.b.icmp_unsigned("==", found, self.slot(guard.expect)), "identity")
+        return values
+
     def lookup(self, guard: Guard) -> ir.Value:
         """LOAD_GLOBAL: borrowed reference or fallback (``pyfast.global``)."""
         key = self.slot(sys.intern(guard.name))
@@ -224,6 +235,7 @@ def add_entry(
     so one slot) but not their globals must not run each other's native code."""
     t = _Thunk(module, name)
     b = t.b
+    _, args, nargs = t.fn.args
     out = b.alloca(llvm_type(result), name="out")
     obj_out = b.alloca(_PTR, name="obj_out")
     overflow = b.alloca(_I32, name="overflow")
@@ -232,17 +244,12 @@ def add_entry(
     if caller_globals is not None:
         running = t.api("PyEval_GetGlobals")
         t.check(b.icmp_unsigned("==", running, t.slot(caller_globals)), "caller_globals")
-    t.check(b.icmp_signed("==", t.nargs, _I64(len(params))), "nargs")
+    t.check(b.icmp_signed("==", nargs, _I64(len(params))), "nargs")
     values = []
     for i, param in enumerate(params):
-        arg = b.load(b.gep(t.args, [_I64(i)], source_etype=_PTR), typ=_PTR)
+        arg = b.load(b.gep(args, [_I64(i)], source_etype=_PTR), typ=_PTR)
         values.append(t.unbox(param, arg, overflow))
-    for guard in guards:
-        found = t.lookup(guard)
-        if isinstance(guard, GlobalValue):
-            values.append(t.unbox(guard.type, found, overflow))
-        else:
-            t.check(b.icmp_unsigned("==", found, t.slot(guard.expect)), "identity")
+    values += t.guards(guards, overflow)
     counters = {"native_calls": f"{name}.native_calls", "bailouts": f"{name}.bailouts"}
     native_calls, bailouts = (objects.counter(module, s) for s in counters.values())
     status = b.call(body, [out, obj_out, *values])
@@ -260,8 +267,39 @@ def add_entry(
     b.ret(value if isinstance(result, ListType) else t.box(result, value))  # a list is owned
     b.position_at_end(t.fail)
     fallback = t.slot(_FALLBACK)
-    b.ret(t.api("PyObject_Vectorcall", fallback, t.args, t.nargs, _PTR(None)))
+    b.ret(t.api("PyObject_Vectorcall", fallback, args, nargs, _PTR(None)))
     return EntrySpec(name, tuple(params), result, tuple(guards), t.slots, counters)
+
+
+def add_guards_changed(
+    module: ir.Module, guards: Sequence[Guard], name: str
+) -> tuple[ir.Function, dict[str, object]]:
+    """Add ``i1 name(<the GlobalValue guards' native values>)``: true unless every guard still
+    holds with those very values (a global rebound by another thread or a signal handler
+    while native code ran); and the slots it needs pinned.  Internal and cold: native loops
+    call it now and then."""
+    value_types = [llvm_type(g.type) for g in guards if isinstance(g, GlobalValue)]
+    t = _Thunk(module, name, ir.FunctionType(_I1, value_types))
+    t.fn.linkage = "internal"
+    t.fn.attributes.add("noinline")
+    t.fn.attributes.add("cold")
+    b = t.b
+    overflow = b.alloca(_I32, name="overflow")
+    same = _I1(1)
+    for now, then in zip(t.guards(guards, overflow), t.fn.args, strict=True):
+        same = b.and_(same, _equal(b, now, then))
+    b.ret(b.not_(same))
+    b.position_at_end(t.fail)
+    b.ret(_I1(1))
+    return t.fn, t.slots
+
+
+def _equal(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    """``x`` and ``y`` (global values: scalars) are the same, bit for bit (so ``-0.0`` is not
+    ``0.0`` and a NaN is itself)."""
+    if isinstance(x.type, ir.DoubleType):
+        x, y = b.bitcast(x, _I64), b.bitcast(y, _I64)
+    return b.icmp_unsigned("==", x, y)
 
 
 LOOKUP = "pyfast.global"

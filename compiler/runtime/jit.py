@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 
 from llvmlite import ir
-from pyfast.compiler.runtime import capi, codecache, entry, llvmc, loader, resume
+from pyfast.compiler.runtime import capi, codecache, entry, llvmc, loader, resume, threads
 
 _lock = threading.Lock()
 
@@ -117,6 +117,7 @@ def _resolve(name: str) -> int:
 #: compiled together, once per process.
 HELPERS: dict[str, Callable[[ir.Module], None]] = {
     resume.HELPER: resume.define_helper,
+    threads.HELPER: threads.define_helper,
     **entry.HELPERS,
 }
 _helpers: list[NativeLibrary] = []  # their library, kept for the process
