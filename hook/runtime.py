@@ -338,7 +338,7 @@ class LoopProfile:
                     self.request(frame, values)
                 self.owner.loop_hot = True
             except Exception as exc:  # noqa: BLE001
-                self.owner.decide("failed", f"hook error: {exc!r}")
+                self.owner.decide(*_failure(exc))
         return MISS
 
     def request(self, frame, values: tuple) -> None:
@@ -559,7 +559,7 @@ class FunctionProfile:
                 if key not in self.requested:
                     self.hot(key, _caller(), args)
             except Exception as exc:  # noqa: BLE001
-                self.decide("failed", f"hook error: {exc!r}")
+                self.decide(*_failure(exc))
         return MISS
 
     def hot(self, key: tuple[type, ...], frame, sample: tuple) -> None:
@@ -679,6 +679,17 @@ class FunctionProfile:
         return sorted(counts, key=counts.__getitem__, reverse=True)
 
 
+class FunctionNotFound(LookupError):
+    """No function object runs this code: the compiler needs one (its globals, defaults)."""
+
+
+def _failure(exc: Exception) -> tuple[str, str]:
+    """The status and reason of a function whose profiling or compile request raised."""
+    if isinstance(exc, FunctionNotFound):
+        return "unsupported", str(exc)
+    return "failed", f"hook error: {exc!r}"
+
+
 def find_function(code: CodeType, namespace: dict) -> FunctionType:
     def match(value: object) -> bool:
         return isinstance(value, FunctionType) and value.__code__ is code
@@ -696,7 +707,10 @@ def find_function(code: CodeType, namespace: dict) -> FunctionType:
     for value in gc.get_referrers(code):
         if match(value):
             return value
-    raise LookupError("no live function object for this code")
+    raise FunctionNotFound(
+        "no function object was reachable when it got hot (a finalizer run by the garbage"
+        " collector, whose class was garbage too?)"
+    )
 
 
 _DESCRIBED = {list, tuple}

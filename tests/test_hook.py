@@ -728,6 +728,27 @@ def test_runtime_failure_in_hot_path_is_reported(env, monkeypatch):
     assert rec["status"] == "failed" and "lost the function" in rec["reason"]
 
 
+FINALIZED_IN_GC = """
+import gc
+def make():
+    class Sneaky:
+        def __del__(self):
+            pass
+    s = Sneaky()
+    s.me = s
+make()
+gc.collect()
+"""
+
+
+def test_finalizer_run_by_the_collector_is_reported_unsupported_not_failed(env):
+    """``__del__`` first called while its class is garbage being collected: no function object
+    is reachable (the collector hides it from ``gc.get_referrers``).  Not a pyfast failure."""
+    env.main(FINALIZED_IN_GC, threshold=1)
+    rec = env.record("make.<locals>.Sneaky.__del__")
+    assert rec["status"] == "unsupported" and "garbage collector" in rec["reason"]
+
+
 # --- import machinery -----------------------------------------------------------------------
 
 
