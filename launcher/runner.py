@@ -44,21 +44,72 @@ if TYPE_CHECKING:
     MainCode = Callable[[bytes, str], types.CodeType]
 
 
+class _Target:
+    """What ``run`` executes: a module through ``runpy`` (``module``; ``alter_argv`` as
+    ``runpy._run_module_as_main`` takes it), else the code that ``code()`` compiles;
+    ``finish()`` runs after it unless it raised ``SystemExit``."""
+
+    __slots__ = ("code", "module", "alter_argv", "finish")
+
+    def __init__(
+        self,
+        code: Callable[[], types.CodeType] | None = None,
+        module: str | None = None,
+        alter_argv: bool = True,
+        finish: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.code = code
+        self.module = module
+        self.alter_argv = alter_argv
+        self.finish = finish
+
+
 def run(command: Command, program: str, main_code: MainCode) -> int:
-    """Run ``command``'s target in a fresh ``__main__``; return the exit status."""
+    """Run ``command``'s target in a fresh ``__main__``; return the exit status.  The target
+    runs in this very frame (no helper between them), so the program finds few frames below
+    its own: the console script's and ``cli.main``'s, then this one."""
     main = types.ModuleType("__main__")
     main.__annotations__ = {}
     main.__builtins__ = builtins
     main.__loader__ = BuiltinImporter
     globals_ = main.__dict__
     sys.modules["__main__"] = main
+    target = _target(command, program, main_code, globals_)
+    if not isinstance(target, _Target):
+        return target
+    inspect = sys.flags.inspect
+    try:
+        if target.module is not None:
+            _runpy()._run_module_as_main(target.module, alter_argv=target.alter_argv)
+        else:
+            exec(target.code(), globals_)
+    except SystemExit:
+        if not inspect:
+            raise
+        _print_uncaught(*sys.exc_info())
+    except BaseException:
+        _print_uncaught(*sys.exc_info())
+        target.finish()
+        if not inspect:
+            # Let python's own top level finish the job (exit status 1, KeyboardInterrupt's
+            # death by SIGINT after atexit, sys.last_exc) without printing it a second time.
+            sys.excepthook = _silent_excepthook
+            raise
+    else:
+        target.finish()
+    return 0
+
+
+def _target(command: Command, program: str, main_code: MainCode, globals_: dict) -> _Target | int:
+    """Set ``sys.argv``, ``sys.path[0]`` and ``__main__``'s globals as python does for the
+    mode; the target, or 2 when the script cannot be opened."""
     safe_path = sys.flags.safe_path
     if not safe_path:
         del sys.path[0]  # the launcher's own entry, which python put there for it
     if command.mode == "module":
         sys.argv[:] = ["-m", *command.args]
         _insert_path0(None if safe_path else os.getcwd())
-        return _execute(lambda: _runpy()._run_module_as_main(command.target))
+        return _Target(module=command.target)
     if command.mode == "command":
         sys.argv[:] = ["-c", *command.args]
         _insert_path0(None if safe_path else "")
@@ -67,23 +118,23 @@ def run(command: Command, program: str, main_code: MainCode) -> int:
 
             lines = [line + "\n" for line in command.target.splitlines()]
             linecache.cache["<string>"] = (len(command.target), None, lines, "<string>")
-        return _execute(lambda: exec(main_code(command.target.encode(), "<string>"), globals_))
+        return _Target(lambda: main_code(command.target.encode(), "<string>"))
     if command.mode in ("stdin", "interactive"):
         sys.argv[:] = ["-" if command.mode == "stdin" else "", *command.args]
         _insert_path0(None if safe_path else "")
         source = _skip_first_line(sys.stdin.buffer.read(), command.skip_first_line)
-        return _run_file(globals_, "<stdin>", lambda: main_code(source, "<stdin>"))
-    return _run_script(command, program, main_code, globals_, safe_path)
+        return _file(globals_, "<stdin>", lambda: main_code(source, "<stdin>"))
+    return _script(command, program, main_code, globals_, safe_path)
 
 
-def _run_script(
+def _script(
     command: Command, program: str, main_code: MainCode, globals_: dict, safe_path: bool
-) -> int:
+) -> _Target | int:
     path = command.target
     sys.argv[:] = [path, *command.args]
     if _is_importer_path(path):
         _insert_path0(path if os.path.isabs(path) else os.path.join(os.getcwd(), path))
-        return _execute(lambda: _runpy()._run_module_as_main("__main__", alter_argv=False))
+        return _Target(module="__main__", alter_argv=False)
     filename = os.path.join(os.getcwd(), path)
     try:
         with open(filename, "rb") as file:
@@ -97,13 +148,13 @@ def _run_script(
     _insert_path0(None if safe_path else os.path.dirname(os.path.realpath(path)))
     if data[:4] == MAGIC_NUMBER:
         globals_["__loader__"] = SourcelessFileLoader("__main__", filename)
-        return _run_file(globals_, filename, lambda: marshal.loads(memoryview(data)[16:]))
+        return _file(globals_, filename, lambda: marshal.loads(memoryview(data)[16:]))
     globals_["__loader__"] = SourceFileLoader("__main__", filename)
     source = _skip_first_line(data, command.skip_first_line)
-    return _run_file(globals_, filename, lambda: main_code(source, filename))
+    return _file(globals_, filename, lambda: main_code(source, filename))
 
 
-def _run_file(globals_: dict, filename: str, get_code: Callable[[], types.CodeType]) -> int:
+def _file(globals_: dict, filename: str, code: Callable[[], types.CodeType]) -> _Target:
     """Python's ``PyRun_SimpleFile``: ``__file__``/``__cached__`` exist only while it runs."""
     globals_["__file__"] = filename
     globals_["__cached__"] = None
@@ -112,7 +163,7 @@ def _run_file(globals_: dict, filename: str, get_code: Callable[[], types.CodeTy
         globals_.pop("__file__", None)
         globals_.pop("__cached__", None)
 
-    return _execute(lambda: exec(get_code(), globals_), forget_file)
+    return _Target(code, finish=forget_file)
 
 
 def _insert_path0(entry: str | None) -> None:
@@ -137,28 +188,6 @@ def _skip_first_line(source: bytes, skip: bool) -> bytes:
         return source
     newline = source.find(b"\n")
     return b"" if newline < 0 else source[newline:]
-
-
-def _execute(body: Callable[[], object], finish: Callable[[], None] = lambda: None) -> int:
-    """Run ``body`` as python runs main code; the frames above this one are the launcher's."""
-    inspect = sys.flags.inspect
-    try:
-        body()
-    except SystemExit:
-        if not inspect:
-            raise
-        _print_uncaught(*sys.exc_info())
-    except BaseException:
-        _print_uncaught(*sys.exc_info())
-        finish()
-        if not inspect:
-            # Let python's own top level finish the job (exit status 1, KeyboardInterrupt's
-            # death by SIGINT after atexit, sys.last_exc) without printing it a second time.
-            sys.excepthook = _silent_excepthook
-            raise
-    else:
-        finish()
-    return 0
 
 
 def _silent_excepthook(*args: object) -> None:
@@ -209,7 +238,7 @@ def _entered_native(frame: types.FrameType, inner: types.FrameType | None) -> bo
 
 
 def _user_traceback(tb: types.TracebackType | None, *, cut: bool) -> types.TracebackType | None:
-    """``tb`` without pyfast's frames; with ``cut``, also without the frames above ``_execute``
+    """``tb`` without pyfast's frames; with ``cut``, also without the frames above ``run``
     (``runpy`` running ``pyfast.__main__``, the console script)."""
     entries = []
     while tb is not None:
@@ -217,7 +246,7 @@ def _user_traceback(tb: types.TracebackType | None, *, cut: bool) -> types.Trace
         tb = tb.tb_next
     if cut:
         for index, entry in enumerate(entries):
-            if entry.tb_frame.f_code is _execute.__code__:
+            if entry.tb_frame.f_code is run.__code__:
                 entries = entries[index + 1 :]
                 break
     entries = [entry for entry in entries if not _is_own(entry.tb_frame)]

@@ -339,6 +339,27 @@ def test_no_traceback_frames_from_pyfast(tmp_path, spawn) -> None:
     assert result.stderr.count('File "') == 4
 
 
+FRAMES_BELOW = """
+import sys
+frame = sys._getframe().f_back
+names = []
+while frame is not None:
+    names.append(frame.f_code.co_name)
+    frame = frame.f_back
+print(names[:2])
+"""
+
+
+def test_few_launcher_frames_below_the_script(tmp_path, spawn, pyfast_cmds) -> None:
+    """The script runs in ``runner.run``'s own frame: below ``<module>`` are only that and
+    the entry point's ``main`` (then what runs it: the console script, or runpy and
+    ``pyfast/__main__.py``); python has none."""
+    (tmp_path / "main.py").write_text(FRAMES_BELOW)
+    for command in pyfast_cmds:
+        got = spawn([*command, "main.py"], tmp_path)
+        assert got.stdout == "['run', 'main']\n", got.stderr
+
+
 def test_traceback_entry_without_a_line_number(tmp_path, spawn) -> None:
     source = 'c = compile("1/0", "<x>", "exec")\nexec(c.replace(co_linetable=b""))\n'
     (tmp_path / "main.py").write_text(source)
