@@ -681,18 +681,19 @@ def plant_probes(
     headers: Iterable[LoopHeader],
     *,
     load_slot: Callable[[LoopHeader, object], list[Instr]],
-    miss: str,
+    miss: object,
 ) -> None:
     """Put a loop probe on every back edge of each OSR-able header, in place in ``bc``.
 
     For header H (``labels[H.key]``) the back edges are re-routed through a check C placed
     just before H; code that reached H by falling through jumps over C, so the probe runs only
     when an iteration ends (every local it passes is bound there).  C pushes the probe's
-    callable with ``load_slot(H, location)`` and goes on to H when it is ``None`` (four
-    instructions per iteration).  Otherwise an out-of-line block, appended to ``bc``, calls it
-    as ``slot(*locals, *iterators)`` (iterators outermost first, copied, not popped); if the
-    result is not the global ``miss`` it pops the iterators and returns it from the frame,
-    else it drops it and jumps to H.
+    callable with ``load_slot(H, location)`` and goes on to H when it is ``None`` (three
+    instructions per iteration with the hook's ``load_slot``).  Otherwise an out-of-line
+    block, appended to ``bc``, calls it as ``slot(*locals, *iterators)`` (iterators outermost
+    first, copied, not popped); if the result is not the constant ``miss`` (the sentinel, or
+    the hook's placeholder of it) it pops the iterators and returns it from the frame, else it
+    drops it and jumps to H.
     """
     from bytecode import Instr, Label
 
@@ -727,7 +728,7 @@ def plant_probes(
 
 
 def _probe(
-    header: LoopHeader, load: list[Instr], miss: str, where: object, cells: frozenset[str]
+    header: LoopHeader, load: list[Instr], miss: object, where: object, cells: frozenset[str]
 ) -> list[Instr]:
     """Reload the slot (another thread may have emptied it), call it, return or drop."""
     from bytecode import CellVar, Instr, Label
@@ -754,7 +755,7 @@ def _probe(
     block += _call(n + k, where)
     block += [
         Instr("COPY", 1, location=where),
-        Instr("LOAD_GLOBAL", (False, miss), location=where),
+        Instr("LOAD_CONST", miss, location=where),
         Instr("IS_OP", 0, location=where),
         Instr(_V.jump_if_true, drop, location=where),
     ]

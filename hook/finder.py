@@ -122,10 +122,7 @@ def build(name: str, path: str, source: bytes | None, read=None) -> CodeType:
     if payload is None and cache_path:
         import marshal
 
-        # the tree as placed now: the next run, importing in the same order, uses it as is
-        cache.store(
-            cache_path, st, (result.to_marshal(module.base, module.code), marshal.dumps(original))
-        )
+        cache.store(cache_path, st, (result.to_marshal(), marshal.dumps(original)))
     return module.code
 
 

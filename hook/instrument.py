@@ -3,36 +3,38 @@
 In: a module (or ``__main__``) code object and the compiler's ``prescreen``.
 Out: ``Instrumented(code, slots, others)``: the new code tree, one ``SlotSpec`` per probe
 (all marshalable, so the result can be cached on disk), and the functions left untouched with
-the reason.  Probes name their slot by a placeholder string constant; ``Instrumented.placed``
-swaps each placeholder for the slot's index in ``builtins.__pyfast__`` when the code is loaded
-(through the recorded ``sites``, and not at all when a cached tree was placed at the same
-index before), so a module loaded twice (``__main__`` and imported) gets distinct slots.
+the reason.  Probes name their slot, and the "miss" sentinel, by placeholder string constants;
+``Instrumented.placed`` swaps each placeholder for the runtime's object (a ``Slot``, or the
+sentinel) when the code is loaded, through the recorded ``sites``, so a module loaded twice
+(``__main__`` and imported) gets distinct slots.  A probe reads no global and no builtin: code
+run with other globals (``FunctionType(code, {"__builtins__": {}})``) works, and code shipped
+by value to another process (cloudpickle: joblib, dask) finds inert stand-ins there.
 
 What a function gets (``OPS`` supplies the per-version opcodes), in Python terms::
 
-    # right after RESUME (and MAKE_CELL / COPY_FREE_VARS), inline: 4 instructions
-    if __pyfast__[ID] is not None: goto dispatch
+    # right after RESUME (and MAKE_CELL / COPY_FREE_VARS), inline: 3 instructions
+    if SLOT.value is not None: goto dispatch      # SLOT: a constant, this function's Slot
   body:
     ... the original bytecode, untouched ...
   dispatch:                       # out of line, after the last original instruction
-    slot = __pyfast__[ID]
+    slot = SLOT.value
     if slot is not None:
         r = slot(<every parameter, positionally, in co_varnames order>)
-        if r is not __pyfast_miss__: return r
+        if r is not MISS: return r                # MISS: a constant, the runtime's sentinel
     goto body
 
 and each loop header (the target of a backward jump: the ``FOR_ITER`` of a ``for`` loop, the
 first body instruction of a ``while`` loop) gets a probe.  Where on-stack replacement can enter
 (``pyfast.compiler.osr.loop_headers``), the back edges go through ``osr.plant_probes``::
 
-    slot = __pyfast__[LID]
+    slot = LOOP_SLOT.value
     if slot is not None:
         r = slot(<the locals live at the header>, <the for-loop iterators, outermost first>)
-        if r is not __pyfast_miss__: return r       # the rest of the call ran natively
+        if r is not MISS: return r       # the rest of the call ran natively
     goto header
 
-Elsewhere the header gets the same 4-instruction inline check as a function, with an
-out-of-line ``__pyfast__[LID]()`` call (it only counts iterations) that jumps back.
+Elsewhere the header gets the same 3-instruction inline check as a function, with an
+out-of-line ``LOOP_SLOT.value()`` call (it only counts iterations) that jumps back.
 
 Functions whose dispatch would be wrong or useless are left untouched: generators and
 coroutines (a call returns a generator), closures (one code object is shared by every closure
@@ -48,13 +50,30 @@ TYPE_CHECKING = False  # collections.abc costs 3.5 ms of every start-up
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-SLOTS = "__pyfast__"
-MISS = "__pyfast_miss__"
 PLACEHOLDER = "\x00pyfast-slot:"
+MISS = "\x00pyfast-miss"  # the placeholder of the runtime's "miss" sentinel
 
 _FUNCTION = 0x0001 | 0x0002  # CO_OPTIMIZED | CO_NEWLOCALS
 _NOT_DISPATCHABLE = 0x0020 | 0x0080 | 0x0100 | 0x0200  # generator, coroutine, ...
 _VARARGS, _VARKEYWORDS = 0x0004, 0x0008
+
+
+class Slot:
+    """What a probe loads and tests: ``value`` is ``None`` (nothing to do: the original code
+    runs) or the callable the runtime put there -- a register that the runtime writes and the
+    probes read, like a GOT entry.
+
+    Pickled (a function's code shipped by value to another process) as ``StopIteration()``,
+    whose ``value`` is ``None`` too: there the probe is inert, and the program needs no pyfast
+    to load it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object = None) -> None:
+        self.value = value
+
+    def __reduce__(self) -> tuple:
+        return (StopIteration, ())
 
 
 class _Record(tuple):
@@ -95,29 +114,26 @@ class Untouched(_Record):
 
 
 class Instrumented:
-    """A module's instrumented tree: ``code`` (slot constants set for slot ``base`` onwards, or
-    still placeholders when ``sites`` is None), the probes (``slots``, raw tuples of
-    ``SlotSpec`` fields: ``spec(k)`` makes the record), the functions left alone (``others``,
-    raw ``Untouched`` tuples) and ``sites``, where the slot constants are (``find_sites``).
-    From the disk cache, ``others`` and ``sites`` stay marshaled bytes until they are needed
-    (``untouched``, ``placed``): most loads need neither, and their tuples would only add to
-    the garbage collector's work at import."""
+    """A module's instrumented tree: ``code`` (with the placeholders), the probes (``slots``,
+    raw tuples of ``SlotSpec`` fields: ``spec(k)`` makes the record), the functions left alone
+    (``others``, raw ``Untouched`` tuples) and ``sites``, where the placeholders are
+    (``find_sites``).  From the disk cache, ``others`` stays marshaled bytes until it is needed
+    (``untouched``): most loads do not need it, and its tuples would only add to the garbage
+    collector's work at import."""
 
-    __slots__ = ("code", "slots", "others", "base", "sites")
+    __slots__ = ("code", "slots", "others", "sites")
 
     def __init__(
         self,
         code: CodeType,
         slots: list | tuple,
         others: list | tuple | bytes,
-        base: int = 0,
-        sites: tuple | bytes | None = None,
+        sites: tuple | None = None,
     ) -> None:
         self.code = code
         self.slots = slots
         self.others = others
-        self.base = base
-        self.sites = sites
+        self.sites = find_sites(code) or () if sites is None else sites
 
     def spec(self, k: int) -> SlotSpec:
         return tuple.__new__(SlotSpec, self.slots[k])
@@ -127,25 +143,15 @@ class Instrumented:
             self.others = marshal.loads(self.others)
         return self.others
 
-    def placed(self, base: int) -> CodeType:
-        """The tree with slot ``k`` at ``builtins.__pyfast__[base + k]``."""
-        if self.sites is None:  # fresh from ``instrument``: placeholders
-            self.sites = find_sites(self.code) or ()
-        elif base == self.base:
-            return self.code  # the usual warm-cache case: nothing to rewrite
-        elif type(self.sites) is bytes:
-            self.sites = marshal.loads(self.sites)
-        return move(self.code, self.sites, base) if self.sites else self.code
+    def placed(self, slots: list, base: int, miss: object) -> CodeType:
+        """The tree as it runs: slot ``k``'s placeholder is ``slots[base + k]``, the
+        sentinel's ``miss``."""
+        return move(self.code, self.sites, slots, base, miss) if self.sites else self.code
 
-    def to_marshal(self, base: int, code: CodeType) -> tuple:
-        """What the disk cache stores: the tree as placed at ``base`` (see ``placed``)."""
-        return (
-            code,
-            tuple(map(tuple, self.slots)),
-            marshal.dumps(tuple(map(tuple, self.untouched()))),
-            base,
-            self.sites if type(self.sites) is bytes else marshal.dumps(self.sites),
-        )
+    def to_marshal(self) -> tuple:
+        """What the disk cache stores."""
+        others = marshal.dumps(tuple(map(tuple, self.untouched())))
+        return (self.code, tuple(map(tuple, self.slots)), others, self.sites)
 
     @classmethod
     def from_marshal(cls, data: tuple) -> Instrumented:
@@ -178,11 +184,10 @@ def instrument(code: CodeType, prescreen: Callable[[CodeType], object]) -> Instr
 
 
 def find_sites(code: CodeType) -> tuple | None:
-    """Where the slot placeholders of the tree are: ``(own, children)``, ``own`` the pairs
-    ``(constant index, k)`` of this code object, ``children`` the pairs ``(constant index,
-    sites of that code object)``; ``None`` for a subtree without slots.  ``bytecode`` merges
-    equal constants (hence one unique placeholder string per slot), but once placed each slot
-    number keeps its own constant index, so ``move`` can re-place a tree by its sites."""
+    """Where the placeholders of the tree are: ``(own, children)``, ``own`` the pairs
+    ``(constant index, k)`` of this code object (``k`` the slot, -1 the sentinel),
+    ``children`` the pairs ``(constant index, sites of that code object)``; ``None`` for a
+    subtree without any.  ``bytecode`` merges equal constants: one placeholder string per slot."""
     own = []
     children = []
     for i, const in enumerate(code.co_consts):
@@ -192,17 +197,19 @@ def find_sites(code: CodeType) -> tuple | None:
                 children.append((i, sub))
         elif isinstance(const, str) and const.startswith(PLACEHOLDER):
             own.append((i, int(const[len(PLACEHOLDER) :])))
+        elif isinstance(const, str) and const == MISS:
+            own.append((i, -1))
     return (tuple(own), tuple(children)) if own or children else None
 
 
-def move(code: CodeType, sites: tuple, base: int) -> CodeType:
-    """The tree with the slot constant at each site set to ``base + k``."""
+def move(code: CodeType, sites: tuple, slots: list, base: int, miss: object) -> CodeType:
+    """The tree with the constant at each site set: ``slots[base + k]``, or ``miss``."""
     own, children = sites
     consts = list(code.co_consts)
     for i, k in own:
-        consts[i] = base + k
+        consts[i] = slots[base + k] if k >= 0 else miss
     for i, sub in children:
-        consts[i] = move(consts[i], sub, base)
+        consts[i] = move(consts[i], sub, slots, base, miss)
     return code.replace(co_consts=tuple(consts))
 
 
@@ -294,11 +301,12 @@ def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
             Instr(OPS.jump_forward_if_not_none, target, location=where),
         ]
 
+    value = (False, "value") if OPS.attr_with_method_flag else "value"
+
     def load_slot(key: str, where) -> list:
         return [
-            Instr("LOAD_GLOBAL", (False, SLOTS), location=where),
             Instr("LOAD_CONST", key, location=where),
-            Instr("BINARY_SUBSCR", location=where),
+            Instr("LOAD_ATTR", value, location=where),
         ]
 
     def call(args: list, where) -> list:
@@ -325,7 +333,7 @@ def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
         Instr(OPS.jump_forward_if_none, skip, location=nowhere),
         *call(args, nowhere),
         Instr("COPY", 1, location=nowhere),
-        Instr("LOAD_GLOBAL", (False, MISS), location=nowhere),
+        Instr("LOAD_CONST", MISS, location=nowhere),
         Instr("IS_OP", 0, location=nowhere),
         Instr(OPS.jump_forward_if_true, skip, location=nowhere),
         Instr("RETURN_VALUE", location=nowhere),

@@ -1,7 +1,7 @@
 """The runtime profiler: slots, per-function counters, compile requests, the tracer guard.
 
 In: instrumented modules announced by the loader (``register``); calls into the profiler
-callbacks that the probes find in ``builtins.__pyfast__``.
+callbacks that the probes find in their ``instrument.Slot`` (``live``).
 Out: slot values the probes act on (a profiler callback while cold, a native entry once
 compiled, ``None`` when the function is decided and must cost nothing more), requests to
 ``pyfast.compiler.api.compile_function`` and the per-function records ``report`` prints.
@@ -27,7 +27,6 @@ is not entered and nothing is counted; the slots come back when the last tracer 
 from __future__ import annotations
 
 import _thread
-import builtins
 import os
 import sys
 import time
@@ -55,19 +54,22 @@ EARLY = 8
 
 
 class _Miss:
+    """The sentinel a probe's callable returns to say "run the original code".  Pickled (code
+    shipped by value to another process) as a plain new object, which nothing there returns."""
+
     __slots__ = ()
 
     def __repr__(self) -> str:
         return "<pyfast MISS>"
 
-    def __reduce__(self) -> str:
-        return "MISS"
+    def __reduce__(self) -> tuple:
+        return (object, ())
 
 
 MISS = _Miss()
 
 settings = Settings()
-live: list = []  # builtins.__pyfast__: what the probes read
+live: list[instrument.Slot] = []  # what the probes read, by slot number
 desired: list = []  # what the slots hold when no tracer is active
 functions: list[FunctionProfile] = []
 modules: list[ModuleRecord] = []
@@ -106,8 +108,6 @@ def matches(name: str, globs: tuple[str, ...]) -> bool:
 def publish(new_settings: Settings) -> None:
     global settings
     settings = new_settings
-    builtins.__pyfast__ = live
-    builtins.__pyfast_miss__ = MISS
     if settings.include or settings.exclude or settings.dump:
         # fnmatch imports re: only when there are globs, and now, before the finder needs it
         # (importing it from inside find_spec would recurse into find_spec).
@@ -117,7 +117,7 @@ def publish(new_settings: Settings) -> None:
 def set_slot(index: int, value: object) -> None:
     desired[index] = value
     if not _suspended:
-        live[index] = value
+        live[index].value = value
 
 
 def tracer_found() -> None:
@@ -135,7 +135,8 @@ def suspend(active: bool) -> None:
     if active == _suspended:
         return
     _suspended = active
-    live[:] = [None] * len(desired) if active else desired
+    for slot, value in zip(live, desired, strict=True):
+        slot.value = None if active else value
     log("tracer active: native code off" if active else "tracer gone: native code back on")
 
 
@@ -300,14 +301,14 @@ def register(name: str, file: str, result: instrument.Instrumented, original) ->
     """Give a loaded module its slots (stubs until first use); its ``code`` is placed there."""
     base = len(desired)
     module = ModuleRecord(name, file, result, original, base)
-    module.code = result.placed(base)
     count = len(result.slots)
     stubs = list(map(MethodType, [_first_use] * count, range(base, base + count)))
     modules.append(module)
     _owners.extend([module] * count)
     _counts.extend(bytes(count))
     desired.extend(stubs)
-    live.extend([None] * count if _suspended else stubs)
+    live.extend(map(instrument.Slot, [None] * count if _suspended else stubs))
+    module.code = result.placed(live, base, MISS)
     return module
 
 

@@ -29,6 +29,11 @@ from pyfast import hook
 from pyfast.settings import Settings
 
 
+def _instrumented(code) -> bool:
+    """``code`` (as loaded) has probes of its own."""
+    return any(type(const) is instrument.Slot for const in code.co_consts)
+
+
 class FakeCompiler:
     def __init__(self) -> None:
         self.unsupported: set[str] = set()
@@ -60,7 +65,7 @@ class FakeCompiler:
     ):
         assert from_probe  # the hook's entries check the running frame's globals
         code = func.__code__
-        assert instrument.SLOTS not in code.co_names, "the compiler must get the original code"
+        assert not _instrumented(code), "the compiler must get the original code"
         name = code.co_name
         self.requests.append((name, signature, fallback))
         if name in self.failing:
@@ -207,13 +212,13 @@ def test_user_module_is_taken_over_and_included_stdlib_module_too(env):
 
     assert isinstance(usermod.__spec__.loader, finder.Loader)
     assert isinstance(colorsys.__spec__.loader, finder.Loader)
-    assert instrument.SLOTS in usermod.f.__code__.co_names
+    assert _instrumented(usermod.f.__code__)
     assert colorsys.rgb_to_hsv(0.2, 0.4, 0.4) == pytest.approx((0.5, 0.5, 0.4))
 
 
 def test_excluded_main_is_plain(env):
     ns = env.main("def f(x):\n    return x\n", exclude=("__main__",))
-    assert instrument.SLOTS not in ns["f"].__code__.co_names
+    assert not _instrumented(ns["f"].__code__)
 
 
 # --- instrumentation: what a program can observe --------------------------------------------
@@ -434,7 +439,7 @@ def test_observable_properties_are_python_s(env):
 
     for name in ("defaults", "kwonly", "fib", "guarded", "matcher", "loops", "cell_param"):
         ours, theirs = getattr(props, name), plain[name]
-        assert instrument.SLOTS in ours.__code__.co_names, name
+        assert _instrumented(ours.__code__), name
         for attr in (
             "co_name",
             "co_qualname",
@@ -503,7 +508,7 @@ def test_tracer_sees_python_s_events_and_native_code_is_not_entered(env):
     for name, args in (("fib", (6,)), ("loops", (15,)), ("guarded", (0,)), ("matcher", (11,))):
         assert _line_events(ns[name], *args) == _line_events(plain[name], *args)
     assert env.fake.native["fib"] == before
-    assert runtime.live[env.record("fib") and runtime.functions[0].slot] is not None
+    assert runtime.live[env.record("fib") and runtime.functions[0].slot].value is not None
     ns["fib"](5)
     assert env.fake.native["fib"] > before
 
@@ -525,10 +530,10 @@ def test_setprofile_and_tracer_active_at_install(env):
     sys.settrace(lambda *a: None)
     try:
         env.install(threshold=1)
-        assert all(slot is None for slot in runtime.live)
+        assert all(slot.value is None for slot in runtime.live)
     finally:
         sys.settrace(None)
-    assert any(slot is not None for slot in runtime.live)
+    assert any(slot.value is not None for slot in runtime.live)
 
 
 # --- profiler -------------------------------------------------------------------------------
@@ -638,7 +643,7 @@ def test_hot_loop_compiles_its_function_at_the_next_call(env):
     assert rec["status"] == "unsupported"
     assert rec["reason"] == "injected: cannot compile (line 6)"
     assert 40 <= rec["loop_iterations"] <= 80  # each loop counts up to the threshold, once
-    slots = [runtime.live[p.slot] for p in runtime.functions if p.spec.qualname == "count"]
+    slots = [runtime.live[p.slot].value for p in runtime.functions if p.spec.qualname == "count"]
     assert slots == [None]
 
 
@@ -662,7 +667,7 @@ def test_compiler_failure_and_unsupported_keep_python_behaviour(env):
     add, first = env.record("add"), env.record("first")
     assert add["status"] == "failed" and "injected compiler failure" in add["reason"]
     assert first["status"] == "unsupported" and first["reason"].startswith("injected")
-    assert runtime.live[runtime.functions[0].slot] is None
+    assert runtime.live[runtime.functions[0].slot].value is None
 
 
 @pytest.mark.parametrize("threshold", [1, 2])
@@ -684,8 +689,8 @@ def test_prescreen_rejection_and_failure_leave_code_untouched(env, monkeypatch):
 
     monkeypatch.setattr(api, "prescreen", broken)
     ns = env.main(PROFILED, threshold=1)
-    assert instrument.SLOTS not in ns["add"].__code__.co_names
-    assert instrument.SLOTS not in ns["first"].__code__.co_names
+    assert not _instrumented(ns["add"].__code__)
+    assert not _instrumented(ns["first"].__code__)
     assert ns["add"](1, 2) == 3 and ns["first"]("x") == "x"
     add, first = env.record("add"), env.record("first")
     assert (add["status"], add["reason"]) == ("unsupported", "uses something (line 2)")
@@ -786,8 +791,8 @@ def test_packages_namespace_packages_zip_and_reload(env):
 
         assert (pkg.f(2), nspkg.mod.g(1), zipped.h(1)) == (4, 4, 0)
         assert isinstance(nspkg.mod.__spec__.loader, finder.Loader)
-        assert instrument.SLOTS in pkg.f.__code__.co_names
-        assert instrument.SLOTS not in zipped.h.__code__.co_names
+        assert _instrumented(pkg.f.__code__)
+        assert not _instrumented(zipped.h.__code__)
         env.write("pkg/sub.py", "def f(x):\n    return x * 10\n")
         os.utime(env.path / "pkg/sub.py", ns=(1, 1))
         importlib.reload(sys.modules["pkg.sub"])
@@ -872,40 +877,30 @@ def test_same_file_loaded_twice_gets_distinct_slots(env):
 
 
 def _slots_read(function) -> set[int]:
-    """The slot numbers a function's probes index ``__pyfast__`` with."""
-    return {c for c in function.__code__.co_consts if type(c) is int}
+    """The numbers of the slots a function's probes read."""
+    slots = {id(slot): k for k, slot in enumerate(runtime.live)}
+    return {slots[id(c)] for c in function.__code__.co_consts if type(c) is instrument.Slot}
 
 
-def test_cached_tree_is_used_as_is_at_its_own_slots_and_moved_elsewhere(env, monkeypatch):
+def test_cached_tree_is_placed_at_the_slots_of_each_load(env):
     env.write("placed.py", PROFILED)
     env.install(threshold=1)
-    moves = []
-    real = instrument.move
-
-    def move(code, sites, base):
-        if code.co_name == "<module>":
-            moves.append(base)
-        return real(code, sites, base)
-
-    monkeypatch.setattr(instrument, "move", move)
     base = len(runtime.desired)
-    first = _import_fresh("placed")  # cache miss: placed at ``base`` and stored so
-    assert moves == [base]
+    first = _import_fresh("placed")  # cache miss: placed at ``base``, stored with placeholders
+    assert _slots_read(first.add) == {base}
     del runtime.desired[base:], runtime.live[base:], runtime._owners[base:], runtime._counts[base:]
     runtime.modules.clear()
     runtime.functions.clear()
-    again = _import_fresh("placed")  # the same slots as when stored: no code rewritten
-    assert moves == [base]
-    assert _slots_read(again.add) == _slots_read(first.add)
+    again = _import_fresh("placed")  # from the cache: the same slot numbers, new slot objects
+    assert _slots_read(again.add) == {base}
     assert again.add(1, 2) == again.add(1, 2) == 3 and env.fake.native["add"] == 1
     assert again.count(4) == 6 + 4
     other = _import_fresh("placed")  # loaded again: its own slots, through the recorded sites
-    assert moves == [base, len(runtime.desired) - len(runtime.modules[-1].result.slots)]
     assert _slots_read(other.add).isdisjoint(_slots_read(again.add))
     assert other.add(2, 2) == other.add(2, 2) == 4 and env.fake.native["add"] == 2
     assert other.count(4) == 10 and other.first([5]) == 5
     slot = runtime.modules[-1].base + 0
-    assert _slots_read(other.add) == {slot} and runtime.live[slot] is not None
+    assert _slots_read(other.add) == {slot} and runtime.live[slot].value is not None
 
 
 def test_profiles_are_made_at_the_early_th_use_and_the_report_lists_every_function(env):
@@ -946,10 +941,10 @@ def test_profiles_are_made_at_the_early_th_use_and_the_report_lists_every_functi
 
 def test_first_call_through_the_stub_compiles_with_the_caller_s_frame(env):
     ns = env.main(PROFILED, threshold=1)
-    stub = runtime.live[runtime.modules[-1].base]
+    stub = runtime.live[runtime.modules[-1].base].value
     assert stub.__func__ is runtime._first_use
     assert ns["add"](1, 2) == 3  # the stub makes the profile, which compiles at once
-    assert runtime.live[runtime.modules[-1].base] is not stub
+    assert runtime.live[runtime.modules[-1].base].value is not stub
     assert env.fake.requests[0][:2] == ("add", (int, int))
     assert runtime.functions[0].live is ns["add"]
 

@@ -382,6 +382,44 @@ def test_tracer_set_through_the_c_api_sees_every_call_and_line(tmp_path, spawn):
     assert records["g"]["native_calls"] == 1  # its OSR entry before the tracer
 
 
+SHIPPED_BY_VALUE = """
+import pickle, subprocess, sys, types
+def g(x):
+    total = 0
+    for i in range(x):
+        total += i
+    return total
+def h(x):
+    return x + 1
+if __name__ == "__main__":
+    print(g(10), g(10), h(1), h(1))
+    print(types.FunctionType(h.__code__, {"__builtins__": {}})(5))  # restricted builtins
+    # What cloudpickle does with a function of the main script: its code pickled field by
+    # field, rebuilt from them in another process (here python, without pyfast).
+    names = ["co_code", "co_consts", "co_names", "co_varnames", "co_argcount", "co_flags"]
+    names += ["co_nlocals", "co_stacksize", "co_linetable", "co_exceptiontable", "co_name"]
+    fields = pickle.dumps({name: getattr(g.__code__, name) for name in names})
+    child = (
+        "import pickle, sys, types; fields = pickle.loads(sys.stdin.buffer.read())"
+        "; code = (lambda: None).__code__.replace(**fields)"
+        "; print(types.FunctionType(code, {'__builtins__': __builtins__})(100))"
+    )
+    done = subprocess.run([sys.executable, "-c", child], input=fields, capture_output=True)
+    print(done.stdout.decode(), done.stderr.decode()[-200:])
+"""
+
+
+def test_probes_need_no_builtins_and_pickle_inert(tmp_path, spawn):
+    """A probe reads no global and no builtin, and its slot pickles as an inert stand-in: an
+    instrumented function runs with restricted builtins, and its code, shipped by value to a
+    process without pyfast (cloudpickle: joblib, dask, ray), runs there as python's."""
+    (tmp_path / "main.py").write_text(_dedent(SHIPPED_BY_VALUE))
+    expected = spawn([sys.executable, "main.py"], tmp_path)
+    got = spawn([sys.executable, "-m", "pyfast", "--threshold", "1", "main.py"], tmp_path)
+    assert (got.stdout, got.returncode) == (expected.stdout, expected.returncode)
+    assert "4950" in got.stdout
+
+
 def test_other_threads_run_during_a_native_loop(tmp_path, spawn):
     """A native loop lets other threads run now and then, as the interpreter does: a ticker
     thread keeps ticking while ``crunch`` runs (about a second of native work)."""

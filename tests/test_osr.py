@@ -232,9 +232,9 @@ def instrumented(func, slot, headers=None):
         labels,
         chosen,
         load_slot=lambda h, where: [Instr("LOAD_GLOBAL", (False, "__osr_slot__"))],
-        miss="__osr_miss__",
+        miss=MISS,
     )
-    namespace = dict(func.__globals__, __osr_slot__=slot, __osr_miss__=MISS)
+    namespace = dict(func.__globals__, __osr_slot__=slot)
     inst = FunctionType(bc.to_code(), namespace, func.__name__, func.__defaults__, func.__closure__)
     inst.__kwdefaults__ = func.__kwdefaults__
     return inst
