@@ -363,21 +363,12 @@ print(sorted(events.items()))
 """
 
 
-def test_tracer_set_through_the_c_api_sees_every_call_and_line(tmp_path, spawn):
+def test_tracer_set_through_the_c_api_sees_every_call_and_line(python_and_pyfast):
     """A tracer set with ``PyEval_SetTrace`` (as coverage's C tracer is) goes around the
     Python-level guard: the native entries find it in the thread state, native code is not
     entered while it is set, and it sees python's calls and line events exactly."""
-    (tmp_path / "main.py").write_text(_dedent(C_API_TRACER))
-    expected = spawn([sys.executable, "main.py"], tmp_path)
-    report = tmp_path / "report.json"
-    got = spawn(
-        [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
-        + ["main.py"],
-        tmp_path,
-    )
-    assert (got.stdout, got.returncode) == (expected.stdout, expected.returncode)
-    assert "('f', 0, 2)" in got.stdout  # 30 calls seen
-    records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
+    got, records = python_and_pyfast(C_API_TRACER)
+    assert "(('f', 0, 3), 30)" in got.stdout  # the 30 calls made under the tracer
     assert records["f"]["native_calls"] == 20  # the calls before the tracer, none under it
     assert records["g"]["native_calls"] == 1  # its OSR entry before the tracer
 
