@@ -5,6 +5,8 @@ In: calls to ``sys.settrace``, ``sys.setprofile``, their all-threads variants (3
 wraps.  Out: ``runtime.suspend(active)`` whenever the answer to "is any tracer, profiler or
 monitoring tool active?" changes.  Debuggers and coverage see every call and line as under
 python because the probes then find ``None`` and fall through to the original bytecode.
+A profiler installed through ``sys.setprofile`` is first set to a stand-in that takes the
+wrapper's own return event (the profiler never saw its call) and then installs it.
 A tracer set through the C API goes around these wrappers: native entries find it in the
 thread state and call ``runtime.tracer_found``, which empties the slots the same way.
 """
@@ -46,7 +48,19 @@ def _wrap(owner: object, name: str) -> None:
             # Installing: pyfast's bookkeeping runs first, so the new tracer never sees it.
             _changed(name, args, installing=True)
             try:
-                return original(*args, **kwargs)
+                if name != "setprofile" or len(args) != 1 or kwargs:
+                    return original(*args, **kwargs)
+                # A profiler's first event would be this frame's return, whose call it never
+                # saw (``profile`` fails "Bad return"): a stand-in takes that event, installs
+                # the profiler and hands it any other.
+                here, profiler = sys._getframe(), args[0]
+
+                def first_event(frame: object, event: str, arg: object) -> None:
+                    original(profiler)
+                    if frame is not here:
+                        profiler(frame, event, arg)
+
+                return original(first_event)
             except BaseException:
                 _changed(name, args)
                 raise

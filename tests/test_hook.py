@@ -1037,10 +1037,32 @@ print(seen[:3])
 """
 
 
-@pytest.mark.parametrize("source", [PDB_FIRST_STOP, TRACER_INSTALLED], ids=["pdb", "settrace"])
+PROFILER_INSTALLED = """
+import profile, sys
+seen = []
+def profiler(frame, event, arg):
+    seen.append((event, frame.f_code.co_name))
+def g():
+    return 1
+sys.setprofile(profiler)
+g()
+sys.setprofile(None)
+print(seen[:2])  # the removal's events include the wrapper's call (README)
+profile.Profile().runcall(g)
+print("profiled")
+"""
+
+
+@pytest.mark.parametrize(
+    "source",
+    [PDB_FIRST_STOP, TRACER_INSTALLED, PROFILER_INSTALLED],
+    ids=["pdb", "settrace", "setprofile"],
+)
 def test_a_new_tracer_does_not_see_pyfast_s_bookkeeping(source, spawn, tmp_path):
     """The guard's bookkeeping runs before a tracer is installed: pdb's first stop is the
-    user's next line, and a tracer's first events are the program's (as under python)."""
+    user's next line, and a tracer's first events are the program's (as under python).  A
+    profiler's first event would be the wrapper's return: a stand-in takes it (``profile``
+    raised "Bad return")."""
     (tmp_path / "main.py").write_text(source)
     expected = spawn([sys.executable, "main.py"], tmp_path, input="c\n")
     got = spawn(
