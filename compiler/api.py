@@ -320,9 +320,12 @@ def prepare_function(
     on_bail: Callable[[], object] | None = None,
     from_probe: bool = False,
     on_tracer: Callable[[], object] | None = None,
+    warm_up: Callable[[], object] | None = None,
 ) -> PreparedFunction:
     """The front half of ``compile_function``; raises ``Unsupported`` the same way;
-    ``from_probe``: see ``pipeline.prepare``."""
+    ``from_probe``: see ``pipeline.prepare``; ``warm_up`` is called once the checks made
+    without the front end pass, before it runs (the hook starts LLVM's side there:
+    ``jit.compile_helpers`` in its compiler thread)."""
     if not _arguments_ok(signature, sample):
         names = ", ".join(t.__name__ for t in signature)
         raise Unsupported(
@@ -331,6 +334,8 @@ def prepare_function(
     problem = global_problem(func, (code_of or _own_code)(func))
     if problem is not None:
         raise problem
+    if warm_up is not None:
+        warm_up()
     from pyfast.compiler import pipeline
 
     return pipeline.prepare(

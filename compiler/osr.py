@@ -639,9 +639,11 @@ def prepare_loop(
     sample: tuple | None = None,
     code_of: Callable[[FunctionType], CodeType] | None = None,
     on_tracer: Callable[[], object] | None = None,
+    warm_up: Callable[[], object] | None = None,
 ):
     """The front half of native code for ``func``'s continuation at ``header`` (a
-    ``PreparedFunction``; ``finish()`` gives the ``CompiledFunction``).
+    ``PreparedFunction``; ``finish()`` gives the ``CompiledFunction``); ``warm_up``: see
+    ``api.prepare_function``.
 
     ``signature``: the types of ``header.locals`` then ``int, int, int`` per iterator (see
     ``signature_of``).  Raises ``Unsupported``/``OsrUnsupported`` like ``compile_function``."""
@@ -657,6 +659,7 @@ def prepare_loop(
         sample=sample,
         code_of=code_of,
         on_tracer=on_tracer,
+        warm_up=warm_up,
     )
 
 

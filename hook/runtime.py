@@ -385,6 +385,7 @@ class LoopProfile:
                 sample=osr.entry_args(header, values),
                 code_of=original_code,
                 on_tracer=tracer_found,
+                warm_up=warm_up,
             )
             cached = prepared.load_backend(machine_code_cache())
         except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported or a compiler bug
@@ -591,6 +592,7 @@ class FunctionProfile:
                 on_bail=self.on_bail,
                 from_probe=True,
                 on_tracer=tracer_found,
+                warm_up=warm_up,
             )
             cached = prepared.load_backend(machine_code_cache())
         except api.Unsupported as exc:
@@ -757,6 +759,26 @@ def describe(args: tuple) -> str:
 
 def signature_text(key: tuple[type, ...]) -> str:
     return "(" + ", ".join(t.__name__ for t in key) + ")"
+
+
+def warm_up() -> None:
+    """Before the process's first front end: its compiler thread compiles the helpers of
+    native code meanwhile (``jit.compile_helpers``: LLVM's start and ~15 ms of LLVM outside
+    the GIL on a cold cache), instead of after it."""
+    global _warming
+    if not _warming:
+        _warming = True
+        background(_compile_helpers)
+
+
+_warming = False
+
+
+def _compile_helpers() -> None:
+    """An error is logged (``_work``); the compilation that needs the helpers reports it."""
+    from pyfast.compiler.runtime import jit
+
+    jit.compile_helpers(machine_code_cache())
 
 
 def background(job: Callable[[], None]) -> None:

@@ -62,6 +62,7 @@ class FakeCompiler:
         on_bail=None,
         from_probe=False,
         on_tracer=None,
+        warm_up=None,
     ):
         assert from_probe  # the hook's entries check the running frame's globals
         code = func.__code__

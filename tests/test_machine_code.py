@@ -77,7 +77,50 @@ def test_llvmc_makes_the_bytes_llvmlite_binding_makes() -> None:
     prepared = api.prepare_function(fib, (int,), fallback=fib, miss=object())
     ours, theirs = llvmc.Backend(), jit._Binding()
     for source in (MODULE, prepared.llvm_ir):
-        assert ours.emit(source, keep_ir=True) == theirs.emit(source, keep_ir=True)
+        for level in (0, 3):
+            assert ours.emit(source, True, level) == theirs.emit(source, True, level)
+
+
+def test_warm_up_is_called_once_the_cheap_checks_pass(monkeypatch) -> None:
+    """The hook's compiler thread starts LLVM's side while the front end runs: only for a
+    function that passed the checks made without the front end."""
+    from pyfast.compiler import pipeline
+
+    events: list[str] = []
+    front_end = pipeline.prepare
+    monkeypatch.setattr(
+        pipeline, "prepare", lambda *a, **k: events.append("front end") or front_end(*a, **k)
+    )
+    warm = lambda: events.append("warm up")  # noqa: E731
+    with pytest.raises(api.Unsupported):
+        api.prepare_function(fib, (str,), fallback=fib, miss=None, warm_up=warm)
+    assert events == []
+    api.prepare_function(fib, (int,), fallback=fib, miss=None, warm_up=warm)
+    assert events == ["warm up", "front end"]
+
+
+HELPERS_BESIDE = """
+import threading
+from pyfast.compiler import compile_function
+from pyfast.compiler.runtime import jit
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+helpers = threading.Thread(target=jit.compile_helpers, args=(None,))
+helpers.start()
+print(compile_function(fib, (int,), fallback=fib, miss=None).entry(20))
+helpers.join()
+print(len(jit._helpers))
+"""
+
+
+def test_helpers_compiled_by_another_thread_meanwhile(tmp_path) -> None:
+    """The hook's warm-up: ``compile_helpers`` on one thread while another compiles a unit
+    that calls them (one backend, one symbol table, the helpers compiled once)."""
+    command = [sys.executable, "-c", HELPERS_BESIDE]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert out.splitlines() == ["6765", "1"]
 
 
 @pytest.mark.parametrize("known", [True, False])

@@ -9,7 +9,7 @@ alive as long as the library object; ``address(symbol)`` gives a function's or g
 address.  With a cache folder, an object already there for the same IR is loaded instead,
 and LLVM is neither loaded nor run.  The C-API and libm symbols of ``capi`` resolve
 the objects' undefined symbols; so do the helpers that every module may call (``HELPERS``),
-compiled in one module by the first compile that calls one.
+compiled in one module by the first compile that calls one, at O0 (``HELPERS_LEVEL``).
 """
 
 from __future__ import annotations
@@ -22,16 +22,18 @@ from collections.abc import Callable
 from llvmlite import ir
 from pyfast.compiler.runtime import capi, codecache, entry, llvmc, loader, resume, threads
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # LLVM runs one module at a time
+_start_lock = threading.Lock()
 
 
-def start_llvm() -> None:
-    """Load LLVM and make the host's target machine (``_backend``): ~20 ms through ``llvmc``,
-    ~70–140 ms through ``llvmlite.binding``, once per process, of Python work.  It holds the
-    GIL, so a thread that runs it beside the program takes twice as long; callers run it in
-    their own thread before sending a compilation to the background, where LLVM itself runs
-    without the GIL."""
-    _backend()
+def start_llvm() -> llvmc.Backend | _Binding:
+    """Load LLVM and make the host's target machine (``_backend``), once per process: ~20 ms
+    through ``llvmc`` (mostly ``dlopen``, which holds the GIL), ~70–140 ms of Python work
+    through ``llvmlite.binding``.  A thread that runs it beside the busy program takes twice
+    as long; callers run it in their own thread before sending a compilation to the
+    background, where LLVM itself runs without the GIL."""
+    with _start_lock:
+        return _backend()
 
 
 @functools.cache
@@ -55,23 +57,26 @@ class _Binding:
 
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
-        target = llvm.Target.from_triple(llvm.get_process_triple())
         self.llvm = llvm
-        self.machine = target.create_target_machine(
+        self.machine = functools.cache(self._machine)
+
+    def _machine(self, level: int):
+        llvm = self.llvm
+        return llvm.Target.from_triple(llvm.get_process_triple()).create_target_machine(
             cpu=llvm.get_host_cpu_name(),
             features=llvm.get_host_cpu_features().flatten(),
-            opt=3,
+            opt=level,
             reloc="pic",
             codemodel="small",
         )
 
-    def emit(self, llvm_ir: str, keep_ir: bool) -> tuple[bytes, str]:
-        llvm, tm = self.llvm, self.machine
+    def emit(self, llvm_ir: str, keep_ir: bool, level: int = 3) -> tuple[bytes, str]:
+        llvm, tm = self.llvm, self.machine(level)
         mod = llvm.parse_assembly(llvm_ir)
         mod.triple = tm.triple
         mod.data_layout = str(tm.target_data)
         mod.verify()
-        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pto = llvm.create_pipeline_tuning_options(speed_level=level)
         pb = llvm.create_pass_builder(tm, pto)
         pb.getModulePassManager().run(mod, pb)
         return tm.emit_object(mod), str(mod) if keep_ir else ""
@@ -91,9 +96,18 @@ class NativeLibrary:
         return self._code.address(symbol)
 
 
-@functools.cache
+_symbols_lock = threading.Lock()
+
+
 def _symbols() -> dict[str, int]:
-    """Undefined symbol -> address: the tables of ``capi`` first, more as objects need them."""
+    """Undefined symbol -> address: the tables of ``capi`` first, more as objects need them
+    (one dict, though the helpers may be loaded by another thread)."""
+    with _symbols_lock:
+        return _symbol_table()
+
+
+@functools.cache
+def _symbol_table() -> dict[str, int]:
     return capi.addresses()
 
 
@@ -120,17 +134,26 @@ HELPERS: dict[str, Callable[[ir.Module], None]] = {
     threads.HELPER: threads.define_helper,
     **entry.HELPERS,
 }
+#: The helpers' optimisation level: they are glue around C-API calls, and O3 with its
+#: instruction selector took ~25 ms of a process's first compilation for nothing measurable.
+HELPERS_LEVEL = 0
 _helpers: list[NativeLibrary] = []  # their library, kept for the process
 _helpers_lock = threading.Lock()
 
 
-def _compile_helpers(cache: str | None) -> None:
+def compile_helpers(cache: str | None) -> None:
+    """Compile the helpers (``HELPERS``), or load them from the machine-code cache folder
+    ``cache``, unless done: a job for the compiler thread while the front end of the process's
+    first compilation runs (in the cache: milliseconds; else LLVM's start and its O0
+    compilation, ~30 ms, mostly without the GIL)."""
+    if not loader.supported():
+        raise loader.LoadError("native code needs Linux on x86-64")
     with _helpers_lock:
         if not _helpers:
             module = ir.Module(name="pyfast.helpers")
             for define in HELPERS.values():
                 define(module)
-            library = _compile(str(module), cache, keep_ir=False)
+            library = _compile(str(module), cache, keep_ir=False, level=HELPERS_LEVEL)
             _symbols().update((symbol, library.address(symbol)) for symbol in HELPERS)
             _helpers.append(library)
 
@@ -145,7 +168,7 @@ def compile_module(
     if not loader.supported():
         raise loader.LoadError("native code needs Linux on x86-64")
     if not _helpers and any(symbol in llvm_ir for symbol in HELPERS):
-        _compile_helpers(cache)
+        compile_helpers(cache)
     return _compile(llvm_ir, cache, keep_ir)
 
 
@@ -160,19 +183,21 @@ def _key(llvm_ir: str, cache: str | None) -> str | None:
     return codecache.key(llvm_ir) if cache else None
 
 
-def _compile(llvm_ir: str, cache: str | None, keep_ir: bool) -> NativeLibrary:
+def _compile(llvm_ir: str, cache: str | None, keep_ir: bool, level: int = 3) -> NativeLibrary:
     key = _key(llvm_ir, cache)
     data = codecache.read(cache, key) if key and not keep_ir else None
     cached = data is not None
     optimised = ""
     if data is None:
-        data, optimised = _emit(llvm_ir, keep_ir)
+        data, optimised = _emit(llvm_ir, keep_ir, level)
         if key:
             codecache.write(cache, key, data)
     return NativeLibrary(loader.load(data, _resolve), optimised, cached)
 
 
-def _emit(llvm_ir: str, keep_ir: bool) -> tuple[bytes, str]:
-    """The object LLVM makes of ``llvm_ir``, and the optimised IR (if ``keep_ir``)."""
+def _emit(llvm_ir: str, keep_ir: bool, level: int = 3) -> tuple[bytes, str]:
+    """The object LLVM makes of ``llvm_ir`` at ``level``, and the optimised IR (if
+    ``keep_ir``)."""
+    backend = start_llvm()
     with _lock:
-        return _backend().emit(llvm_ir, keep_ir)
+        return backend.emit(llvm_ir, keep_ir, level)

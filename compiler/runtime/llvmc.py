@@ -1,9 +1,10 @@
 """LLVM through the C functions of llvmlite's library, without ``llvmlite.binding``.
 
 In: the text of an LLVM module.
-Out: ``Backend().emit(llvm_ir, keep_ir)`` -> (the ELF object for the host CPU, optimised at O3
-with the new pass manager, position-independent, small code model; the optimised IR when
-``keep_ir``), as ``llvmlite.binding`` makes it for ``jit``; ``available()`` says whether this
+Out: ``Backend().emit(llvm_ir, keep_ir, level)`` -> (the ELF object for the host CPU, optimised
+at ``level`` (0-3, passes and code generation) with the new pass manager, position-independent,
+small code model; the optimised IR when ``keep_ir``), as ``llvmlite.binding`` makes it for
+``jit``; ``available()`` says whether this
 llvmlite is one the prototypes below were checked against.
 
 Why: ``import llvmlite.binding`` imports some sixty Python modules and declares hundreds of
@@ -60,7 +61,6 @@ _FUNCTIONS: dict[str, tuple[object, tuple[object, ...]]] = {
     "LLVMPY_GetBufferSize": (ctypes.c_size_t, (_P,)),
     "LLVMPY_DisposeMemoryBuffer": (None, (_P,)),
 }
-_SPEED_LEVEL = 3
 
 
 def available() -> bool:
@@ -70,7 +70,7 @@ def available() -> bool:
 
 
 class Backend:
-    """The library, the host's target machine and a context of pyfast's own; one per process,
+    """The library, the host's target machines and a context of pyfast's own; one per process,
     used by one thread at a time (``jit``'s lock)."""
 
     def __init__(self) -> None:
@@ -88,13 +88,21 @@ class Backend:
         cpu = self._string(lib.LLVMPY_GetHostCPUName)
         features = self._features()
         target = self._checked(lib.LLVMPY_GetTargetFromTriple, self.triple)
-        self.machine = lib.LLVMPY_CreateTargetMachine(
-            target, self.triple, cpu, features, 3, b"pic", b"small", 0, 0, b""
-        )
-        data = lib.LLVMPY_CreateTargetMachineData(self.machine)
+        self._machine_args = (target, self.triple, cpu, features)
+        self._machines: dict[int, int] = {}
+        data = lib.LLVMPY_CreateTargetMachineData(self.machine(3))
         self.layout = self._string(lib.LLVMPY_CopyStringRepOfTargetData, data)
         lib.LLVMPY_DisposeTargetData(data)
         self.context = lib.LLVMPY_ContextCreate()
+
+    def machine(self, level: int) -> int:
+        """The host's target machine that generates code at ``level`` (made on first use)."""
+        if level not in self._machines:
+            target, triple, cpu, features = self._machine_args
+            self._machines[level] = self.lib.LLVMPY_CreateTargetMachine(
+                target, triple, cpu, features, level, b"pic", b"small", 0, 0, b""
+            )
+        return self._machines[level]
 
     def _string(self, function, *args: object) -> bytes:
         """The string ``function`` writes to its last argument (freed after the copy)."""
@@ -129,10 +137,10 @@ class Backend:
         flags = {item[1:]: item[0] for item in text.split(",") if item}
         return ",".join(f"{sign}{name}" for name, sign in sorted(flags.items())).encode()
 
-    def emit(self, llvm_ir: str, keep_ir: bool) -> tuple[bytes, str]:
-        """The object of ``llvm_ir`` (verified and optimised) and, if ``keep_ir``, its optimised
-        IR; raise ``RuntimeError`` for invalid IR."""
-        lib = self.lib
+    def emit(self, llvm_ir: str, keep_ir: bool, level: int = 3) -> tuple[bytes, str]:
+        """The object of ``llvm_ir`` (verified and optimised at ``level``) and, if ``keep_ir``,
+        its optimised IR; raise ``RuntimeError`` for invalid IR."""
+        lib, machine = self.lib, self.machine(level)
         module = self._checked(lib.LLVMPY_ParseAssembly, self.context, llvm_ir.encode())
         try:
             lib.LLVMPY_SetTarget(module, self.triple)
@@ -144,13 +152,13 @@ class Backend:
             if broken:
                 raise RuntimeError((text or b"invalid module").decode(errors="replace"))
             options = lib.LLVMPY_CreatePipelineTuningOptions()
-            builder = lib.LLVMPY_CreatePassBuilder(self.machine, options)
-            passes = lib.LLVMPY_buildPerModuleDefaultPipeline(builder, _SPEED_LEVEL)
+            builder = lib.LLVMPY_CreatePassBuilder(machine, options)
+            passes = lib.LLVMPY_buildPerModuleDefaultPipeline(builder, level)
             lib.LLVMPY_RunNewModulePassManager(passes, module, builder)
             lib.LLVMPY_DisposeNewModulePassManger(passes)
             lib.LLVMPY_DisposePassBuilder(builder)
             lib.LLVMPY_DisposePipelineTuningOptions(options)
-            buffer = self._checked(lib.LLVMPY_TargetMachineEmitToMemory, self.machine, module, 1)
+            buffer = self._checked(lib.LLVMPY_TargetMachineEmitToMemory, machine, module, 1)
             try:
                 start, size = lib.LLVMPY_GetBufferStart(buffer), lib.LLVMPY_GetBufferSize(buffer)
                 data = ctypes.string_at(start, size)
