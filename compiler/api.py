@@ -321,11 +321,12 @@ def prepare_function(
     from_probe: bool = False,
     on_tracer: Callable[[], object] | None = None,
     warm_up: Callable[[], object] | None = None,
+    min_work: int = 0,
 ) -> PreparedFunction:
     """The front half of ``compile_function``; raises ``Unsupported`` the same way;
-    ``from_probe``: see ``pipeline.prepare``; ``warm_up`` is called once the checks made
-    without the front end pass, before it runs (the hook starts LLVM's side there:
-    ``jit.compile_helpers`` in its compiler thread)."""
+    ``from_probe`` and ``min_work``: see ``pipeline.prepare``; ``warm_up`` is called once the
+    checks made without the front end pass, before it runs (the hook starts LLVM's side
+    there: ``jit.compile_helpers`` in its compiler thread)."""
     if not _arguments_ok(signature, sample):
         names = ", ".join(t.__name__ for t in signature)
         raise Unsupported(
@@ -349,6 +350,7 @@ def prepare_function(
         on_bail=on_bail,
         from_probe=from_probe,
         on_tracer=on_tracer,
+        min_work=min_work,
     )
 
 

@@ -653,6 +653,41 @@ class FunctionIR:
         self.blocks.append(block)
         return block
 
+    def straight_work(self) -> int | None:
+        """``None`` when a call may loop or calls another function natively (``CallDirect``);
+        else how many operations the function holds: the most a call of it from the
+        interpreter can save by running natively (moves between representations, ``_FREE``,
+        cost the interpreter nothing either)."""
+        ops = [op for block in self.blocks for op in block.ops]
+        if any(isinstance(op, CallDirect) for op in ops) or _has_cycle(self.blocks[0]):
+            return None
+        return sum(not isinstance(op, _FREE) for op in ops)
+
+
+def _has_cycle(entry: BasicBlock) -> bool:
+    """Whether the control flow from ``entry`` has a cycle (depth-first, an edge back to a
+    block still on the path)."""
+    on_path: set[int] = {entry.label}
+    done: set[int] = set()
+    stack = [(entry, iter(_successors(entry)))]
+    while stack:
+        block, successors = stack[-1]
+        following = next(successors, None)
+        if following is None:
+            stack.pop()
+            on_path.discard(block.label)
+            done.add(block.label)
+        elif following.label in on_path:
+            return True
+        elif following.label not in done:
+            on_path.add(following.label)
+            stack.append((following, iter(_successors(following))))
+    return False
+
+
+def _successors(block: BasicBlock) -> list[BasicBlock]:
+    return [jump.target for jump in block.terminator.jumps()] if block.terminator else []
+
 
 class OpVisitor:
     """Base of IR consumers: one method per op and terminator class (see each ``visit``)."""
@@ -838,3 +873,7 @@ def format_function(fn: FunctionIR) -> str:
         if block.terminator is not None:
             lines.append(f"    {block.terminator.accept(printer)}")
     return "\n".join(lines)
+
+
+#: Ops that move a value between representations: the interpreter does no work for them.
+_FREE = (Convert, Truth, Refine, Select, MakeTuple, TupleGet, BailIf)

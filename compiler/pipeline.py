@@ -128,14 +128,19 @@ def prepare(
     on_bail: Callable[[], object] | None = None,
     from_probe: bool = False,
     on_tracer: Callable[[], object] | None = None,
+    min_work: int = 0,
 ) -> PreparedFunction:
     """Run the front end (decode, build, infer, lower to LLVM IR text) for ``func``;
     ``deopt(reason)`` hears the deoptimizations of the compiled code; ``sample`` (arguments
     of one call of ``signature``) gives its lists' speculated item types; ``from_probe``: the
     entry is called by the probe of a function with ``func``'s code, and checks that the
-    function's globals are ``func``'s (``entry.add_entry``'s ``caller_globals``)."""
+    function's globals are ``func``'s (``entry.add_entry``'s ``caller_globals``); a function
+    without loops or native calls that holds fewer than ``min_work`` operations
+    (``ir.FunctionIR.straight_work``) raises ``Unsupported``: called from the interpreter,
+    its native code would cost more than it saves."""
     from llvmlite import ir as ll
     from pyfast.compiler import build, lower
+    from pyfast.compiler.api import Unsupported
     from pyfast.compiler.types import FROM_PY, of_value
 
     start = time.perf_counter()
@@ -149,6 +154,13 @@ def prepare(
             types = tuple(FROM_PY[t] for t in signature)  # api checked them
         others = code_of or (lambda g: g.__code__)
         unit, fir = build.build_unit(func, types, lambda g: original if g is func else others(g))
+        work = fir.straight_work()
+        if work is not None and work < min_work:
+            raise Unsupported(
+                f"too little work for native code to gain (no loop; operations: {work}): a"
+                " call from the interpreter would cost more; compiled callers call it natively",
+                original.co_firstlineno,
+            )
         module = ll.Module(name=fir.symbol)
         caller_globals = func.__globals__ if from_probe else None
         spec = lower.lower_unit(module, unit, fir, deopt, caller_globals)

@@ -41,6 +41,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 MAX_SIGNATURES = 4
+#: Fewer operations than this in a function without loops or native calls: left to the
+#: interpreter (``api.prepare_function``'s ``min_work``).  A call through the probe and the
+#: native entry costs ~90 ns more than a Python call (3.11): ``a < b`` or ``x * 0.5 + y``
+#: ran 1.3-2x slower natively, five float operations ~1.1x faster
+#: (docs/overhead.md, "Calls from the interpreter").  ``--threshold 1`` compiles them anyway.
+MIN_WORK = 4
 MAX_OSR_BAILS = 3  # an OSR entry that missed this often stays off: the interpreter keeps the loop
 MAX_DEOPTS = 10  # a function whose native code deoptimized this often runs interpreted
 #: A function whose native code bailed this often, on more than a tenth of its native entries,
@@ -593,6 +599,7 @@ class FunctionProfile:
                 from_probe=True,
                 on_tracer=tracer_found,
                 warm_up=warm_up,
+                min_work=MIN_WORK if settings.threshold > 1 else 0,
             )
             cached = prepared.load_backend(machine_code_cache())
         except api.Unsupported as exc:

@@ -142,6 +142,44 @@ def test_ir_tuple_return() -> None:
     assert "tuple (%0, %1) : tuple[int, float]" in text
 
 
+def larger(a, b):
+    if a < b:
+        return b
+    return a
+
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+def spread(x, y):
+    return math.sqrt(x * x + y) * math.exp(-x)
+
+
+@pytest.mark.parametrize(
+    ("func", "types", "work"),
+    [
+        (add_one, (INT,), 1),
+        (larger, (INT, INT), 1),
+        (swap_pair, (INT, INT), 0),
+        (spread, (FLOAT, FLOAT), 6),
+        (count, (INT,), None),  # a loop
+        (fib, (INT,), None),  # native calls
+    ],
+)
+def test_straight_work_counts_what_a_native_call_saves(func, types, work) -> None:
+    assert ir_of(func, *types)[1].straight_work() == work
+
+
+def test_too_little_work_is_refused_only_when_asked() -> None:
+    from pyfast.compiler import api
+
+    with pytest.raises(Unsupported, match="too little work .*operations: 1"):
+        api.prepare_function(add_one, (int,), fallback=add_one, miss=None, min_work=4)
+    api.prepare_function(add_one, (int,), fallback=add_one, miss=None)
+    api.prepare_function(count, (int,), fallback=count, miss=None, min_work=4)
+
+
 # -- inference: block versions, return types, rejections -----------------------------------
 
 

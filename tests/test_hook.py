@@ -63,6 +63,7 @@ class FakeCompiler:
         from_probe=False,
         on_tracer=None,
         warm_up=None,
+        min_work=0,
     ):
         assert from_probe  # the hook's entries check the running frame's globals
         code = func.__code__

@@ -329,6 +329,34 @@ def test_module_level_loop_is_reported_unsupported(tmp_path, spawn):
     assert rec["status"] == "unsupported" and "module level" in rec["reason"]
 
 
+LITTLE_WORK = """
+def scale(x):
+    return x * 0.5 + 1.0
+
+def poly(x):
+    return ((x * 0.5 + 1.0) * x - 2.0) * x + 3.0
+
+total = 0.0
+for i in range(50):
+    total += scale(float(i)) + poly(float(i))
+print(total)
+"""
+
+
+def test_a_function_with_too_little_work_stays_interpreted(tmp_path, spawn):
+    """Called from the interpreter, ``x * 0.5 + 1.0`` costs less than a call of native code:
+    past ``--threshold 1`` it is left alone, with the reason in the report."""
+    (tmp_path / "main.py").write_text(LITTLE_WORK)
+    report = tmp_path / "report.json"
+    argv = [sys.executable, "-m", "pyfast", "--threshold", "5", "--report-json", str(report)]
+    got = spawn([*argv, "main.py"], tmp_path)
+    assert got.stdout == spawn([sys.executable, "main.py"], tmp_path).stdout, got.stderr
+    rows = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
+    assert rows["scale"]["status"] == "unsupported"
+    assert rows["scale"]["reason"].startswith("too little work for native code to gain")
+    assert "too little work" not in (rows["poly"]["reason"] or "")
+
+
 C_API_TRACER = """
 import collections, ctypes, sys
 def f(n):
