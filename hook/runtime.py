@@ -572,7 +572,7 @@ class FunctionProfile:
 
     def hot(self, key: tuple[type, ...], frame, sample: tuple) -> None:
         if not settings.jit:
-            self.decide("cold", "jit disabled (--no-jit)")
+            self.decide("cold", _jit_off)
             return
         if len(self.requested) >= MAX_SIGNATURES:
             if not self.entries:
@@ -801,7 +801,26 @@ def background(job: Callable[[], None]) -> None:
         thread.daemon = True
         thread.start()
         atexit.register(_stop, _worker, thread)
+        os.register_at_fork(after_in_child=_forked)
     _worker.put(job)
+
+
+def _forked() -> None:
+    """In a child forked from a process with a compiler thread, which the child does not
+    have: the next job starts one.  If the parent's thread was running a job, the locks it
+    held (pyfast's, LLVM's) stay held in the child, so the child compiles nothing: a
+    compilation there could wait forever."""
+    global _worker, _busy, _jit_off, settings
+    _worker = None
+    if _busy:
+        _busy = False
+        sys.setswitchinterval(_program_interval)
+        settings = settings.replace(jit=False)
+        _jit_off = "not compiled in a process forked while pyfast was compiling"
+        log(_jit_off)
+
+
+_jit_off = "jit disabled (--no-jit)"  # why nothing compiles when ``settings.jit`` is false
 
 
 def _stop(jobs, thread) -> None:
@@ -823,18 +842,25 @@ COMPILE_SWITCH_INTERVAL = 0.0002
 
 
 def _work(jobs) -> None:
-    interval = sys.getswitchinterval()
+    global _busy, _program_interval
+    _program_interval = sys.getswitchinterval()
     while True:
         job = jobs.get()
         if job is None:
             return
         if _closing:
             continue
-        sys.setswitchinterval(min(interval, COMPILE_SWITCH_INTERVAL))
+        sys.setswitchinterval(min(_program_interval, COMPILE_SWITCH_INTERVAL))
+        _busy = True
         try:
             job()
         except Exception as exc:  # noqa: BLE001
             log(f"compiler thread: {exc!r}")
         finally:
+            _busy = False
             if jobs.empty():
-                sys.setswitchinterval(interval)
+                sys.setswitchinterval(_program_interval)
+
+
+_busy = False  # the compiler thread runs a job
+_program_interval = 0.005  # the program's switch interval, restored between jobs

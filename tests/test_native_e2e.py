@@ -357,6 +357,67 @@ def test_a_function_with_too_little_work_stays_interpreted(tmp_path, spawn):
     assert "too little work" not in (rows["poly"]["reason"] or "")
 
 
+FORKED = """
+import os, sys, threading, time
+from pyfast.hook import runtime
+
+def work(n):
+    s = 0
+    for i in range(n):
+        s += i * i % 7
+    return s
+
+def other(n):
+    t = 0
+    for i in range(n):
+        t += i % 5
+    return t
+
+def profile(name):
+    return next((f for f in runtime.functions if f.name == "__main__." + name), None)
+
+def status(name):
+    return getattr(profile(name), "status", "cold")
+
+def until_compiled(func):
+    deadline = time.time() + 30
+    while (status(func.__name__) != "compiled" or runtime._busy) and time.time() < deadline:
+        func(100)
+        time.sleep(0.01)
+    return status(func.__name__)
+
+print("parent", until_compiled(work), flush=True)
+if os.fork() == 0:
+    print("child", until_compiled(other), other(1000), flush=True)
+    os._exit(0)
+os.wait()
+running = threading.Event()
+release = threading.Event()
+runtime.background(lambda: running.set() or release.wait())
+running.wait()
+if os.fork() == 0:
+    for _ in range(20):
+        other(10)
+    print("busy child", status("other"), profile("other").reason, flush=True)
+    os._exit(0)
+os.wait()
+release.set()
+"""
+
+
+def test_a_forked_child_compiles_with_its_own_compiler_thread(tmp_path, spawn):
+    """A child forked after a compilation starts its own compiler thread (the parent's queue
+    has no thread there); one forked while the parent compiled compiles nothing, as LLVM's
+    locks may be held (before: its compilations never ran, or could wait forever)."""
+    (tmp_path / "main.py").write_text(FORKED)
+    got = spawn([sys.executable, "-m", "pyfast", "--threshold", "5", "main.py"], tmp_path)
+    assert got.stdout.splitlines() == [
+        "parent compiled",
+        "child compiled 2000",
+        "busy child cold not compiled in a process forked while pyfast was compiling",
+    ], got.stderr
+
+
 C_API_TRACER = """
 import collections, ctypes, sys
 def f(n):
