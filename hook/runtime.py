@@ -83,7 +83,6 @@ _owners: list[ModuleRecord] = []  # the module of each slot
 _counts = bytearray()  # per slot: its probe's uses before the profile existed (< EARLY)
 _suspended = False
 threads_tracing: set[int] = set()  # the threads a tracer or profiler may be set on
-_worker = None
 
 
 _started = time.perf_counter()
@@ -771,68 +770,78 @@ def signature_text(key: tuple[type, ...]) -> str:
 def warm_up() -> None:
     """Before the process's first front end: its compiler thread compiles the helpers of
     native code meanwhile (``jit.compile_helpers``: LLVM's start and ~15 ms of LLVM outside
-    the GIL on a cold cache), instead of after it."""
+    the GIL on a cold cache), instead of after it.  ``jit`` is imported here, by the program's
+    thread: the compiler thread lowers the switch interval while it works, and ``threads``
+    reads it at import (``RELEASE_NS``)."""
     global _warming
     if not _warming:
         _warming = True
-        background(_compile_helpers)
+        from pyfast.compiler.runtime import jit
+
+        background(partial(jit.compile_helpers, machine_code_cache()))
 
 
 _warming = False
 
 
-def _compile_helpers() -> None:
-    """An error is logged (``_work``); the compilation that needs the helpers reports it."""
-    from pyfast.compiler.runtime import jit
-
-    jit.compile_helpers(machine_code_cache())
-
-
 def background(job: Callable[[], None]) -> None:
-    """Run ``job`` on the compiler thread (started on first use); the program never waits."""
-    global _worker
-    if _worker is None:
+    """Run ``job`` on the compiler thread; the program never waits.  The thread lives while
+    it has jobs (the next job starts another), and is a bare ``_thread`` thread: between
+    compilations, ``threading.enumerate()``, the thread counts and ``threading.settrace``
+    are python's."""
+    global _hooked
+    if not _hooked:  # once per process: a forked child inherits them
         import atexit
-        import queue
-        import threading
 
-        _worker = queue.SimpleQueue()
-        thread = threading.Thread(target=_work, args=(_worker,), name="pyfast-compiler")
-        thread.daemon = True
-        thread.start()
-        atexit.register(_stop, _worker, thread)
+        atexit.register(_stop)
         os.register_at_fork(after_in_child=_forked)
-    _worker.put(job)
+        _hooked = True
+    with _state:
+        _jobs.append(job)
+        _start()
+
+
+def _start() -> None:
+    """Start the compiler thread unless it runs (``_state`` held)."""
+    if not _running.locked():
+        _running.acquire()  # released by the thread when it ends
+        _thread.start_new_thread(_work, ())
+
+
+_jobs: list[Callable[[], None]] = []  # waiting for the compiler thread, oldest first
+_state = _thread.allocate_lock()  # guards ``_jobs`` and the thread's start and end
+_running = _thread.allocate_lock()  # held while the compiler thread lives
+_hooked = False
 
 
 def _forked() -> None:
     """In a child forked from a process with a compiler thread, which the child does not
-    have: the next job starts one.  If the parent's thread was running a job, the locks it
-    held (pyfast's, LLVM's) stay held in the child, so the child compiles nothing: a
-    compilation there could wait forever."""
-    global _worker, _busy, _jit_off, settings
-    _worker = None
+    have: a thread of its own runs the jobs still waiting.  If the parent's thread was
+    running a job, the locks that job held (pyfast's, LLVM's) stay held in the child, so the
+    child compiles nothing: a compilation there could wait forever."""
+    global _state, _running, _busy, _jit_off, settings
+    _state, _running = _thread.allocate_lock(), _thread.allocate_lock()
     if _busy:
         _busy = False
+        _jobs.clear()
         sys.setswitchinterval(_program_interval)
         settings = settings.replace(jit=False)
         _jit_off = "not compiled in a process forked while pyfast was compiling"
         log(_jit_off)
+    elif _jobs:
+        _start()
 
 
 _jit_off = "jit disabled (--no-jit)"  # why nothing compiles when ``settings.jit`` is false
 
 
-def _stop(jobs, thread) -> None:
-    """At exit: drop the queued jobs and wait for the one running.  A thread still inside LLVM
-    while the process runs its C++ static destructors crashes it."""
-    global _closing
-    _closing = True
-    jobs.put(None)
-    thread.join()
-
-
-_closing = False
+def _stop() -> None:
+    """At exit: drop the waiting jobs and wait for the one running (a thread still inside
+    LLVM while the process runs its C++ static destructors crashes it); no thread starts
+    after."""
+    with _state:
+        _jobs.clear()
+    _running.acquire()
 
 
 #: GIL switch interval while the compiler thread works.  Each of llvmlite's many ctypes calls
@@ -841,26 +850,26 @@ _closing = False
 COMPILE_SWITCH_INTERVAL = 0.0002
 
 
-def _work(jobs) -> None:
+def _work() -> None:
+    """The compiler thread: run the jobs, then end."""
     global _busy, _program_interval
     _program_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(_program_interval, COMPILE_SWITCH_INTERVAL))
     while True:
-        job = jobs.get()
-        if job is None:
-            return
-        if _closing:
-            continue
-        sys.setswitchinterval(min(_program_interval, COMPILE_SWITCH_INTERVAL))
-        _busy = True
+        with _state:
+            if not _jobs:
+                sys.setswitchinterval(_program_interval)
+                _running.release()
+                return
+            job = _jobs.pop(0)
+            _busy = True
         try:
             job()
         except Exception as exc:  # noqa: BLE001
             log(f"compiler thread: {exc!r}")
         finally:
             _busy = False
-            if jobs.empty():
-                sys.setswitchinterval(_program_interval)
 
 
 _busy = False  # the compiler thread runs a job
-_program_interval = 0.005  # the program's switch interval, restored between jobs
+_program_interval = 0.005  # the program's switch interval, restored when the thread ends

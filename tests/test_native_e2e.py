@@ -418,6 +418,36 @@ def test_a_forked_child_compiles_with_its_own_compiler_thread(tmp_path, spawn):
     ], got.stderr
 
 
+THREADS_SEEN = """
+import _thread, threading, time
+from pyfast.hook import runtime
+
+def work(n):
+    s = 0
+    for i in range(n):
+        s += i * i % 7
+    return s
+
+before = _thread._count()
+deadline = time.time() + 30
+while time.time() < deadline and not (
+    any(f.status == "compiled" for f in runtime.functions) and _thread._count() == before
+):
+    work(100)
+    time.sleep(0.01)
+names = [t.name for t in threading.enumerate()]
+print(runtime.functions[0].status, _thread._count() - before, names)
+"""
+
+
+def test_the_compiler_thread_is_gone_between_compilations(tmp_path, spawn):
+    """Programs that count threads (CPython's test suite does after every test) see python's
+    count once the compilations are done; ``threading.enumerate()`` never shows the thread."""
+    (tmp_path / "main.py").write_text(THREADS_SEEN)
+    got = spawn([sys.executable, "-m", "pyfast", "--threshold", "5", "main.py"], tmp_path)
+    assert got.stdout == "compiled 0 ['MainThread']\n", got.stderr
+
+
 C_API_TRACER = """
 import collections, ctypes, sys
 def f(n):

@@ -24,7 +24,9 @@ from pyfast.compiler.runtime import capi
 
 HELPER = "pyfast.poll"
 TYPE = ir.FunctionType(ir.IntType(32), [ir.PointerType(), ir.IntType(1)])
-#: How long a native loop keeps the GIL at most, in nanoseconds (read when the helper is made).
+#: How long a native loop keeps the GIL at most, in nanoseconds: two of the program's switch
+#: intervals, read at import (the hook imports the compiler in the program's thread, never in
+#: its compiler thread, which lowers the interval while it works).
 RELEASE_NS = int(2 * sys.getswitchinterval() * 1e9)
 
 _I64 = ir.IntType(64)
