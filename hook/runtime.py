@@ -805,7 +805,11 @@ def _start() -> None:
     """Start the compiler thread unless it runs (``_state`` held)."""
     if not _running.locked():
         _running.acquire()  # released by the thread when it ends
-        _thread.start_new_thread(_work, ())
+        try:
+            _thread.start_new_thread(_work, ())
+        except RuntimeError:  # no thread: the jobs wait for the next start
+            _running.release()
+            raise
 
 
 _jobs: list[Callable[[], None]] = []  # waiting for the compiler thread, oldest first
@@ -829,7 +833,10 @@ def _forked() -> None:
         _jit_off = "not compiled in a process forked while pyfast was compiling"
         log(_jit_off)
     elif _jobs:
-        _start()
+        try:
+            _start()
+        except RuntimeError as exc:  # the waiting compilations stay undone, never an error
+            log(f"no compiler thread in the forked child: {exc!r}")
 
 
 _jit_off = "jit disabled (--no-jit)"  # why nothing compiles when ``settings.jit`` is false

@@ -357,16 +357,22 @@ def test_a_function_with_too_little_work_stays_interpreted(tmp_path, spawn):
     assert "too little work" not in (rows["poly"]["reason"] or "")
 
 
-FORKED = """
-import os, sys, threading, time
-from pyfast.hook import runtime
-
+#: A function whose loop compiles (shared by the scripts below).
+WORK = """
 def work(n):
     s = 0
     for i in range(n):
         s += i * i % 7
     return s
+"""
 
+FORKED = (
+    """
+import os, sys, threading, time
+from pyfast.hook import runtime
+"""
+    + WORK
+    + """
 def other(n):
     t = 0
     for i in range(n):
@@ -403,6 +409,7 @@ if os.fork() == 0:
 os.wait()
 release.set()
 """
+)
 
 
 def test_a_forked_child_compiles_with_its_own_compiler_thread(tmp_path, spawn):
@@ -418,16 +425,13 @@ def test_a_forked_child_compiles_with_its_own_compiler_thread(tmp_path, spawn):
     ], got.stderr
 
 
-THREADS_SEEN = """
+THREADS_SEEN = (
+    """
 import _thread, threading, time
 from pyfast.hook import runtime
-
-def work(n):
-    s = 0
-    for i in range(n):
-        s += i * i % 7
-    return s
-
+"""
+    + WORK
+    + """
 before = _thread._count()
 deadline = time.time() + 30
 while time.time() < deadline and not (
@@ -438,6 +442,7 @@ while time.time() < deadline and not (
 names = [t.name for t in threading.enumerate()]
 print(runtime.functions[0].status, _thread._count() - before, names)
 """
+)
 
 
 def test_the_compiler_thread_is_gone_between_compilations(tmp_path, spawn):

@@ -146,8 +146,7 @@ def compile_helpers(cache: str | None) -> None:
     ``cache``, unless done: a job for the compiler thread while the front end of the process's
     first compilation runs (in the cache: milliseconds; else LLVM's start and its O0
     compilation, ~30 ms, mostly without the GIL)."""
-    if not loader.supported():
-        raise loader.LoadError("native code needs Linux on x86-64")
+    _require_loader()
     with _helpers_lock:
         if not _helpers:
             module = ir.Module(name="pyfast.helpers")
@@ -165,11 +164,15 @@ def compile_module(
     object from the machine-code cache folder ``cache``; raise on invalid IR, and
     ``loader.LoadError`` where this process cannot run the code.  ``keep_ir`` compiles
     (never loads) and keeps the optimised IR as ``llvm_ir``."""
-    if not loader.supported():
-        raise loader.LoadError("native code needs Linux on x86-64")
+    _require_loader()
     if not _helpers and any(symbol in llvm_ir for symbol in HELPERS):
         compile_helpers(cache)
     return _compile(llvm_ir, cache, keep_ir)
+
+
+def _require_loader() -> None:
+    if not loader.supported():
+        raise loader.LoadError("native code needs Linux on x86-64")
 
 
 def cached(llvm_ir: str, cache: str | None) -> bool:

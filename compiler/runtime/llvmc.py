@@ -4,8 +4,8 @@ In: the text of an LLVM module.
 Out: ``Backend().emit(llvm_ir, keep_ir, level)`` -> (the ELF object for the host CPU, optimised
 at ``level`` (0-3, passes and code generation) with the new pass manager, position-independent,
 small code model; the optimised IR when ``keep_ir``), as ``llvmlite.binding`` makes it for
-``jit``; ``available()`` says whether this
-llvmlite is one the prototypes below were checked against.
+``jit``; ``available()`` says whether this llvmlite is one the prototypes below were checked
+against.
 
 Why: ``import llvmlite.binding`` imports some sixty Python modules and declares hundreds of
 functions (~70–140 ms of Python work in a process's first compilation); loading the library and
