@@ -116,14 +116,13 @@ def build(name: str, path: str, source: bytes | None, read=None) -> CodeType:
             source = read(path)
         original = compile(source, path, "exec", dont_inherit=True)
         result = instrument_module(name, original)
-    # an absolute path is normalised when the report asks (``ModuleRecord.file``)
-    file = path if st is None or os.path.isabs(path) else os.path.abspath(path)
-    module = runtime.register(name, file, result, original)
     if payload is None and cache_path:
         import marshal
 
         cache.store(cache_path, st, (result.to_marshal(), marshal.dumps(original)))
-    return module.code
+    # an absolute path is normalised when the report asks (``ModuleRecord.file``)
+    file = path if st is None or os.path.isabs(path) else os.path.abspath(path)
+    return runtime.register(name, file, result, original).code
 
 
 def instrument_module(name: str, original: CodeType) -> instrument.Instrumented:

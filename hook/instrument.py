@@ -4,7 +4,7 @@ In: a module (or ``__main__``) code object and the compiler's ``prescreen``.
 Out: ``Instrumented(code, slots, others)``: the new code tree, one ``SlotSpec`` per probe
 (all marshalable, so the result can be cached on disk), and the functions left untouched with
 the reason.  Probes name their slot, and the "miss" sentinel, by placeholder string constants;
-``Instrumented.placed`` swaps each placeholder for the runtime's object (a ``Slot``, or the
+``Instrumented.place`` swaps each placeholder for the runtime's object (a ``Slot``, or the
 sentinel) when the code is loaded, through the recorded ``sites``, so a module loaded twice
 (``__main__`` and imported) gets distinct slots.  A probe reads no global and no builtin: code
 run with other globals (``FunctionType(code, {"__builtins__": {}})``) works, and code shipped
@@ -114,12 +114,12 @@ class Untouched(_Record):
 
 
 class Instrumented:
-    """A module's instrumented tree: ``code`` (with the placeholders), the probes (``slots``,
-    raw tuples of ``SlotSpec`` fields: ``spec(k)`` makes the record), the functions left alone
-    (``others``, raw ``Untouched`` tuples) and ``sites``, where the placeholders are
-    (``find_sites``).  From the disk cache, ``others`` stays marshaled bytes until it is needed
-    (``untouched``): most loads do not need it, and its tuples would only add to the garbage
-    collector's work at import."""
+    """A module's instrumented tree: ``code`` (with the placeholders; None once placed), the
+    probes (``slots``, raw tuples of ``SlotSpec`` fields: ``spec(k)`` makes the record), the
+    functions left alone (``others``, raw ``Untouched`` tuples) and ``sites``, where the
+    placeholders are (``find_sites``).  From the disk cache, ``others`` stays marshaled bytes
+    until it is needed (``untouched``): most loads do not need it, and its tuples would only
+    add to the garbage collector's work at import."""
 
     __slots__ = ("code", "slots", "others", "sites")
 
@@ -143,10 +143,14 @@ class Instrumented:
             self.others = marshal.loads(self.others)
         return self.others
 
-    def placed(self, slots: list, base: int, miss: object) -> CodeType:
+    def place(self, slots: list, base: int, miss: object) -> CodeType:
         """The tree as it runs: slot ``k``'s placeholder is ``slots[base + k]``, the
-        sentinel's ``miss``."""
-        return move(self.code, self.sites, slots, base, miss) if self.sites else self.code
+        sentinel's ``miss``.  A module is placed once: the tree with the placeholders is let go
+        (``to_marshal`` comes first), so that each load keeps one tree alive, not two."""
+        code, sites = self.code, self.sites
+        self.code = None
+        self.sites = ()
+        return move(code, sites, slots, base, miss) if sites else code
 
     def to_marshal(self) -> tuple:
         """What the disk cache stores."""

@@ -313,7 +313,7 @@ def register(name: str, file: str, result: instrument.Instrumented, original) ->
     _counts.extend(bytes(count))
     desired.extend(stubs)
     live.extend(map(instrument.Slot, [None] * count if _suspended else stubs))
-    module.code = result.placed(live, base, MISS)
+    module.code = result.place(live, base, MISS)
     return module
 
 
