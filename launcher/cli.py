@@ -1,4 +1,4 @@
-"""``pyfast``: the entry point of the console script and of ``python -m pyfast``.
+"""``pyfast``: the entry point of the ``pyfast`` script and of ``python -m pyfast``.
 
 In: ``sys.argv`` (python's grammar plus pyfast's options, see ``cmdline``) and the environment.
 Out: the exit status of the user's program, as python would give it; 2 with a one-line

@@ -67,7 +67,7 @@ class _Target:
 def run(command: Command, program: str, main_code: MainCode) -> int:
     """Run ``command``'s target in a fresh ``__main__``; return the exit status.  The target
     runs in this very frame (no helper between them), so the program finds few frames below
-    its own: the console script's and ``cli.main``'s, then this one."""
+    its own: the ``pyfast`` script's and ``cli.main``'s, then this one."""
     main = types.ModuleType("__main__")
     main.__annotations__ = {}
     main.__builtins__ = builtins
@@ -239,7 +239,7 @@ def _entered_native(frame: types.FrameType, inner: types.FrameType | None) -> bo
 
 def _user_traceback(tb: types.TracebackType | None, *, cut: bool) -> types.TracebackType | None:
     """``tb`` without pyfast's frames; with ``cut``, also without the frames above ``run``
-    (``runpy`` running ``pyfast.__main__``, the console script)."""
+    (``runpy`` running ``pyfast.__main__``, the ``pyfast`` script)."""
     entries = []
     while tb is not None:
         entries.append(tb)

@@ -71,7 +71,7 @@ def uninstall() -> None:
 
 
 def _is_launcher(command: Command) -> bool:
-    """``python -m pyfast ...``, or the ``pyfast`` console script."""
+    """``python -m pyfast ...``, or the ``pyfast`` script (``bin/pyfast``)."""
     if command.mode == "module":
         return command.target == "pyfast"
     if command.mode != "script" or os.path.basename(command.target) != "pyfast":

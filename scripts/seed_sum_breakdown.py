@@ -12,7 +12,7 @@ rounds, in milliseconds:
   removed first, as on a first run; ``pyfast warm``: right after it, with both caches kept,
   as on every later run;
 - ``interpreter start``: ``python -c pass``; ``pyfast start``: ``pyfast -c pass`` minus it
-  (the console script beside the interpreter when there is one);
+  (the ``pyfast`` script beside the interpreter when there is one);
 - ``LLVM import``: loading LLVM as pyfast does (``jit.start_llvm``: llvmlite's library and
   the host's target machine, through ``llvmc`` or ``llvmlite.binding``), in a fresh process,
   minus the interpreter start and the import of ``jit`` itself;
@@ -36,7 +36,7 @@ from bench import measure
 from overhead.run import runtimes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-#: pyfast as a user runs it: the console script beside this interpreter, else ``-m pyfast``.
+#: pyfast as a user runs it: the ``pyfast`` script beside this interpreter, else ``-m pyfast``.
 PYFAST = runtimes(sys.executable)["pyfast"]
 SCRIPT = os.path.join(HERE, "examples", "seed_sum.py")
 JIT = "from pyfast.compiler.runtime import jit"

@@ -3,7 +3,7 @@
 ``clean_env``     the environment for spawned interpreters: no ``PYFAST*`` and no ``PYTHON*``
                   variable that changes what python prints (buffering, warnings, colours).
 ``pyfast_cmds``   the ways to run pyfast with this interpreter: ``python -m pyfast`` and, when
-                  installed, the ``pyfast`` console script next to ``sys.executable``.
+                  installed, the ``pyfast`` script (``bin/pyfast``) next to ``sys.executable``.
 ``spawn``         ``spawn(argv, cwd, env=None, input=None)`` -> ``CompletedProcess`` (text,
                   captured, 60 s timeout), with ``clean_env`` by default.
 ``python_and_pyfast`` ``run(source)`` writes ``main.py`` and runs it under python and under

@@ -1,7 +1,7 @@
 """The launcher is a drop-in ``python``: ``pyfast ARGS`` against ``python ARGS``.
 
 Every case writes small files to a temp dir and runs the same arguments with this interpreter,
-``python -m pyfast`` and the ``pyfast`` console script; stdout, stderr and the exit status
+``python -m pyfast`` and the ``pyfast`` script (``bin/pyfast``); stdout, stderr and the exit status
 must be equal (the only allowed difference: the program name that starts python's "can't open
 file" message).
 """
@@ -352,7 +352,7 @@ print(names[:2])
 
 def test_few_launcher_frames_below_the_script(tmp_path, spawn, pyfast_cmds) -> None:
     """The script runs in ``runner.run``'s own frame: below ``<module>`` are only that and
-    the entry point's ``main`` (then what runs it: the console script, or runpy and
+    the entry point's ``main`` (then what runs it: the ``pyfast`` script, or runpy and
     ``pyfast/__main__.py``); python has none."""
     (tmp_path / "main.py").write_text(FRAMES_BELOW)
     for command in pyfast_cmds:

@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def runtimes(python: str) -> dict[str, list[str]]:
-    """The commands compared.  pyfast runs as a user types it, through its console script
+    """The commands compared.  pyfast runs as a user types it, through its script
     (``pyfast hello.py``; ``python -m pyfast`` also imports ``runpy``, ~10 ms) when the venv
     has one."""
     script = os.path.join(os.path.dirname(python), "pyfast")
