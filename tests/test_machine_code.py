@@ -123,6 +123,17 @@ def test_helpers_compiled_by_another_thread_meanwhile(tmp_path) -> None:
     assert out.splitlines() == ["6765", "1"]
 
 
+def test_open_library_loads_through_libc_and_fails_like_cdll(tmp_path) -> None:
+    """``llvmc.open_library``: the library ``CDLL`` gives, once libc's ``dlopen`` (a foreign
+    call, outside the GIL) has loaded it; a missing file raises ``CDLL``'s ``OSError``."""
+    import llvmlite
+
+    path = os.path.join(os.path.dirname(llvmlite.__file__), "binding", "libllvmlite.so")
+    assert llvmc.open_library(path).LLVMPY_GetProcessTriple
+    with pytest.raises(OSError):
+        llvmc.open_library(str(tmp_path / "missing.so"))
+
+
 @pytest.mark.parametrize("known", [True, False])
 def test_invalid_ir_raises_with_either_backend(monkeypatch, known: bool) -> None:
     monkeypatch.setattr(llvmc, "VERSIONS", llvmc.VERSIONS if known else frozenset())

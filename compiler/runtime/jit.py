@@ -28,7 +28,7 @@ _start_lock = threading.Lock()
 
 def start_llvm() -> llvmc.Backend | _Binding:
     """Load LLVM and make the host's target machine (``_backend``), once per process: ~20 ms
-    through ``llvmc`` (mostly ``dlopen``, which holds the GIL), ~70–140 ms of Python work
+    through ``llvmc`` (mostly ``dlopen``, outside the GIL), ~70–140 ms of Python work
     through ``llvmlite.binding``.  A thread that runs it beside the busy program takes twice
     as long; callers run it in their own thread before sending a compilation to the
     background, where LLVM itself runs without the GIL."""

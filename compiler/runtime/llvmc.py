@@ -69,6 +69,22 @@ def available() -> bool:
     return llvmlite.__version__ in VERSIONS
 
 
+def open_library(path: str) -> ctypes.CDLL:
+    """``ctypes.CDLL(path)``, loaded outside the GIL: ``CDLL`` holds the GIL while ``dlopen``
+    maps and relocates LLVM (~15 ms in which the program's thread stops), a foreign call
+    releases it.  libc's ``dlopen`` loads the library first; ``CDLL`` then finds it loaded."""
+    libc = ctypes.CDLL(None)
+    libc.dlopen.restype = _P
+    libc.dlopen.argtypes = (_S, _I)
+    handle = libc.dlopen(os.fsencode(path), os.RTLD_NOW)
+    try:
+        return ctypes.CDLL(path)
+    finally:
+        if handle:
+            libc.dlclose.argtypes = (_P,)
+            libc.dlclose(handle)
+
+
 class Backend:
     """The library, the host's target machines and a context of pyfast's own; one per process,
     used by one thread at a time (``jit``'s lock)."""
@@ -77,7 +93,7 @@ class Backend:
         import llvmlite
 
         folder = os.path.join(os.path.dirname(llvmlite.__file__), "binding")
-        lib = ctypes.CDLL(os.path.join(folder, "libllvmlite.so"))
+        lib = open_library(os.path.join(folder, "libllvmlite.so"))
         for name, (restype, argtypes) in _FUNCTIONS.items():
             function = getattr(lib, name)
             function.restype, function.argtypes = restype, argtypes
