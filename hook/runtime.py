@@ -236,6 +236,20 @@ class ModuleRecord:
                 table[id(live_code)] = (live_code, original)
 
 
+def wants_dump(qualname: str) -> bool:
+    """Whether ``--dump`` asks for the IR of the function named ``qualname``."""
+    return bool(settings.dump) and matches(qualname, settings.dump)
+
+
+def print_ir(what: str, compiled) -> None:
+    """``--dump``: the typed IR and the optimised LLVM IR of ``compiled``, on stderr."""
+    print(
+        f"pyfast: IR of {what}\n{compiled.ir_text}\npyfast: LLVM IR of {what}\n{compiled.llvm_ir}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def machine_code_cache() -> str | None:
     """The machine-code cache folder: none with ``--no-cache``, ``<cache_dir>/machine-code``
     with ``--cache-dir``, else the user's (``codecache.default_folder``)."""
@@ -409,14 +423,18 @@ class LoopProfile:
         from pyfast.compiler import osr
 
         start = time.perf_counter()
+        what = f"OSR entry for {self.owner.name} line {header.lineno}"
+        dump = wants_dump(self.owner.spec.qualname)
         try:
-            compiled = prepared.finish(cache=machine_code_cache())
+            compiled = prepared.finish(cache=machine_code_cache(), keep_ir=dump)
         except Exception as exc:  # noqa: BLE001 - a compiler bug: the loop stays interpreted
             self.no_osr(header.lineno, f"compiler error: {exc!r}")
             return
         finally:
             self.owner.compile_ms += (time.perf_counter() - start) * 1000
-        log(f"OSR entry for {self.owner.name} line {header.lineno} ready{_origin(compiled)}")
+        log(f"{what} ready{_origin(compiled)}")
+        if dump:
+            print_ir(what, compiled)
         namespace = self.owner.func.__globals__
 
         def enter(*values: object) -> object:
@@ -630,7 +648,7 @@ class FunctionProfile:
     def install(self, key: tuple[type, ...], prepared) -> None:
         """Finish the compilation (LLVM) and put the native entry in the function's slot."""
         start = time.perf_counter()
-        dump = bool(settings.dump) and matches(self.spec.qualname, settings.dump)
+        dump = wants_dump(self.spec.qualname)
         try:
             compiled = prepared.finish(cache=machine_code_cache(), keep_ir=dump)
         except Exception as exc:  # noqa: BLE001 - a compiler bug leaves the function interpreted
@@ -644,12 +662,7 @@ class FunctionProfile:
         took = f"{self.compile_ms:.1f} ms{_origin(compiled)}"
         log(f"compiled {self.name}{signature_text(key)} in {took}")
         if dump:
-            print(
-                f"pyfast: IR of {self.name}{signature_text(key)}\n{compiled.ir_text}\n"
-                f"pyfast: LLVM IR of {self.name}{signature_text(key)}\n{compiled.llvm_ir}",
-                file=sys.stderr,
-                flush=True,
-            )
+            print_ir(f"{self.name}{signature_text(key)}", compiled)
 
     def reject(self, status: str, reason: str) -> None:
         if self.entries:

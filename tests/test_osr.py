@@ -597,3 +597,18 @@ def test_a_loop_over_a_global_module_is_refused_before_the_compiler_loads(spawn,
     assert got.stdout == expected and expected.splitlines()[-1] == "False False"
     (row,) = [r for r in json.loads(report.read_text())["functions"] if r["qualname"] == "estimate"]
     assert row["reason"].startswith("no OSR entry at line 7: global 'os' is a module"), row
+
+
+def test_dump_prints_the_ir_of_an_osr_entry(spawn, tmp_path):
+    """``--dump`` covers a loop's OSR entry too: its typed IR and its LLVM IR, named after the
+    function and the loop's line."""
+    (tmp_path / "main.py").write_text(
+        "def total(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n\n"
+        "print(total(1000))\n"
+    )
+    argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--dump", "tot*", "main.py"]
+    got = spawn(argv, tmp_path)
+    assert got.stdout == "499500\n", got.stderr
+    assert "pyfast: IR of OSR entry for __main__.total line 3\ndef total" in got.stderr
+    assert "pyfast: LLVM IR of OSR entry for __main__.total line 3\n" in got.stderr
+    assert "define " in got.stderr.split("LLVM IR of OSR entry")[1]
