@@ -20,10 +20,10 @@ temporary files a killed process left behind (older than an hour).
 
 from __future__ import annotations
 
+import _thread
 import functools
 import os
 import sys
-import threading
 import time
 
 try:
@@ -112,7 +112,7 @@ def read(folder: str, key: str) -> bytes | None:
 
 def write(folder: str, key: str, data: bytes) -> None:
     path = os.path.join(folder, f"{key}.o")
-    temporary = f"{path}.{os.getpid()}-{threading.get_ident()}.tmp"
+    temporary = f"{path}.{os.getpid()}-{_thread.get_ident()}.tmp"
     try:
         os.makedirs(folder, exist_ok=True)
         with open(temporary, "wb") as file:

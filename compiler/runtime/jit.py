@@ -14,16 +14,16 @@ compiled in one module by the first compile that calls one, at O0 (``HELPERS_LEV
 
 from __future__ import annotations
 
+import _thread
 import ctypes
 import functools
-import threading
 from collections.abc import Callable
 
 from llvmlite import ir
 from pyfast.compiler.runtime import capi, codecache, entry, llvmc, loader, resume, threads
 
-_lock = threading.Lock()  # LLVM runs one module at a time
-_start_lock = threading.Lock()
+_lock = _thread.allocate_lock()  # LLVM runs one module at a time
+_start_lock = _thread.allocate_lock()
 
 
 def start_llvm() -> llvmc.Backend | _Binding:
@@ -96,7 +96,7 @@ class NativeLibrary:
         return self._code.address(symbol)
 
 
-_symbols_lock = threading.Lock()
+_symbols_lock = _thread.allocate_lock()
 
 
 def _symbols() -> dict[str, int]:
@@ -138,7 +138,7 @@ HELPERS: dict[str, Callable[[ir.Module], None]] = {
 #: instruction selector took ~25 ms of a process's first compilation for nothing measurable.
 HELPERS_LEVEL = 0
 _helpers: list[NativeLibrary] = []  # their library, kept for the process
-_helpers_lock = threading.Lock()
+_helpers_lock = _thread.allocate_lock()
 
 
 def compile_helpers(cache: str | None) -> None:
