@@ -338,20 +338,22 @@ def prepare_function(
     if warm_up is not None:
         warm_up()
     from pyfast.compiler import pipeline
+    from pyfast.compiler.garbage import Contained
 
-    return pipeline.prepare(
-        func,
-        signature,
-        fallback=fallback,
-        miss=miss,
-        code_of=code_of,
-        deopt=deopt,
-        sample=sample,
-        on_bail=on_bail,
-        from_probe=from_probe,
-        on_tracer=on_tracer,
-        min_work=min_work,
-    )
+    with Contained():  # the front end's many objects: collected here, never by the program
+        return pipeline.prepare(
+            func,
+            signature,
+            fallback=fallback,
+            miss=miss,
+            code_of=code_of,
+            deopt=deopt,
+            sample=sample,
+            on_bail=on_bail,
+            from_probe=from_probe,
+            on_tracer=on_tracer,
+            min_work=min_work,
+        )
 
 
 def compile_function(

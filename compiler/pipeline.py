@@ -10,7 +10,6 @@ machine code, ``runtime.entry`` makes the METH_FASTCALL builtin; LLVM runs outsi
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 from types import CodeType, FunctionType
@@ -137,37 +136,32 @@ def prepare(
     function's globals are ``func``'s (``entry.add_entry``'s ``caller_globals``); a function
     without loops or native calls that holds fewer than ``min_work`` operations
     (``ir.FunctionIR.straight_work``) raises ``Unsupported``: called from the interpreter,
-    its native code would cost more than it saves."""
+    its native code would cost more than it saves.  Callers run it in a
+    ``garbage.Contained`` block (``api.prepare_function`` does)."""
     from llvmlite import ir as ll
     from pyfast.compiler import build, lower
     from pyfast.compiler.api import Unsupported
     from pyfast.compiler.types import FROM_PY, of_value
 
     start = time.perf_counter()
-    collecting = gc.isenabled()
-    gc.disable()  # its many short-lived objects would trigger collections of the whole heap
-    try:
-        original = func.__code__
-        if sample is not None and tuple(map(type, sample)) == signature:
-            types = tuple(map(of_value, sample))
-        else:
-            types = tuple(FROM_PY[t] for t in signature)  # api checked them
-        others = code_of or (lambda g: g.__code__)
-        unit, fir = build.build_unit(func, types, lambda g: original if g is func else others(g))
-        work = fir.straight_work()
-        if work is not None and work < min_work:
-            raise Unsupported(
-                f"too little work for native code to gain (no loop; operations: {work}): a"
-                " call from the interpreter would cost more; compiled callers call it natively",
-                original.co_firstlineno,
-            )
-        module = ll.Module(name=fir.symbol)
-        caller_globals = func.__globals__ if from_probe else None
-        spec = lower.lower_unit(module, unit, fir, deopt, caller_globals)
-        llvm_ir = str(module)
-    finally:
-        if collecting:
-            gc.enable()
+    original = func.__code__
+    if sample is not None and tuple(map(type, sample)) == signature:
+        types = tuple(map(of_value, sample))
+    else:
+        types = tuple(FROM_PY[t] for t in signature)  # api checked them
+    others = code_of or (lambda g: g.__code__)
+    unit, fir = build.build_unit(func, types, lambda g: original if g is func else others(g))
+    work = fir.straight_work()
+    if work is not None and work < min_work:
+        raise Unsupported(
+            f"too little work for native code to gain (no loop; operations: {work}): a"
+            " call from the interpreter would cost more; compiled callers call it natively",
+            original.co_firstlineno,
+        )
+    module = ll.Module(name=fir.symbol)
+    caller_globals = func.__globals__ if from_probe else None
+    spec = lower.lower_unit(module, unit, fir, deopt, caller_globals)
+    llvm_ir = str(module)
     return PreparedFunction(
         llvm_ir=llvm_ir,
         spec=spec,

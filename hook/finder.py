@@ -127,9 +127,11 @@ def build(name: str, path: str, source: bytes | None, read=None) -> CodeType:
 
 def instrument_module(name: str, original: CodeType) -> instrument.Instrumented:
     from pyfast.compiler import api
+    from pyfast.compiler.garbage import Contained
 
     try:
-        return instrument.instrument(original, api.prescreen)
+        with Contained():  # bytecode's graphs: collected here, never by the program
+            return instrument.instrument(original, api.prescreen)
     except Exception as exc:  # noqa: BLE001
         runtime.log(f"cannot instrument {name}: {exc!r}")
         failed = instrument.Untouched("<module>", 1, "failed", f"instrumentation error: {exc!r}")

@@ -358,6 +358,7 @@ class LoopProfile:
                     self.request(frame, values)
                 self.owner.loop_hot = True
             except Exception as exc:  # noqa: BLE001
+                _forget(exc)
                 self.owner.decide(*_failure(exc))
         return MISS
 
@@ -386,6 +387,7 @@ class LoopProfile:
         """The front end of this loop's OSR entry: the job that finishes it and whether its
         machine code is in the cache; None when the loop stays interpreted."""
         from pyfast.compiler import osr
+        from pyfast.compiler.garbage import Contained
 
         header = next(h for h in osr.loop_headers(func.__code__) if h.key == self.header)
         signature = osr.signature_of(header, values)
@@ -393,23 +395,25 @@ class LoopProfile:
             self.no_osr(header.lineno, "not a loop over a range or a list of numbers")
             return None
         log(f"{self.owner.name} line {header.lineno}: compiling an OSR entry")
-        try:
-            prepared = osr.prepare_loop(
-                func,
-                header,
-                signature,
-                fallback=_missed,
-                miss=MISS,
-                deopt=self.owner.on_deopt,
-                sample=osr.entry_args(header, values),
-                code_of=original_code,
-                on_tracer=tracer_found,
-                warm_up=warm_up,
-            )
-            cached = prepared.load_backend(machine_code_cache())
-        except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported or a compiler bug
-            self.no_osr(header.lineno, _reason(exc))
-            return None
+        with Contained():
+            try:
+                prepared = osr.prepare_loop(
+                    func,
+                    header,
+                    signature,
+                    fallback=_missed,
+                    miss=MISS,
+                    deopt=self.owner.on_deopt,
+                    sample=osr.entry_args(header, values),
+                    code_of=original_code,
+                    on_tracer=tracer_found,
+                    warm_up=warm_up,
+                )
+                cached = prepared.load_backend(machine_code_cache())
+            except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported, a bug
+                _forget(exc)
+                self.no_osr(header.lineno, _reason(exc))
+                return None
         self.owner.osr_requested = True
         return partial(self.finish, header, prepared), cached
 
@@ -428,6 +432,7 @@ class LoopProfile:
         try:
             compiled = prepared.finish(cache=machine_code_cache(), keep_ir=dump)
         except Exception as exc:  # noqa: BLE001 - a compiler bug: the loop stays interpreted
+            _forget(exc)
             self.no_osr(header.lineno, f"compiler error: {exc!r}")
             return
         finally:
@@ -446,6 +451,7 @@ class LoopProfile:
             try:
                 args = osr.entry_args(header, values)
             except Exception as exc:  # noqa: BLE001 - the interpreter continues the loop
+                _forget(exc)
                 log(f"OSR entry of {self.owner.name} raised {exc!r}")
                 args = None
             # The native code's own exceptions are the user's (raised after a deoptimization,
@@ -584,6 +590,7 @@ class FunctionProfile:
                 if key not in self.requested:
                     self.hot(key, _caller(), args)
             except Exception as exc:  # noqa: BLE001
+                _forget(exc)
                 self.decide(*_failure(exc))
         return MISS
 
@@ -600,33 +607,37 @@ class FunctionProfile:
             self.func = self.original_function(frame)
         log(f"{self.name} is hot: compiling for {signature_text(key)}")
         from pyfast.compiler import api
+        from pyfast.compiler.garbage import Contained
 
         fallback = desired[self.slot] or self.on_call
         start = time.perf_counter()
-        try:
-            prepared = api.prepare_function(
-                self.func,
-                key,
-                fallback=fallback,
-                miss=MISS,
-                code_of=original_code,
-                deopt=self.on_deopt,
-                sample=tuple(sample),
-                on_bail=self.on_bail,
-                from_probe=True,
-                on_tracer=tracer_found,
-                warm_up=warm_up,
-                min_work=MIN_WORK if settings.threshold > 1 else 0,
-            )
-            cached = prepared.load_backend(machine_code_cache())
-        except api.Unsupported as exc:
-            self.reject("unsupported", instrument._reason_of(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - a compiler bug leaves the function interpreted
-            self.reject("failed", f"compiler error: {exc!r}")
-            return
-        finally:
-            self.compile_ms += (time.perf_counter() - start) * 1000
+        with Contained():
+            try:
+                prepared = api.prepare_function(
+                    self.func,
+                    key,
+                    fallback=fallback,
+                    miss=MISS,
+                    code_of=original_code,
+                    deopt=self.on_deopt,
+                    sample=tuple(sample),
+                    on_bail=self.on_bail,
+                    from_probe=True,
+                    on_tracer=tracer_found,
+                    warm_up=warm_up,
+                    min_work=MIN_WORK if settings.threshold > 1 else 0,
+                )
+                cached = prepared.load_backend(machine_code_cache())
+            except api.Unsupported as exc:
+                _forget(exc)
+                self.reject("unsupported", instrument._reason_of(exc))
+                return
+            except Exception as exc:  # noqa: BLE001 - a compiler bug: the function stays as is
+                _forget(exc)
+                self.reject("failed", f"compiler error: {exc!r}")
+                return
+            finally:
+                self.compile_ms += (time.perf_counter() - start) * 1000
         if cached or settings.threshold == 1:
             self.install(key, prepared)  # in the cache: loading takes less than a thread switch
             return
@@ -652,6 +663,7 @@ class FunctionProfile:
         try:
             compiled = prepared.finish(cache=machine_code_cache(), keep_ir=dump)
         except Exception as exc:  # noqa: BLE001 - a compiler bug leaves the function interpreted
+            _forget(exc)
             self.reject("failed", f"compiler error: {exc!r}")
             return
         finally:
@@ -703,6 +715,19 @@ class FunctionProfile:
 
 class FunctionNotFound(LookupError):
     """No function object runs this code: the compiler needs one (its globals, defaults)."""
+
+
+def _forget(exc: BaseException) -> None:
+    """Drop the tracebacks of a caught ``exc`` and of the exceptions it chains.  A frame in a
+    traceback that holds its own exception (``raise problem``) makes a reference cycle, which
+    would keep the program's frames above the probe, and their locals, alive until the next
+    collection (CPython's test_gc.test_frame counted them)."""
+    todo = [exc]
+    while todo:
+        item = todo.pop()
+        if item is not None and item.__traceback__ is not None:
+            item.__traceback__ = None
+            todo += (item.__cause__, item.__context__)
 
 
 def _failure(exc: Exception) -> tuple[str, str]:
@@ -785,12 +810,14 @@ def warm_up() -> None:
     native code meanwhile (``jit.compile_helpers``: LLVM's start and ~15 ms of LLVM outside
     the GIL on a cold cache), instead of after it.  ``jit`` is imported here, by the program's
     thread: the compiler thread lowers the switch interval while it works, and ``threads``
-    reads it at import (``RELEASE_NS``)."""
+    reads it at import (``RELEASE_NS``); the helpers' IR is made here too (``helpers_ir``),
+    inside the caller's ``garbage.Contained`` block."""
     global _warming
     if not _warming:
         _warming = True
         from pyfast.compiler.runtime import jit
 
+        jit.helpers_ir()
         background(partial(jit.compile_helpers, machine_code_cache()))
 
 
@@ -886,6 +913,7 @@ def _work() -> None:
         try:
             job()
         except Exception as exc:  # noqa: BLE001
+            _forget(exc)
             log(f"compiler thread: {exc!r}")
         finally:
             _busy = False

@@ -357,6 +357,62 @@ def test_a_function_with_too_little_work_stays_interpreted(tmp_path, spawn):
     assert "too little work" not in (rows["poly"]["reason"] or "")
 
 
+#: Refusals raised inside the compiler (at the 3rd call, and for an OSR entry), then a loop
+#: compiled: a caller's local dies with its frame, and collecting finds python's garbage.
+REFUSED = """
+import gc, sys, weakref
+
+
+class Big:
+    pass
+
+
+def refused():
+    return sys.maxsize  # reads a module: the compiler refuses it
+
+
+def loop_refused(n):
+    t = 0
+    for i in range(n):
+        t += sys.maxsize % (i + 2)
+    return t
+
+
+def work(n):
+    s = 0
+    for i in range(n):
+        s += i * i % 7
+    return s
+
+
+def caller():
+    big = Big()
+    for _ in range(3):
+        refused()
+    loop_refused(50)
+    return weakref.ref(big)
+
+
+gc.collect()
+dead = caller()() is None
+print(dead, work(100), gc.collect())
+"""
+
+
+def test_compiling_and_refusing_leave_the_program_no_garbage(tmp_path, spawn):
+    """The compiler's exception, raised from a frame that holds it, formed a cycle through its
+    traceback: the probe's callers' frames, and ``big``, lived on as garbage; and the objects
+    of instrumenting and compiling (bytecode's graphs, the IR, llvmlite's modules) were left
+    for the program's own collections.  CPython's test_gc counts them."""
+    (tmp_path / "main.py").write_text(REFUSED)
+    expected = spawn([sys.executable, "main.py"], tmp_path).stdout
+    assert expected == "True 197 0\n"
+    for threshold in ("1", "3", "1"):  # the last one with the instrumented script cached
+        argv = [sys.executable, "-m", "pyfast", "--threshold", threshold, "main.py"]
+        got = spawn(argv, tmp_path)
+        assert got.stdout == expected, (threshold, got.stderr)
+
+
 #: A function whose loop compiles (shared by the scripts below).
 WORK = """
 def work(n):

@@ -141,6 +141,18 @@ _helpers: list[NativeLibrary] = []  # their library, kept for the process
 _helpers_lock = _thread.allocate_lock()
 
 
+@functools.cache
+def helpers_ir() -> str:
+    """The LLVM IR of the helpers, made once per process by the thread that first asks: the
+    hook asks from the program's thread, inside its ``garbage.Contained`` block, so that
+    ``llvmlite.ir``'s cyclic objects are collected there and the compiler thread only runs
+    LLVM."""
+    module = ir.Module(name="pyfast.helpers")
+    for define in HELPERS.values():
+        define(module)
+    return str(module)
+
+
 def compile_helpers(cache: str | None) -> None:
     """Compile the helpers (``HELPERS``), or load them from the machine-code cache folder
     ``cache``, unless done: a job for the compiler thread while the front end of the process's
@@ -149,10 +161,7 @@ def compile_helpers(cache: str | None) -> None:
     _require_loader()
     with _helpers_lock:
         if not _helpers:
-            module = ir.Module(name="pyfast.helpers")
-            for define in HELPERS.values():
-                define(module)
-            library = _compile(str(module), cache, keep_ir=False, level=HELPERS_LEVEL)
+            library = _compile(helpers_ir(), cache, keep_ir=False, level=HELPERS_LEVEL)
             _symbols().update((symbol, library.address(symbol)) for symbol in HELPERS)
             _helpers.append(library)
 
