@@ -954,6 +954,23 @@ def test_first_call_through_the_stub_compiles_with_the_caller_s_frame(env):
 # --- reports --------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        [True, False, 0, -5, 2**80, 1.5, -0.0, 1e300, float("inf"), -float("inf")],
+        '\u00e9"\\\n\t\u2028 \U0001f600',
+        {"a": [1, {"b": None, "c": [[], {}]}], "\u00e9": {}},
+    ],
+)
+def test_report_json_is_json_dumps_text(value):
+    """``report.to_json`` writes ``json.dumps(value, indent=1)``'s text, without ``json``."""
+    import json
+
+    assert report.to_json(value) == json.dumps(value, indent=1)
+    assert report.to_json(float("nan")) == "NaN"
+
+
 def test_report_table_and_json_contract(env, tmp_path, monkeypatch, capsys):
     out = tmp_path / "report.json"
     env.fake.unsupported.add("first")
@@ -964,7 +981,9 @@ def test_report_table_and_json_contract(env, tmp_path, monkeypatch, capsys):
     report.write_at_exit()
     import json
 
-    doc = json.loads(out.read_text())
+    text = out.read_text()
+    doc = json.loads(text)
+    assert text == json.dumps(doc, indent=1) + "\n"
     assert doc["pyfast"] == "0.1.0"
     assert doc["python"] == "{}.{}.{}".format(*sys.version_info[:3])
     add = next(f for f in doc["functions"] if f["qualname"] == "add")
