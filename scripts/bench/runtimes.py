@@ -84,7 +84,9 @@ class CPython:
 
 
 class _Pyfast:
-    """``python -m pyfast`` with a JSON report per run; cold and warm differ in the cache dir."""
+    """``pyfast`` as a user types it (the script beside the interpreter; ``python -m pyfast``,
+    which also imports ``runpy``, when there is none) with a JSON report per run; cold and
+    warm differ in the cache dir."""
 
     def probe(self, ctx: Context) -> Probe:
         code = "import importlib.metadata as m, pyfast.launcher.cli; print(m.version('pyfast'))"
@@ -94,7 +96,9 @@ class _Pyfast:
         return Probe(True, found.stdout.strip() + _git_revision())
 
     def _command(self, ctx: Context, script: Path, cache: Path, report: Path) -> measure.Command:
-        argv = (ctx.python, "-m", "pyfast", "--cache-dir", str(cache))
+        script = Path(ctx.python).with_name("pyfast")
+        launcher = (str(script),) if script.exists() else (ctx.python, "-m", "pyfast")
+        argv = (*launcher, "--cache-dir", str(cache))
         return measure.Command(argv + ("--report-json", str(report), str(script)))
 
     def _dir(self, ctx: Context, workload: Workload) -> Path:
