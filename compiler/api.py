@@ -322,9 +322,11 @@ def prepare_function(
     on_tracer: Callable[[], object] | None = None,
     warm_up: Callable[[], object] | None = None,
     min_work: int = 0,
+    entered_once: bool = False,
 ) -> PreparedFunction:
     """The front half of ``compile_function``; raises ``Unsupported`` the same way;
-    ``from_probe`` and ``min_work``: see ``pipeline.prepare``; ``warm_up`` is called once the
+    ``from_probe``, ``min_work`` and ``entered_once``: see ``pipeline.prepare``; ``warm_up``
+    is called once the
     checks made without the front end pass, before it runs (the hook starts LLVM's side
     there: ``jit.compile_helpers`` in its compiler thread)."""
     if not _arguments_ok(signature, sample):
@@ -353,6 +355,7 @@ def prepare_function(
             from_probe=from_probe,
             on_tracer=on_tracer,
             min_work=min_work,
+            entered_once=entered_once,
         )
 
 

@@ -956,9 +956,11 @@ def lower_unit(
     main: ir.FunctionIR,
     listener: Callable[[str], None] | None = None,
     caller_globals: dict | None = None,
+    entered_once: bool = False,
 ) -> EntrySpec:
     """Fill ``module`` with the unit's functions, the ABI body of ``main`` and its entry;
-    ``listener(reason)`` hears every deoptimization; ``caller_globals``: see ``add_entry``."""
+    ``listener(reason)`` hears every deoptimization; ``caller_globals`` and ``entered_once``:
+    see ``add_entry``."""
     deopt.mark_effects(unit)
     for fir in unit.functions.values():
         local_lists.rewrite(fir)
@@ -979,14 +981,16 @@ def lower_unit(
     globals_ = [llvm_type(g.type) for g in unit.globals]
     body_type = ll.FunctionType(_I32, [_PTR, _PTR, *(llvm_type(t) for t in params), *globals_])
     body = ll.Function(module, body_type, f"{main.symbol}.body")
-    body.linkage = "internal"  # inlined into the entry: no code of its own
+    body.linkage = "internal"  # inlined into the entry (unless ``entered_once``)
     out, obj_out, *rest = body.args
     b = ll.IRBuilder(body.append_basic_block("entry"))
     pair = b.call(impls[main], [obj_out, _I32(0), *rest])
     b.store(b.extract_value(pair, 1), out)
     b.ret(b.extract_value(pair, 0))
     name = f"{main.symbol}.entry"
-    spec = add_entry(module, body, params, main.return_type, unit.guards, name, caller_globals)
+    spec = add_entry(
+        module, body, params, main.return_type, unit.guards, name, caller_globals, entered_once
+    )
     spec.slots.update(resumes.slots)
     return spec
 

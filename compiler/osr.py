@@ -660,6 +660,7 @@ def prepare_loop(
         code_of=code_of,
         on_tracer=on_tracer,
         warm_up=warm_up,
+        entered_once=True,
     )
 
 

@@ -128,6 +128,7 @@ def prepare(
     from_probe: bool = False,
     on_tracer: Callable[[], object] | None = None,
     min_work: int = 0,
+    entered_once: bool = False,
 ) -> PreparedFunction:
     """Run the front end (decode, build, infer, lower to LLVM IR text) for ``func``;
     ``deopt(reason)`` hears the deoptimizations of the compiled code; ``sample`` (arguments
@@ -136,8 +137,9 @@ def prepare(
     function's globals are ``func``'s (``entry.add_entry``'s ``caller_globals``); a function
     without loops or native calls that holds fewer than ``min_work`` operations
     (``ir.FunctionIR.straight_work``) raises ``Unsupported``: called from the interpreter,
-    its native code would cost more than it saves.  Callers run it in a
-    ``garbage.Contained`` block (``api.prepare_function`` does)."""
+    its native code would cost more than it saves; ``entered_once``: the entry runs once per
+    call of the continuation it starts (an OSR entry), see ``entry.add_entry``.  Callers run
+    it in a ``garbage.Contained`` block (``api.prepare_function`` does)."""
     from llvmlite import ir as ll
     from pyfast.compiler import build, lower
     from pyfast.compiler.api import Unsupported
@@ -160,7 +162,7 @@ def prepare(
         )
     module = ll.Module(name=fir.symbol)
     caller_globals = func.__globals__ if from_probe else None
-    spec = lower.lower_unit(module, unit, fir, deopt, caller_globals)
+    spec = lower.lower_unit(module, unit, fir, deopt, caller_globals, entered_once)
     llvm_ir = str(module)
     return PreparedFunction(
         llvm_ir=llvm_ir,

@@ -228,12 +228,19 @@ def add_entry(
     guards: Sequence[Guard],
     name: str,
     caller_globals: dict | None = None,
+    entered_once: bool = False,
 ) -> EntrySpec:
     """Add the METH_FASTCALL thunk ``name`` that guards, unboxes, calls ``body`` and boxes.
     With ``caller_globals``, the thunk also falls back unless the running Python frame (the
     probe's: its function's) has those globals: functions that share one code object (and
-    so one slot) but not their globals must not run each other's native code."""
+    so one slot) but not their globals must not run each other's native code.
+    ``entered_once``: the thunk runs once per call of what ``body`` continues (an OSR
+    entry), so it is left unoptimised (``optnone``; ``body`` keeps its own code, at O3):
+    O3 on the thunk's guards and boxing was ~30% of an OSR unit's LLVM time, for nothing."""
     t = _Thunk(module, name)
+    if entered_once:
+        t.fn.attributes.add("noinline")
+        t.fn.attributes.add("optnone")
     b = t.b
     _, args, nargs = t.fn.args
     out = b.alloca(llvm_type(result), name="out")
