@@ -207,8 +207,8 @@ def test_harness_runs_hello(tmp_path):
     assert cpython["status"] == "ok" and len(cpython["runs"]) == 2
     assert cpython["min_s"] <= cpython["median_s"] <= cpython["max_s"]
     assert set(hello["results"]) == {"cpython", "pyfast-cold", "pyfast-warm"}
-    for name in ("pyfast-cold", "pyfast-warm"):
-        assert hello["results"][name]["status"] in ("ok", "failed", "unavailable", "WRONG")
+    for name in ("pyfast-cold", "pyfast-warm"):  # runs the workload, as a user types it
+        assert hello["results"][name]["status"] in ("ok", "unavailable"), hello["results"][name]
     table = (out / "results.md").read_text()
     assert "| workload | CPython | pyfast (cold) | pyfast (warm) |" in table
     assert any(line.startswith("| hello | ") for line in table.splitlines())

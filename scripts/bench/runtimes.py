@@ -96,8 +96,8 @@ class _Pyfast:
         return Probe(True, found.stdout.strip() + _git_revision())
 
     def _command(self, ctx: Context, script: Path, cache: Path, report: Path) -> measure.Command:
-        script = Path(ctx.python).with_name("pyfast")
-        launcher = (str(script),) if script.exists() else (ctx.python, "-m", "pyfast")
+        command = Path(ctx.python).with_name("pyfast")
+        launcher = (str(command),) if command.exists() else (ctx.python, "-m", "pyfast")
         argv = (*launcher, "--cache-dir", str(cache))
         return measure.Command(argv + ("--report-json", str(report), str(script)))
 
