@@ -173,11 +173,16 @@ def _scalars(t: Type, value: ir.Value, b: ir.IRBuilder) -> list[tuple[Type, ir.V
 
 
 def _eight_bytes(b: ir.IRBuilder, value: ir.Value) -> ir.Value:
-    """A slot's raw 8 bytes: a bool zero-extended, a float32's bits."""
+    """A slot's raw 8 bytes as an ``i64``: a bool zero-extended, a float32's or a double's
+    bits, a pointer's address."""
     if value.type == _I1:
         return b.zext(value, _I64)
     if value.type == ir.FloatType():
         return b.zext(b.bitcast(value, ir.IntType(32)), _I64)
+    if value.type == ir.DoubleType():
+        return b.bitcast(value, _I64)
+    if isinstance(value.type, ir.PointerType):
+        return b.ptrtoint(value, _I64)
     return value
 
 
@@ -188,13 +193,9 @@ def emit_call(
     raw, 8 bytes each, with a constant string of type codes (``<symbol>.codes``), and boxed by
     the shared helper.  The result is a new reference or NULL (exception set)."""
     flat = [pair for t, value in values for pair in _scalars(t, value, b)]
-    fields = [_eight_bytes(b, v) for _, v in flat]
-    layout = ir.LiteralStructType([v.type for v in fields] or [_I64])
-    record = ir.Constant(layout, ir.Undefined)
-    for i, value in enumerate(fields):
-        record = b.insert_value(record, value, i)
-    raw = b.alloca(layout)
-    b.store(record, raw)
+    raw = b.alloca(ir.ArrayType(_I64, len(flat) or 1))
+    for i, (_, value) in enumerate(flat):  # slot by slot: no aggregate for LLVM to take apart
+        b.store(_eight_bytes(b, value), b.gep(raw, [_I64(0), _I64(i)], inbounds=True))
     codes_type = ir.ArrayType(_I8, len(flat) or 1)
     codes = ir.GlobalVariable(b.module, codes_type, f"{symbol}.codes")
     codes.initializer = ir.Constant(codes_type, bytearray([_code(t) for t, _ in flat] or [0]))
