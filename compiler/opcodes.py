@@ -66,6 +66,7 @@ Neutral = tuple[str, object]
 TYPE_CHECKING = False  # collections.abc costs 3.5 ms of start-up
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import CodeType
 
     Rule = Callable[[object], list[Neutral]]
 
@@ -75,6 +76,13 @@ BINARY_SYMBOLS: tuple[str, ...] = tuple(sym.removesuffix("=") for _, sym in opco
 COMPARE_SYMBOLS: dict[int, str] = {0: "<", 1: "<=", 2: "==", 3: "!=", 4: ">", 5: ">="}
 #: CALL_INTRINSIC_1 operands that are plain unary operators (3.12+).
 INTRINSIC_UNARY: dict[int, str] = {5: "+"}
+#: Every loop jumps backward (3.11 also has ``POP_JUMP_BACKWARD_IF_*``).
+BACKWARD_JUMPS = frozenset(op for name, op in opcode.opmap.items() if "BACKWARD" in name)
+
+
+def jumps_backward(code: CodeType) -> bool:
+    """Whether ``code`` has a loop: a scan of its opcodes, without ``dis``."""
+    return not BACKWARD_JUMPS.isdisjoint(code.co_code[::2])
 
 
 def _drop(arg: object) -> list[Neutral]:

@@ -53,6 +53,7 @@ from types import CodeType, FunctionType
 
 from pyfast.compiler import records
 from pyfast.compiler.api import cells_inlined
+from pyfast.compiler.opcodes import jumps_backward
 
 TYPE_CHECKING = False  # ``bytecode`` (~50 ms) is imported only to edit code: headers need ``dis``
 if TYPE_CHECKING:
@@ -157,7 +158,6 @@ _NO_FALLTHROUGH = frozenset(
 )
 _LOCAL_OPS = _READS | _WRITES | _UNBINDS | {"STORE_FAST_LOAD_FAST"}
 _JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
-_BACKWARD_OPCODES = [code for name, code in dis.opmap.items() if "BACKWARD" in name]
 _UNSUPPORTED_FLAGS = (
     ("generator", 0x20),  # CO_GENERATOR
     ("coroutine", 0x80),  # CO_COROUTINE
@@ -400,7 +400,7 @@ def loop_headers(code: CodeType) -> tuple[LoopHeader, ...]:
     """Every loop header of an original code object, in offset order (pure ``dis`` analysis).
 
     Cached per code object; cheap when the code has no backward jump."""
-    if not any(op in code.co_code[::2] for op in _BACKWARD_OPCODES):
+    if not jumps_backward(code):
         return ()
     flow = _flow(code)
     backs: dict[int, list[int]] = {}

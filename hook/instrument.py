@@ -238,6 +238,10 @@ class _Walk:
             code = code.replace(co_consts=consts)
         if is_function(code):
             return self.function(code, index)
+        from pyfast.compiler.opcodes import jumps_backward
+
+        if not jumps_backward(code):  # a body without loops: no need to import ``osr``
+            return code
         from pyfast.compiler import osr
 
         if osr.loop_headers(code):

@@ -636,3 +636,20 @@ def test_an_osr_entry_thunk_is_left_unoptimised_and_its_body_is_not():
     assert "optnone" not in attributes(loop, '.body"')
     assert "optnone" not in attributes(function, '.entry"')
     assert loop.finish().entry(*osr.entry_args(header, values)) == 55
+
+
+def test_jumps_backward_finds_every_loop_and_nothing_else():
+    from pyfast.compiler.opcodes import jumps_backward
+
+    looping = [seed_sum, while_sum, nested, while_true, for_else_break, over_list]
+    assert all(jumps_backward(f.__code__) for f in looping)
+    assert not jumps_backward(compile("x = 1\nif x:\n    y = [x]\n", "<s>", "exec"))
+
+
+def test_a_body_without_loops_is_screened_without_the_osr_stage(spawn, tmp_path):
+    """Instrumenting a module body (here ``-c``'s) imports ``osr`` (and ``dis``) only when
+    the body loops: the program sees python's modules."""
+    code = "import sys; print(sorted({'dis', 'pyfast.compiler.osr'} & set(sys.modules)))"
+    expected = spawn([sys.executable, "-c", code], tmp_path).stdout
+    assert expected == "[]\n"
+    assert spawn([sys.executable, "-m", "pyfast", "-c", code], tmp_path).stdout == expected
