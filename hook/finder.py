@@ -42,24 +42,30 @@ class Policy:
             for variant in (folder, os.path.realpath(folder)):
                 prefixes.add(os.path.join(variant, ""))
         self.prefixes = tuple(sorted(prefixes))
+        self._folders: dict[str, bool] = {}
 
     def by_name(self, fullname: str) -> bool | None:
         """True/False when the name decides; None when the module's location must."""
-        if fullname == "pyfast" or fullname.startswith("pyfast."):
+        top = fullname.partition(".")[0]
+        if top == "pyfast":
             return False
         if self.exclude and runtime.matches(fullname, self.exclude):
             return False
         if self.include and runtime.matches(fullname, self.include):
             return True
-        if fullname.partition(".")[0] in sys.stdlib_module_names:
+        if top in sys.stdlib_module_names:
             return False
         return None
 
     def by_location(self, origin: str) -> bool:
-        parts = origin.split(os.sep)
-        if "site-packages" in parts or "dist-packages" in parts:
-            return False
-        return not origin.startswith(self.prefixes)
+        """Whether the source file ``origin`` is the user's: decided once per folder."""
+        folder = origin.rpartition(os.sep)[0]
+        decision = self._folders.get(folder)
+        if decision is None:
+            parts = folder.split(os.sep)
+            outside = "site-packages" not in parts and "dist-packages" not in parts
+            decision = self._folders[folder] = outside and not origin.startswith(self.prefixes)
+        return decision
 
 
 class Finder:
