@@ -9,8 +9,8 @@ folder>-<stem>...`` with ``--cache-dir``; so runs with different compilers (or p
 keep separate caches.  Layout: a 32-byte header -- ``MAGIC`` (8 bytes), the checksum of the
 fingerprint, the source's mtime_ns and size (8 bytes each, little-endian) -- compared as bytes,
 then the marshaled payload (``finder.build``: the instrumented tree with its placeholders, its
-slot specs, the untouched functions, the placeholders' sites, and the marshaled original
-tree).  The fingerprint names everything that changes the
+slot specs and its untouched functions (each marshaled again, read when needed), the
+placeholders' sites, the number of slots, and the marshaled original tree).  The fingerprint names everything that changes the
 instrumented bytes: pyfast's version, the Python version and optimisation level, the prescreen
 and the size and mtime of every hook and compiler source file (``prescreen`` decides what gets
 instrumented); it is made without importing the compiler.  Writes are atomic (temporary file +
@@ -27,7 +27,7 @@ from pyfast.hook import runtime
 
 import pyfast
 
-MAGIC = b"pyfast05"
+MAGIC = b"pyfast06"
 HEADER = 32
 _fingerprint: str | None = None
 _key: bytes = b""  # MAGIC and the fingerprint's checksum, set with ``_suffix_text``

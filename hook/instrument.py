@@ -117,23 +117,32 @@ class Instrumented:
     """A module's instrumented tree: ``code`` (with the placeholders; None once placed), the
     probes (``slots``, raw tuples of ``SlotSpec`` fields: ``spec(k)`` makes the record), the
     functions left alone (``others``, raw ``Untouched`` tuples) and ``sites``, where the
-    placeholders are (``find_sites``).  From the disk cache, ``others`` stays marshaled bytes
-    until it is needed (``untouched``): most loads do not need it, and its tuples would only
-    add to the garbage collector's work at import."""
+    placeholders are (``find_sites``); ``count``, how many probes.  From the disk cache,
+    ``slots`` and ``others`` stay marshaled bytes until they are needed (a profile, the
+    report): most loads do not need them, and their tuples would only add to the garbage
+    collector's work at import."""
 
-    __slots__ = ("code", "slots", "others", "sites")
+    __slots__ = ("code", "_slots", "count", "others", "sites")
 
     def __init__(
         self,
         code: CodeType,
-        slots: list | tuple,
+        slots: list | tuple | bytes,
         others: list | tuple | bytes,
         sites: tuple | None = None,
+        count: int | None = None,
     ) -> None:
         self.code = code
-        self.slots = slots
+        self._slots = slots
+        self.count = len(slots) if count is None else count
         self.others = others
         self.sites = find_sites(code) or () if sites is None else sites
+
+    @property
+    def slots(self) -> list | tuple:
+        if type(self._slots) is bytes:
+            self._slots = marshal.loads(self._slots)
+        return self._slots
 
     def spec(self, k: int) -> SlotSpec:
         return tuple.__new__(SlotSpec, self.slots[k])
@@ -154,8 +163,9 @@ class Instrumented:
 
     def to_marshal(self) -> tuple:
         """What the disk cache stores."""
+        slots = marshal.dumps(tuple(map(tuple, self.slots)))
         others = marshal.dumps(tuple(map(tuple, self.untouched())))
-        return (self.code, tuple(map(tuple, self.slots)), others, self.sites)
+        return (self.code, slots, others, self.sites, self.count)
 
     @classmethod
     def from_marshal(cls, data: tuple) -> Instrumented:

@@ -320,7 +320,7 @@ def register(name: str, file: str, result: instrument.Instrumented, original) ->
     """Give a loaded module its slots (stubs until first use); its ``code`` is placed there."""
     base = len(desired)
     module = ModuleRecord(name, file, result, original, base)
-    count = len(result.slots)
+    count = result.count
     stubs = list(map(MethodType, [_first_use] * count, range(base, base + count)))
     modules.append(module)
     _owners.extend([module] * count)
