@@ -10,11 +10,12 @@ keep separate caches.  Layout: a 32-byte header -- ``MAGIC`` (8 bytes), the chec
 fingerprint, the source's mtime_ns and size (8 bytes each, little-endian) -- compared as bytes,
 then the marshaled payload (``finder.build``: the instrumented tree with its placeholders, its
 slot specs and its untouched functions (each marshaled again, read when needed), the
-placeholders' sites, the number of slots, and the marshaled original tree).  The fingerprint names everything that changes the
-instrumented bytes: pyfast's version, the Python version and optimisation level, the prescreen
-and the size and mtime of every hook and compiler source file (``prescreen`` decides what gets
-instrumented); it is made without importing the compiler.  Writes are atomic (temporary file +
-``os.replace``); a stale, corrupt, unreadable or unwritable cache is ignored.
+placeholders' sites, the number of slots, and the marshaled original tree).  The
+fingerprint names everything that changes the instrumented bytes: pyfast's version, the Python
+version and optimisation level, the prescreen and the size and mtime of every hook and
+compiler source file (``prescreen`` decides what gets instrumented); it is made without
+importing the compiler.  Writes are atomic (temporary file + ``os.replace``); a stale,
+corrupt, unreadable or unwritable cache is ignored.
 """
 
 from __future__ import annotations
@@ -122,13 +123,16 @@ _folders: dict[tuple[str, str | None], str] = {}
 def header(st: os.stat_result) -> bytes:
     """The first ``HEADER`` bytes of a valid cache file for a source with this ``os.stat``."""
     _suffix()
-    mtime = st.st_mtime_ns.to_bytes(8, "little", signed=True)
+    mtime = (st.st_mtime_ns & _U64).to_bytes(8, "little")  # two's complement, as signed=True
     return _key + mtime + st.st_size.to_bytes(8, "little")
+
+
+_U64 = (1 << 64) - 1
 
 
 def load(path: str, st: os.stat_result) -> tuple | None:
     try:
-        with open(path, "rb", buffering=0) as file:
+        with open(path, "rb", 0) as file:  # unbuffered
             data = file.read()
         if data[:HEADER] != header(st):
             return None

@@ -115,7 +115,7 @@ def build(name: str, path: str, source: bytes | None, read=None) -> CodeType:
             st = None
     payload = cache.load(cache_path, st) if cache_path else None
     if payload is not None:
-        result = instrument.Instrumented.from_marshal(payload[0])
+        result = instrument.Instrumented(*payload[0])
         original = payload[1]
     else:
         if source is None:
@@ -127,8 +127,8 @@ def build(name: str, path: str, source: bytes | None, read=None) -> CodeType:
 
         cache.store(cache_path, st, (result.to_marshal(), marshal.dumps(original)))
     # an absolute path is normalised when the report asks (``ModuleRecord.file``)
-    file = path if st is None or os.path.isabs(path) else os.path.abspath(path)
-    return runtime.register(name, file, result, original).code
+    file = path if st is None or path.startswith(os.sep) else os.path.abspath(path)
+    return runtime.register(name, file, result, original)
 
 
 def instrument_module(name: str, original: CodeType) -> instrument.Instrumented:

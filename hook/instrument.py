@@ -61,16 +61,21 @@ _VARARGS, _VARKEYWORDS = 0x0004, 0x0008
 class Slot:
     """What a probe loads and tests: ``value`` is ``None`` (nothing to do: the original code
     runs) or the callable the runtime put there -- a register that the runtime writes and the
-    probes read, like a GOT entry.
+    probes read, like a GOT entry.  ``index`` is its number in the runtime's tables, ``code``
+    the code object it was placed into (``move``): a function's code finds its module and
+    original code through the slots among its constants, and only the very code placed there
+    does (a copy made by ``code.replace`` keeps the constants, not the identity).
 
     Pickled (a function's code shipped by value to another process) as ``StopIteration()``,
     whose ``value`` is ``None`` too: there the probe is inert, and the program needs no pyfast
     to load it."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "index", "code")
 
-    def __init__(self, value: object = None) -> None:
+    def __init__(self, value: object = None, index: int = -1) -> None:
         self.value = value
+        self.index = index
+        self.code: CodeType | None = None
 
     def __reduce__(self) -> tuple:
         return (StopIteration, ())
@@ -162,14 +167,10 @@ class Instrumented:
         return move(code, sites, slots, base, miss) if sites else code
 
     def to_marshal(self) -> tuple:
-        """What the disk cache stores."""
+        """What the disk cache stores (``Instrumented(*data)`` reads it back)."""
         slots = marshal.dumps(tuple(map(tuple, self.slots)))
         others = marshal.dumps(tuple(map(tuple, self.untouched())))
         return (self.code, slots, others, self.sites, self.count)
-
-    @classmethod
-    def from_marshal(cls, data: tuple) -> Instrumented:
-        return cls(*data)
 
 
 def is_function(code: CodeType) -> bool:
@@ -217,14 +218,20 @@ def find_sites(code: CodeType) -> tuple | None:
 
 
 def move(code: CodeType, sites: tuple, slots: list, base: int, miss: object) -> CodeType:
-    """The tree with the constant at each site set: ``slots[base + k]``, or ``miss``."""
+    """The tree with the constant at each site set: ``slots[base + k]`` (a ``Slot``, told the
+    new code object it is in), or ``miss``."""
     own, children = sites
     consts = list(code.co_consts)
     for i, k in own:
         consts[i] = slots[base + k] if k >= 0 else miss
     for i, sub in children:
         consts[i] = move(consts[i], sub, slots, base, miss)
-    return code.replace(co_consts=tuple(consts))
+    moved = code.replace(co_consts=tuple(consts))
+    for _, k in own:
+        if k >= 0:  # one slot of a function's code knows it (``runtime.original_code``)
+            slots[base + k].code = moved
+            break
+    return moved
 
 
 def _reason_of(result: object) -> str:

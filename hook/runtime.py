@@ -158,8 +158,6 @@ class ModuleRecord:
         "profiles",
         "_original",
         "_originals",
-        "code",
-        "indexed",
     )
 
     def __init__(
@@ -172,8 +170,6 @@ class ModuleRecord:
         self.profiles: dict[int, FunctionProfile | LoopProfile] = {}  # by slot - base
         self._original = original  # the un-instrumented code tree, or its marshaled bytes
         self._originals: list[CodeType] | None = None
-        self.code: CodeType | None = None  # the instrumented tree, as executed
-        self.indexed = False
 
     @property
     def file(self) -> str:
@@ -223,17 +219,6 @@ class ModuleRecord:
                 tree = marshal.loads(tree)
             self._originals = instrument.walk(tree)
         return self._originals[index]
-
-    def index(self, table: dict[int, tuple[CodeType, CodeType]]) -> None:
-        """Add ``id(instrumented code) -> (instrumented, original)`` for the whole tree."""
-        if self.indexed or self.code is None:
-            return
-        self.indexed = True
-        live_tree = instrument.walk(self.code)
-        self.original(0)
-        if len(live_tree) == len(self._originals):
-            for live_code, original in zip(live_tree, self._originals, strict=True):
-                table[id(live_code)] = (live_code, original)
 
 
 def wants_dump(qualname: str) -> bool:
@@ -302,22 +287,20 @@ def _caller() -> FrameType:
     return frame.f_back if frame.f_code is _FIRST_USE else frame
 
 
-_by_code: dict[int, tuple[CodeType, CodeType]] = {}
-
-
 def original_code(function: FunctionType) -> CodeType:
-    """The un-instrumented code of ``function`` (the compiler reads callees through this)."""
+    """The un-instrumented code of ``function`` (the compiler reads callees through this): found
+    through a ``Slot`` placed into that very code object, else the code itself."""
     code = function.__code__
-    hit = _by_code.get(id(code))
-    if hit is None or hit[0] is not code:
-        for module in modules:
-            module.index(_by_code)
-        hit = _by_code.get(id(code))
-    return hit[1] if hit is not None and hit[0] is code else code
+    for const in code.co_consts:
+        if type(const) is instrument.Slot and const.code is code:
+            module = _owners[const.index]
+            return module.original(module.result.spec(const.index - module.base).code_index)
+    return code
 
 
-def register(name: str, file: str, result: instrument.Instrumented, original) -> ModuleRecord:
-    """Give a loaded module its slots (stubs until first use); its ``code`` is placed there."""
+def register(name: str, file: str, result: instrument.Instrumented, original) -> CodeType:
+    """Give a loaded module its slots (stubs until first use); return its code, placed there
+    (only the functions' code objects stay alive, through their slots)."""
     base = len(desired)
     module = ModuleRecord(name, file, result, original, base)
     count = result.count
@@ -326,9 +309,9 @@ def register(name: str, file: str, result: instrument.Instrumented, original) ->
     _owners.extend([module] * count)
     _counts.extend(bytes(count))
     desired.extend(stubs)
-    live.extend(map(instrument.Slot, [None] * count if _suspended else stubs))
-    module.code = result.place(live, base, MISS)
-    return module
+    values = [None] * count if _suspended else stubs
+    live.extend(map(instrument.Slot, values, range(base, base + count)))
+    return result.place(live, base, MISS)
 
 
 class LoopProfile:

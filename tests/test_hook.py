@@ -558,6 +558,24 @@ def first(xs):
 """
 
 
+def test_original_code_is_found_through_the_slots_placed_in_that_very_code(env):
+    """The compiler reads a callee's original code through ``original_code``: the slots in
+    the instrumented code lead to it; a copy of that code (``code.replace``: the same slot
+    constants) is not mistaken for it, and code without slots is its own original."""
+    ns = env.main(PROFILED, threshold=10_000)
+    count = ns["count"]
+    original = runtime.original_code(count)
+    assert original is not count.__code__
+    assert not any(isinstance(c, instrument.Slot) for c in original.co_consts)
+    codes = compile(textwrap.dedent(PROFILED), "x", "exec").co_consts
+    (expected,) = [c for c in codes if isinstance(c, types.CodeType) and c.co_name == "count"]
+    assert original.co_code == expected.co_code
+    copy = types.FunctionType(count.__code__.replace(co_name="other"), ns)
+    assert runtime.original_code(copy) is copy.__code__
+    plain = types.FunctionType(compile("def f(): return 1", "y", "exec").co_consts[0], {})
+    assert runtime.original_code(plain) is plain.__code__
+
+
 def test_counts_and_signatures_while_cold(env):
     ns = env.main(PROFILED, threshold=10_000)
     for i in range(10):
