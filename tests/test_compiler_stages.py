@@ -363,3 +363,38 @@ def test_a_global_native_code_cannot_hold_is_refused_before_the_compiler_loads(t
     command = [sys.executable, "-c", GLOBAL_CLASS]
     out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     assert out.splitlines() == ["global 'Point' is a type", "False"]
+
+
+def test_contained_collects_its_cycles_and_respects_a_disabled_collector() -> None:
+    """``garbage.Contained``: no collection inside; at the end one young collection frees the
+    block's reference cycles and the collector is on again; a program that turned the
+    collector off keeps it off and gets no collection."""
+    import gc
+    import weakref
+
+    from pyfast.compiler.garbage import Contained
+
+    class Node:
+        pass
+
+    def cycle() -> weakref.ref:
+        node = Node()
+        node.me = node
+        return weakref.ref(node)
+
+    was_enabled = gc.isenabled()
+    try:
+        gc.enable()
+        with Contained():
+            assert not gc.isenabled()
+            made = cycle()
+            assert made() is not None  # no collection inside
+        assert made() is None and gc.isenabled()
+        gc.disable()
+        with Contained():
+            kept = cycle()
+        assert kept() is not None and not gc.isenabled()
+        gc.collect()
+        assert kept() is None
+    finally:
+        (gc.enable if was_enabled else gc.disable)()
