@@ -176,7 +176,7 @@ def to_json(value: object, indent: str = "\n") -> str:
     if isinstance(value, str):
         return string(value)
     if isinstance(value, float):
-        text = repr(value)
+        text = float.__repr__(value)
         return _JSON_FLOATS.get(text, text)
     if isinstance(value, int):
         return int.__repr__(value)
