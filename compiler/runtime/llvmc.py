@@ -72,7 +72,10 @@ def available() -> bool:
 def open_library(path: str) -> ctypes.CDLL:
     """``ctypes.CDLL(path)``, loaded outside the GIL: ``CDLL`` holds the GIL while ``dlopen``
     maps and relocates LLVM (~15 ms in which the program's thread stops), a foreign call
-    releases it.  libc's ``dlopen`` loads the library first; ``CDLL`` then finds it loaded."""
+    releases it.  libc's ``dlopen`` loads the library first; ``CDLL`` then finds it loaded
+    (POSIX only: elsewhere, ``CDLL`` alone)."""
+    if os.name != "posix":
+        return ctypes.CDLL(path)
     libc = ctypes.CDLL(None)
     libc.dlopen.restype = _P
     libc.dlopen.argtypes = (_S, _I)
