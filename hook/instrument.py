@@ -145,16 +145,14 @@ class Instrumented:
 
     @property
     def slots(self) -> list | tuple:
-        if type(self._slots) is bytes:
-            self._slots = marshal.loads(self._slots)
+        self._slots = _unmarshaled(self._slots)
         return self._slots
 
     def spec(self, k: int) -> SlotSpec:
         return tuple.__new__(SlotSpec, self.slots[k])
 
     def untouched(self) -> list | tuple:
-        if type(self.others) is bytes:
-            self.others = marshal.loads(self.others)
+        self.others = _unmarshaled(self.others)
         return self.others
 
     def place(self, slots: list, base: int, miss: object) -> CodeType:
@@ -171,6 +169,11 @@ class Instrumented:
         slots = marshal.dumps(tuple(map(tuple, self.slots)))
         others = marshal.dumps(tuple(map(tuple, self.untouched())))
         return (self.code, slots, others, self.sites, self.count)
+
+
+def _unmarshaled(value: list | tuple | bytes) -> list | tuple:
+    """A record list as stored by the cache (marshaled bytes, read on first need) or made."""
+    return marshal.loads(value) if type(value) is bytes else value
 
 
 def is_function(code: CodeType) -> bool:
