@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+from _json import encode_basestring_ascii as _string
 
 from pyfast.hook import runtime
 
@@ -169,12 +170,10 @@ def to_json(value: object, indent: str = "\n") -> str:
     """``json.dumps(value, indent=1)`` of a report (dicts with string keys, lists, strings,
     numbers, booleans, None), the same text without importing ``json``: its decoder imports
     ``re``, ~12 ms of a short program's exit."""
-    from _json import encode_basestring_ascii as string
-
     if value is None or value is True or value is False:
         return _JSON_CONSTANTS[value]
     if isinstance(value, str):
-        return string(value)
+        return _string(value)
     if isinstance(value, float):
         text = float.__repr__(value)
         return _JSON_FLOATS.get(text, text)
@@ -182,7 +181,7 @@ def to_json(value: object, indent: str = "\n") -> str:
         return int.__repr__(value)
     inner = indent + " "
     if isinstance(value, dict):
-        items = [f"{string(k)}: {to_json(v, inner)}" for k, v in value.items()]
+        items = [f"{_string(k)}: {to_json(v, inner)}" for k, v in value.items()]
         return f"{{{inner}{f',{inner}'.join(items)}{indent}}}" if items else "{}"
     items = [to_json(v, inner) for v in value]
     return f"[{inner}{f',{inner}'.join(items)}{indent}]" if items else "[]"
