@@ -165,6 +165,19 @@ SCRIPTS: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
         {"grid": 1},
         {"grid": 1},
     ),
+    "osr_fixed_and_variable_steps": (
+        """
+        def strides(n, step):
+            total = 0
+            for i in range(n, -n, -3):
+                for j in range(0, n, step):
+                    total += i * j - step
+            return total
+        print(strides(400, 7), strides(401, 2))
+        """,
+        {"strides": 1},
+        {"strides": 1},
+    ),
     "osr_calls_an_instrumented_function": (
         """
         def helper(i, j):

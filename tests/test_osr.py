@@ -8,6 +8,7 @@ with every side effect happening once.
 
 from __future__ import annotations
 
+import dis
 import json
 import math
 import sys
@@ -521,6 +522,50 @@ def test_entry_args_of_list_and_tuple_iterators():
     xs = [1, 2]
     assert osr.entry_args(header, (0, iter(xs))) == [0, xs, 0]
     assert osr.entry_args(header, (0, iter((1, 2)))) is None
+
+
+def fixed_and_not(n, s):
+    t = 0
+    for i in range(1, n + 1):
+        for j in range(n, 0, -2):
+            t += i * j
+    for i in range(0, n, s):
+        t += i
+    for i in reversed(range(n)):
+        t += i
+    for i in range(n if s else 3):
+        t += i
+    for i in range(n, 0, True):
+        t += i
+    while t < 100:
+        t += 1
+    return t
+
+
+def test_steps_the_source_fixes():
+    """A step is fixed only for a call of the global ``range`` whose last argument, if it has
+    three, is an int constant; the arguments' code is straight-line."""
+    steps = [h.steps for h in osr.loop_headers(fixed_and_not.__code__)]
+    assert steps == [(1,), (1, -2), (None,), (None,), (None,), (None,), ()]
+
+
+def test_a_fixed_step_is_a_constant_of_the_continuation():
+    header = osr.loop_headers(fixed_and_not.__code__)[1]
+    code = osr.continuation_code(fixed_and_not.__code__, header.key)
+    loads = {i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_FAST"}
+    assert ".osr0.start" in loads and ".osr1.stop" in loads
+    assert ".osr0.step" not in loads and ".osr1.step" not in loads
+    cont = osr.make_continuation(fixed_and_not, header)
+    values = (5, 1, 0, 1, iter(range(2, 6)), iter(range(5, 0, -2)))  # i = 1, j to come: 5
+    assert cont(*osr.entry_args(header, values)) == fixed_and_not(5, 1)
+
+
+def test_entry_args_refuse_a_step_the_header_does_not_fix():
+    """``range`` rebound after the continuation was made: the interpreter keeps the loop."""
+    header = osr.loop_headers(fixed_and_not.__code__)[1]
+    assert osr.entry_args(header, (5, 1, 0, 1, iter(range(3)), iter(range(4, 0, -2))))
+    assert osr.entry_args(header, (5, 1, 0, 1, iter(range(0, 3, 2)), iter(range(4, 0, -2)))) is None
+    assert osr.entry_args(header, (5, 1, 0, 1, iter(range(3)), iter(range(4, 0, -1)))) is None
 
 
 def test_signature_of():
