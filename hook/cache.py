@@ -28,7 +28,7 @@ from pyfast.hook import runtime
 
 import pyfast
 
-MAGIC = b"pyfast06"
+MAGIC = b"pyfast07"
 HEADER = 32
 _fingerprint: str | None = None
 _key: bytes = b""  # MAGIC and the fingerprint's checksum, set with ``_suffix_text``

@@ -36,6 +36,10 @@ first body instruction of a ``while`` loop) gets a probe.  Where on-stack replac
 Elsewhere the header gets the same 3-instruction inline check as a function, with an
 out-of-line ``LOOP_SLOT.value()`` call (it only counts iterations) that jumps back.
 
+``SLOT.value`` is, in the bytecode, a read of the attribute named ``None`` (``PROBE_ATTRIBUTE``):
+an attribute's name goes into ``co_names``, which ``inspect.getclosurevars`` takes for global
+names and reports as unbound, except ``None``, ``True`` and ``False`` (once builtins).
+
 Functions whose dispatch would be wrong or useless are left untouched: generators and
 coroutines (a call returns a generator), closures (one code object is shared by every closure
 instance, but a compiled entry binds one set of cells), and whatever ``prescreen`` rejects.
@@ -56,6 +60,8 @@ MISS = "\x00pyfast-miss"  # the placeholder of the runtime's "miss" sentinel
 _FUNCTION = 0x0001 | 0x0002  # CO_OPTIMIZED | CO_NEWLOCALS
 _NOT_DISPATCHABLE = 0x0020 | 0x0080 | 0x0100 | 0x0200  # generator, coroutine, ...
 _VARARGS, _VARKEYWORDS = 0x0004, 0x0008
+#: The attribute a probe reads (``Slot.value``): a name ``inspect.getclosurevars`` skips.
+PROBE_ATTRIBUTE = "None"
 
 
 class Slot:
@@ -66,19 +72,29 @@ class Slot:
     original code through the slots among its constants, and only the very code placed there
     does (a copy made by ``code.replace`` keeps the constants, not the identity).
 
-    Pickled (a function's code shipped by value to another process) as ``StopIteration()``,
-    whose ``value`` is ``None`` too: there the probe is inert, and the program needs no pyfast
-    to load it."""
+    Pickled (a function's code shipped by value to another process) as a
+    ``types.SimpleNamespace`` whose ``PROBE_ATTRIBUTE`` is ``None``: there the probe is inert,
+    and the program needs no pyfast to load it."""
 
-    __slots__ = ("value", "index", "code")
+    __slots__ = (PROBE_ATTRIBUTE, "index", "code")
 
     def __init__(self, value: object = None, index: int = -1) -> None:
         self.value = value
         self.index = index
         self.code: CodeType | None = None
 
+    @property
+    def value(self) -> object:
+        return getattr(self, PROBE_ATTRIBUTE)
+
+    @value.setter
+    def value(self, value: object) -> None:
+        setattr(self, PROBE_ATTRIBUTE, value)
+
     def __reduce__(self) -> tuple:
-        return (StopIteration, ())
+        from types import SimpleNamespace
+
+        return (SimpleNamespace, (), {PROBE_ATTRIBUTE: None})
 
 
 class _Record(tuple):
@@ -329,7 +345,7 @@ def _rewrite(code: CodeType, index: int, slots: list[SlotSpec]) -> CodeType:
             Instr(OPS.jump_forward_if_not_none, target, location=where),
         ]
 
-    value = (False, "value") if OPS.attr_with_method_flag else "value"
+    value = (False, PROBE_ATTRIBUTE) if OPS.attr_with_method_flag else PROBE_ATTRIBUTE
 
     def load_slot(key: str, where) -> list:
         return [

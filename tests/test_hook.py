@@ -959,6 +959,19 @@ def test_profiles_are_made_at_the_early_th_use_and_the_report_lists_every_functi
     assert env.record("count", "lazy")["loop_iterations"] == 5 + 3 + 20 + 19
 
 
+def test_getclosurevars_sees_no_probe(env):
+    """The probes' attribute read adds a name to ``co_names`` that ``getclosurevars`` skips:
+    an instrumented function's closure variables are python's."""
+    source = "import math\nLIMIT = 3\ndef f(x):\n    return min(x.real, LIMIT) + math.pi\n"
+    plain: dict = {}
+    exec(compile(source, "<plain>", "exec"), plain)
+    ns = env.main(source, threshold=10_000)
+    assert ns["f"].__code__ is not plain["f"].__code__  # instrumented
+    got, expected = inspect.getclosurevars(ns["f"]), inspect.getclosurevars(plain["f"])
+    assert got.unbound == expected.unbound == {"real", "pi"}
+    assert got.globals.keys() == expected.globals.keys() and got.builtins == expected.builtins
+
+
 def test_first_call_through_the_stub_compiles_with_the_caller_s_frame(env):
     ns = env.main(PROFILED, threshold=1)
     stub = runtime.live[runtime.modules[-1].base].value
