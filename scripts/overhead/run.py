@@ -4,7 +4,10 @@ Usage: ``python scripts/overhead/run.py [--repeat N] [--rounds N]`` with the pyt
 whose ``pyfast`` is installed.  Three cases, each run as whole processes, interleaved, and
 summarised by the median (and min) wall time over ``--repeat`` runs:
 
-- ``control``: object-heavy, class-heavy program (``control.py``);
+- ``control``: object-heavy, class-heavy program (``control.py``), 600 rounds by default
+  (~0.35 s of python): long enough that the launcher's fixed start-up, which ``hello``
+  measures against its own budget, is not what it measures (at 150 rounds, ~0.1 s, the
+  start-up alone is ~8%);
 - ``hello``: start-up, ``print("hello world")`` (``hello.py``);
 - ``import200``: importing 200 modules on a warm cache (``make_tree.py``), as a whole process;
 - ``import200-in-process``: the same tree, but the time of ``import main`` alone, measured
@@ -86,7 +89,7 @@ def measure(case: str, script: list[str], cwd: str, repeat: int, clock=timed) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--rounds", type=int, default=150, help="control.py's rounds")
+    parser.add_argument("--rounds", type=int, default=600, help="control.py's rounds")
     parser.add_argument("--only", choices=["control", "hello", "import200", "import200-in-process"])
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]} at {sys.executable}")
