@@ -79,7 +79,7 @@ class Slot:
     __slots__ = (PROBE_ATTRIBUTE, "index", "code")
 
     def __init__(self, value: object = None, index: int = -1) -> None:
-        self.value = value
+        setattr(self, PROBE_ATTRIBUTE, value)
         self.index = index
         self.code: CodeType | None = None
 
