@@ -398,3 +398,19 @@ def test_contained_collects_its_cycles_and_respects_a_disabled_collector() -> No
         assert kept() is None
     finally:
         (gc.enable if was_enabled else gc.disable)()
+
+
+def test_an_entry_needs_a_callable_fallback_and_takes_any_miss():
+    """A fallback that is not callable is refused when the entry is made (its slot would
+    stay NULL); ``miss`` may be any object, None included."""
+    from pyfast.compiler.api import prepare_function
+
+    def square(x):
+        return x * x
+
+    with pytest.raises(TypeError, match="fallback must be callable, not NoneType"):
+        prepare_function(square, (int,), fallback=None, miss=None).finish()
+    entry = prepare_function(square, (int,), fallback=square, miss=None).finish().entry
+    assert entry(3) == 9
+    assert entry(2**40) is None  # 2**80 leaves int64: the body bails, the entry returns miss
+    assert entry(1.5) == 2.25  # a guard fails: the fallback runs

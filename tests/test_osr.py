@@ -629,6 +629,72 @@ print("pyfast.compiler.osr" in sys.modules, "bytecode" in sys.modules)
 """
 
 
+STEPPED = """
+def up3(a, b):
+    t = 0
+    for i in range(a, b, 3):
+        t += i
+    return t
+
+def down7(a, b):
+    t = 0
+    for i in range(a, b, -7):
+        t += i
+    return t
+
+def big(a, b):
+    t = 0
+    for i in range(a, b, 2**62):
+        t += i & 0xFFFF
+    return t
+"""
+
+_EDGE = 2**63
+
+
+def _missed(*args):
+    return MISS
+
+
+@pytest.mark.parametrize(
+    ("name", "a", "b"),
+    [
+        ("up3", 0, 100),
+        ("up3", -50, 50),
+        ("up3", _EDGE - 40, _EDGE - 1),  # ``i + 3`` leaves int64 on the last step
+        ("up3", _EDGE - 40, _EDGE + 40),  # the stop itself is not an int64
+        ("down7", 100, -100),
+        ("down7", -_EDGE + 40, -_EDGE),
+        ("big", -_EDGE, _EDGE - 1),
+        ("big", 0, 1),
+    ],
+)
+def test_a_native_entry_with_a_fixed_step_matches_python(name, a, b):
+    """From the second iteration on, the native OSR entry gives the call's result, or misses
+    (the interpreter then finishes the loop): never another result."""
+    from pyfast.compiler import api
+
+    namespace: dict = {}
+    exec(STEPPED, namespace)
+    func = namespace[name]
+    (header,) = osr.loop_headers(func.__code__)
+    assert header.steps == ({"up3": 3, "down7": -7, "big": 2**62}[name],)
+    it = iter(range(a, b, header.steps[0]))
+    first = next(it, None)
+    if first is None:
+        return
+    values = (first if name != "big" else first & 0xFFFF, it)
+    args = osr.entry_args(header, values)
+    signature = tuple(map(type, args))
+    try:
+        loop = osr.prepare_loop(func, header, signature, fallback=_missed, miss=MISS)
+    except api.Unsupported:  # a state that is not int64: the interpreter keeps the loop
+        assert any(type(x) is int and not -_EDGE <= x < _EDGE for x in args)
+        return
+    got = loop.finish().entry(*args)
+    assert got is MISS or got == func(a, b)
+
+
 def test_a_loop_over_a_global_module_is_refused_before_the_compiler_loads(spawn, tmp_path):
     """The global ``os`` (a module) rules the continuation out: said in the report, found
     without importing the OSR stage or ``bytecode`` (the second run: the cache is warm, so

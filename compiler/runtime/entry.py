@@ -99,6 +99,7 @@ _FALLBACK = _Role("fallback")
 _MISS = _Role("miss")
 _ON_BAIL = _Role("on bail")
 _ON_TRACER = _Role("on tracer")
+_OPTIONAL = (_ON_BAIL, _ON_TRACER)  # a NULL slot: no call
 
 
 @records.node
@@ -425,11 +426,13 @@ def make_builtin(
     ``on_bail()``, when given, is called each time the body bails (before ``miss`` is
     returned); ``on_tracer()`` likewise each time a tracer or profiler keeps the thunk from
     running the body."""
+    if not callable(fallback):  # its slot would stay NULL: the thunk would call NULL
+        raise TypeError(f"fallback must be callable, not {type(fallback).__name__}")
     roles = {_FALLBACK: fallback, _MISS: miss, _ON_BAIL: on_bail, _ON_TRACER: on_tracer}
     pinned = {
         symbol: roles[obj] if isinstance(obj, _Role) else obj
         for symbol, obj in spec.slots.items()
-        if not isinstance(obj, _Role) or roles[obj] is not None
+        if not isinstance(obj, _Role) or obj not in _OPTIONAL or roles[obj] is not None
     }
     objects.pin(lib, pinned)
     holder, ml_name = _holder(qualname)
