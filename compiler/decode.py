@@ -8,23 +8,70 @@ instructions ``bytecode`` lists, the address ``deopt`` resumes at), plus the set
 live on entry to each block (used by ``build`` so that a
 dead local never splits a block into type versions).
 
-The ``bytecode`` library does the per-version work of finding jump targets and dropping
-CACHE entries; ``opcodes.translate`` does the rest.  An instruction outside the subset is kept
-as ``UNSUPPORTED`` so that the builder rejects the function only if the path is reachable.
+``dis`` does the per-version work of finding jump targets and skipping CACHE entries
+(``instructions``, which ``osr`` reads too; ``bytecode``, ~30 ms of imports, is not needed to
+compile a function); ``opcodes.translate`` does the rest.  An instruction outside the subset is
+kept as ``UNSUPPORTED`` so that the builder rejects the function only if the path is reachable.
 """
 
 from __future__ import annotations
 
+import dis
 from types import CodeType
 
-from bytecode import BasicBlock, Bytecode, ControlFlowGraph
-from bytecode import Instr as BytecodeInstr
 from pyfast.compiler import opcodes, records
 
 #: Neutral ops after which control never falls through to the next block.
 TERMINATORS = frozenset({"JUMP", "RETURN", "UNSUPPORTED"})
 #: Neutral ops whose argument holds a jump target (block index) as described in ``opcodes``.
 BRANCHES = frozenset({"BRANCH", "BRANCH_NONE", "BRANCH_OR_POP"})
+#: Versioned instructions after which control never falls through (a name missing from a
+#: version never matches).
+NO_FALLTHROUGH = frozenset(
+    {
+        "RETURN_VALUE",
+        "RETURN_CONST",
+        "RAISE_VARARGS",
+        "RERAISE",
+        "JUMP_FORWARD",
+        "JUMP_BACKWARD",
+        "JUMP_BACKWARD_NO_INTERRUPT",
+        "JUMP_NO_INTERRUPT",
+        "JUMP",
+    }
+)
+#: Opcodes whose argument is a jump target.
+JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+
+
+@records.value
+class Op:
+    """One versioned instruction as ``dis`` lists it, ``EXTENDED_ARG`` folded in."""
+
+    start: int  # offset of the first code unit, EXTENDED_ARG prefix included
+    name: str
+    opcode: int
+    arg: int | None
+    argval: object
+    lineno: int | None
+
+
+def instructions(code: CodeType) -> list[Op]:
+    """The instructions of ``code``, without ``EXTENDED_ARG`` and ``CACHE`` entries: position
+    ``k`` is the *site* ``k`` (the ``bytecode`` library lists the same instructions)."""
+    ops: list[Op] = []
+    prefix: int | None = None
+    for ins in dis.get_instructions(code):
+        if ins.opname == "EXTENDED_ARG":
+            prefix = ins.offset if prefix is None else prefix
+            continue
+        if ins.opname == "CACHE":
+            continue
+        lineno = ins.positions.lineno if ins.positions else None
+        start = ins.offset if prefix is None else prefix
+        ops.append(Op(start, ins.opname, ins.opcode, ins.arg, ins.argval, lineno))
+        prefix = None
+    return ops
 
 
 @records.value
@@ -74,25 +121,33 @@ def decode(code: CodeType) -> list[Block]:
 
 
 def _blocks(code: CodeType) -> list[Block]:
-    cfg = ControlFlowGraph.from_bytecode(Bytecode.from_code(code))
-    index = {id(block): i for i, block in enumerate(cfg)}
+    """Blocks start at 0, at jump targets and exception handlers (decoded, never entered: no
+    edge leads there), and after jumps and returns."""
+    ops = instructions(code)
+    index = {op.start: k for k, op in enumerate(ops)}
+    leaders = {0}
+    for k, op in enumerate(ops):
+        if op.opcode in JUMPS:
+            leaders.update((index[op.argval], k + 1))
+        elif op.name in NO_FALLTHROUGH:
+            leaders.add(k + 1)
+    leaders.update(index[entry.target] for entry in dis.Bytecode(code).exception_entries)
+    bounds = sorted(k for k in leaders if k < len(ops))
+    block_at = {k: i for i, k in enumerate(bounds)}
     lineno = code.co_firstlineno
     blocks = []
-    site = 0
-    for i, block in enumerate(cfg):
+    for i, (first, stop) in enumerate(zip(bounds, [*bounds[1:], len(ops)], strict=True)):
         instrs = []
-        for ins in block:
-            if not isinstance(ins, BytecodeInstr):  # TryBegin / TryEnd: handlers are not run
-                continue
-            lineno = ins.lineno or lineno
-            arg = ins.arg
-            if isinstance(arg, BasicBlock):
-                arg = index[id(arg)]
-            for op, narg in opcodes.translate(ins.name, arg):
-                instrs.append(Instr(op, _retarget(op, narg, arg), lineno, site, ins.name))
-            site += 1
-        nxt = index[id(block.next_block)] if block.next_block is not None else None
-        blocks.append(Block(i, instrs, nxt))
+        for site in range(first, stop):
+            op = ops[site]
+            lineno = op.lineno or lineno
+            if op.opcode in JUMPS:
+                arg = block_at[index[op.argval]]
+            else:
+                arg = opcodes.argument(op.name, op.arg, op.argval)
+            for name, narg in opcodes.translate(op.name, arg):
+                instrs.append(Instr(name, _retarget(name, narg, arg), lineno, site, op.name))
+        blocks.append(Block(i, instrs, i + 1 if i + 1 < len(bounds) else None))
     _inline_comprehensions(blocks)
     return blocks
 

@@ -21,15 +21,19 @@ on the user's line).  Its result, or its exception, is the call's.
 
 from __future__ import annotations
 
+import _thread
 from collections.abc import Callable, Iterator
 from types import CodeType, FunctionType
 
-from bytecode import Bytecode, CellVar, Instr, Label
 from pyfast.compiler import build, ir
 from pyfast.compiler.api import Unsupported
-from pyfast.compiler.decode import INLINED
+from pyfast.compiler.decode import INLINED, instructions
 from pyfast.compiler.osr import JUMP_IF_TRUE, with_entry
 from pyfast.compiler.runtime.resume import ResumePoint
+
+TYPE_CHECKING = False  # ``bytecode`` (~30 ms of imports) only when a resume code is made
+if TYPE_CHECKING:
+    from bytecode import Instr
 
 #: Every resume code made in this process.  A traceback entry of a function directly above a
 #: frame running its resume code is the dispatch that entered native code: the launcher
@@ -127,11 +131,19 @@ class ResumeCode:
         self.entries: dict[tuple, int] = {}
         self.points: list[tuple[ResumePoint, tuple]] = []
         self.built = False
+        self._ops: list | None = None
+        self._lock = _thread.allocate_lock()
 
     def point(self, state: ir.FrameState, reason: str) -> ResumePoint:
         """The ``ResumePoint`` of a bail at ``state``; ``Unsupported`` when the frame holds
-        something the interpreter cannot be given."""
+        something the interpreter cannot be given, or its instruction is not the original
+        code's (checked with ``dis``: the code itself is made at the first deoptimization)."""
         check_resumable(state)
+        if self._ops is None:
+            self._ops = instructions(self.code)
+        site, name = state.site, state.name
+        if site >= len(self._ops) or (name and self._ops[site].name != name):
+            raise Unsupported(f"resume point {site} ({name}) not found in the bytecode")
         names = tuple(name for name, _ in state.locals)
         nulls = tuple(value is build.NULL for value in state.stack)
         key = (state.site, state.name, names, nulls)
@@ -147,8 +159,16 @@ class ResumeCode:
         return point
 
     def build(self) -> None:
-        if self.built or not self.points:
-            return
+        """Make the resume code and bind every point to it, once (the first deoptimization of
+        any of them; threads may race there): ``bytecode`` is imported only then, and its
+        cycles are collected at once (``garbage.Contained``)."""
+        from pyfast.compiler.garbage import Contained
+
+        with self._lock, Contained():
+            if not self.built:
+                self._build()
+
+    def _build(self) -> None:
         keys = sorted(self.entries, key=self.entries.__getitem__)
         names = list(dict.fromkeys(name for key in keys for name in key[2]))
         depth = max(nulls.count(False) for *_, nulls in keys)
@@ -168,19 +188,20 @@ _MARK = "pyfast-resume-"
 
 def _unbind(code: CodeType, name: str, location: object) -> Instr:
     """``del name`` (a cell on 3.11, where a comprehension reads the variable)."""
+    from bytecode import CellVar, Instr
+
     if name in code.co_cellvars:
         return Instr("DELETE_DEREF", CellVar(name), location=location)
     return Instr("DELETE_FAST", name, location=location)
 
 
 def _resume_code(code: CodeType, keys: list[tuple], names: list[str], depth: int) -> CodeType:
+    from bytecode import Bytecode, Instr, Label
+
     bc = Bytecode.from_code(code)
     positions = [k for k, item in enumerate(bc) if isinstance(item, Instr)]
     labels: dict[int, Label] = {}
-    for site, name, _, _ in keys:
-        found = bc[positions[site]].name if site < len(positions) else None
-        if found is None or (name and found != name):
-            raise Unsupported(f"resume point {site} ({name}) not found in the bytecode")
+    for site, *_ in keys:  # each checked against ``dis`` by ``ResumeCode.point``
         labels.setdefault(site, Label())
     for site in sorted(labels, reverse=True):
         bc.insert(positions[site], labels[site])

@@ -1,6 +1,7 @@
 """The one table of per-version bytecode differences (CPython 3.11, 3.12, 3.13).
 
-In: an instruction name and its argument as the ``bytecode`` library decodes them.
+In: an instruction name and its argument as ``dis`` lists it (``argument``; a jump's is the
+block index ``decode`` gives its target).
 Out: zero or more *neutral* instructions ``(op, arg)`` whose meaning is the same on every
 supported version.  Every other stage (decode, build, prescreen) speaks only the neutral set.
 
@@ -73,7 +74,6 @@ if TYPE_CHECKING:
 VERSION = sys.version_info[:2]
 
 BINARY_SYMBOLS: tuple[str, ...] = tuple(sym.removesuffix("=") for _, sym in opcode._nb_ops)
-COMPARE_SYMBOLS: dict[int, str] = {0: "<", 1: "<=", 2: "==", 3: "!=", 4: ">", 5: ">="}
 #: CALL_INTRINSIC_1 operands that are plain unary operators (3.12+).
 INTRINSIC_UNARY: dict[int, str] = {5: "+"}
 #: Every loop jumps backward (3.11 also has ``POP_JUMP_BACKWARD_IF_*``).
@@ -120,8 +120,8 @@ def _binary(arg: object) -> list[Neutral]:
 
 
 def _compare(arg: object) -> list[Neutral]:
-    # 3.13 sets bit 16 ("cast to bool"); the result of a scalar compare is a bool anyway.
-    return [("COMPARE", COMPARE_SYMBOLS[int(arg) & 15])]
+    # ``dis`` names the operator; 3.13's "cast to bool" bit does not matter for scalars.
+    return [("COMPARE", arg)]
 
 
 def _intrinsic(arg: object) -> list[Neutral]:
@@ -132,12 +132,6 @@ def _intrinsic(arg: object) -> list[Neutral]:
 
 def _pair(first: str, second: str) -> Rule:
     return lambda arg: [(first, arg[0]), (second, arg[1])]
-
-
-def _cell(op: str) -> Rule:
-    """A cell of the function's own (a variable a comprehension reads) is a plain local: the
-    comprehension is inlined (``decode``), so no closure ever sees the cell."""
-    return lambda arg: [(op, arg.name)]
 
 
 def _return_const(arg: object) -> list[Neutral]:
@@ -189,9 +183,11 @@ _PER_VERSION: dict[tuple[int, int], dict[str, Rule]] = {
         "PRECALL": _drop,
         "MAKE_CELL": _drop,
         "COPY_FREE_VARS": _drop,
-        "LOAD_DEREF": _cell("LOAD_FAST"),
-        "STORE_DEREF": _cell("STORE_FAST"),
-        "LOAD_CLOSURE": _cell("LOAD_CLOSURE"),
+        # A cell of the function's own (a variable a comprehension reads) is a plain local:
+        # the comprehension is inlined (``decode``), so no closure ever sees the cell.
+        "LOAD_DEREF": _same("LOAD_FAST"),
+        "STORE_DEREF": _same("STORE_FAST"),
+        "LOAD_CLOSURE": _same("LOAD_CLOSURE"),
         "MAKE_FUNCTION": _same("MAKE_FUNCTION"),
         "LOAD_METHOD": _same("LOAD_METHOD"),
         "UNARY_POSITIVE": _fixed("UNARY", "+"),
@@ -268,6 +264,16 @@ ATTR_NAME_SHIFT: int = 0 if VERSION < (3, 12) else 1
 SUPPORTED_OPCODES: frozenset[int] = frozenset(
     opcode.opmap[name] for name in TABLE if name in opcode.opmap
 )
+
+
+#: Instructions whose oparg's low bit is a flag (push a NULL / a method load) beside the name.
+_FLAGGED = frozenset({"LOAD_GLOBAL", *(["LOAD_ATTR"] if VERSION >= (3, 12) else [])})
+
+
+def argument(name: str, arg: int | None, argval: object) -> object:
+    """What ``translate`` takes for an instruction as ``dis`` lists it: its ``argval``, or
+    ``(flag, name)`` for an instruction of ``_FLAGGED``."""
+    return (bool(arg & 1), argval) if name in _FLAGGED and arg is not None else argval
 
 
 def translate(name: str, arg: object) -> list[Neutral]:

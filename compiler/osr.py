@@ -52,13 +52,16 @@ import bisect
 import builtins
 import dis
 import functools
+import marshal
 import operator
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import CodeType, FunctionType
 
 from pyfast.compiler import records
 from pyfast.compiler.api import cells_inlined
+from pyfast.compiler.decode import JUMPS, NO_FALLTHROUGH, Op, instructions
 from pyfast.compiler.opcodes import jumps_backward
 
 TYPE_CHECKING = False  # ``bytecode`` (~50 ms) is imported only to edit code: headers need ``dis``
@@ -149,21 +152,7 @@ _READS = frozenset(
 )
 _WRITES = frozenset({"STORE_FAST", "STORE_FAST_STORE_FAST", "STORE_DEREF"})
 _UNBINDS = frozenset({"DELETE_FAST", "LOAD_FAST_AND_CLEAR", "DELETE_DEREF"})
-_NO_FALLTHROUGH = frozenset(
-    {
-        "RETURN_VALUE",
-        "RETURN_CONST",
-        "RAISE_VARARGS",
-        "RERAISE",
-        "JUMP_FORWARD",
-        "JUMP_BACKWARD",
-        "JUMP_BACKWARD_NO_INTERRUPT",
-        "JUMP_NO_INTERRUPT",
-        "JUMP",
-    }
-)
 _LOCAL_OPS = _READS | _WRITES | _UNBINDS | {"STORE_FAST_LOAD_FAST"}
-_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
 _UNSUPPORTED_FLAGS = (
     ("generator", 0x20),  # CO_GENERATOR
     ("coroutine", 0x80),  # CO_COROUTINE
@@ -199,42 +188,16 @@ class LoopHeader:
     steps: tuple[int | None, ...] = ()
 
 
-@records.value
-class _Op:
-    start: int  # offset of the first code unit, EXTENDED_ARG prefix included
-    name: str
-    opcode: int
-    arg: int | None
-    argval: object
-    lineno: int | None
-
-
-def _ops(code: CodeType) -> list[_Op]:
-    ops: list[_Op] = []
-    prefix: int | None = None
-    for ins in dis.get_instructions(code):
-        if ins.opname == "EXTENDED_ARG":
-            prefix = ins.offset if prefix is None else prefix
-            continue
-        if ins.opname == "CACHE":
-            continue
-        lineno = ins.positions.lineno if ins.positions else None
-        start = ins.offset if prefix is None else prefix
-        ops.append(_Op(start, ins.opname, ins.opcode, ins.arg, ins.argval, lineno))
-        prefix = None
-    return ops
-
-
 def _local_names(code: CodeType) -> tuple[str, ...]:
     """``co_varnames`` then the cells that are not parameters (3.11 keeps those apart)."""
     return code.co_varnames + tuple(c for c in code.co_cellvars if c not in code.co_varnames)
 
 
-def _names(op: _Op) -> tuple[str, ...]:
+def _names(op: Op) -> tuple[str, ...]:
     return op.argval if isinstance(op.argval, tuple) else (op.argval,)
 
 
-def _effects(op: _Op, slot: Mapping[str, int], saved: int) -> tuple[int, int, int]:
+def _effects(op: Op, slot: Mapping[str, int], saved: int) -> tuple[int, int, int]:
     """``(reads, writes, unbinds)`` of one op as bit masks over ``co_varnames``.
 
     ``saved``: the locals an inlined comprehension (3.12+) saves with ``LOAD_FAST_AND_CLEAR``
@@ -255,7 +218,7 @@ def _effects(op: _Op, slot: Mapping[str, int], saved: int) -> tuple[int, int, in
 class _Flow:
     """Control flow of one code object: ops, basic blocks, and stack depths."""
 
-    ops: list[_Op]
+    ops: list[Op]
     index: dict[int, int]  # start offset -> position in ops
     depth: list[int | None]  # value-stack depth before each op (None: unreachable)
     blocks: list[range]  # op positions of each basic block
@@ -265,7 +228,7 @@ class _Flow:
 
 
 def _flow(code: CodeType) -> _Flow:
-    ops = _ops(code)
+    ops = instructions(code)
     index = {op.start: k for k, op in enumerate(ops)}
     starts = [op.start for op in ops]
     cover: list[int | None] = [None] * len(ops)
@@ -277,9 +240,9 @@ def _flow(code: CodeType) -> _Flow:
         cover[lo:hi] = [target] * (hi - lo)
     leaders = {0, *handler_depth}
     for k, op in enumerate(ops):
-        if op.opcode in _JUMPS:
+        if op.opcode in JUMPS:
             leaders.update((index[op.argval], k + 1))
-        if op.name in _NO_FALLTHROUGH:
+        if op.name in NO_FALLTHROUGH:
             leaders.add(k + 1)
         if k and cover[k] != cover[k - 1]:
             leaders.add(k)
@@ -289,8 +252,8 @@ def _flow(code: CodeType) -> _Flow:
     succ: list[list[int]] = []
     for r in blocks:
         last = ops[r.stop - 1]
-        nxt = [block_at[r.stop]] if last.name not in _NO_FALLTHROUGH and r.stop < len(ops) else []
-        if last.opcode in _JUMPS:
+        nxt = [block_at[r.stop]] if last.name not in NO_FALLTHROUGH and r.stop < len(ops) else []
+        if last.opcode in JUMPS:
             nxt.append(block_at[index[last.argval]])
         succ.append(nxt)
     handler = [None if cover[r.start] is None else block_at[cover[r.start]] for r in blocks]
@@ -303,9 +266,9 @@ def _flow(code: CodeType) -> _Flow:
         op = ops[k]
         arg = op.arg if op.opcode >= dis.HAVE_ARGUMENT else None
         edges = []
-        if op.name not in _NO_FALLTHROUGH and k + 1 < len(ops):
+        if op.name not in NO_FALLTHROUGH and k + 1 < len(ops):
             edges.append((k + 1, dis.stack_effect(op.opcode, arg, jump=False)))
-        if op.opcode in _JUMPS:
+        if op.opcode in JUMPS:
             edges.append((index[op.argval], dis.stack_effect(op.opcode, arg, jump=True)))
         edges = [(s, depth[k] + effect) for s, effect in edges]
         if cover[k] is not None:
@@ -413,7 +376,7 @@ def loop_headers(code: CodeType) -> tuple[LoopHeader, ...]:
     flow = _flow(code)
     backs: dict[int, list[int]] = {}
     for k, op in enumerate(flow.ops):
-        if op.opcode in _JUMPS and flow.depth[k] is not None and flow.index[op.argval] <= k:
+        if op.opcode in JUMPS and flow.depth[k] is not None and flow.index[op.argval] <= k:
             backs.setdefault(flow.block_at[flow.index[op.argval]], []).append(k)
     code_reason = _code_reason(code)
     slot = {name: n for n, name in enumerate(_local_names(code))}
@@ -562,7 +525,7 @@ def header_labels(bc: Bytecode, code: CodeType) -> dict[int, Label]:
     survive later edits)."""
     from bytecode import Instr, Label
 
-    starts = [op.start for op in _ops(code)]
+    starts = [op.start for op in instructions(code)]
     keys = {h.key for h in loop_headers(code)}
     labels: dict[int, Label] = {}
     pending: list[Label] = []
@@ -595,19 +558,57 @@ _STATE_PARTS = {"range": ("start", "stop", "step"), "list": ("list", "index")}
 _continuations: dict[tuple[CodeType, int, tuple[str, ...]], CodeType] = {}
 
 
-def continuation_code(code: CodeType, key: int, kinds: tuple[str, ...] | None = None) -> CodeType:
+def continuation_code(
+    code: CodeType, key: int, kinds: tuple[str, ...] | None = None, cache: str | None = None
+) -> CodeType:
     """The continuation's code object for header ``key`` of ``code`` whose iterators are of
-    ``kinds`` (default: all ``range``), cached."""
-    from bytecode import Bytecode, Instr
-
+    ``kinds`` (default: all ``range``), cached in this process and, marshaled, in the
+    machine-code cache folder ``cache`` (``codecache``): a later run makes it without
+    importing ``bytecode`` (~30 ms)."""
     header = _find(code, key)
     kinds = kinds or ("range",) * header.iterators
-    cached = _continuations.get((code, key, kinds))
-    if cached is not None:
-        return cached
+    result = _continuations.get((code, key, kinds))
+    if result is None:
+        stored = _stored_key(code, key, kinds) if cache else None
+        result = _load_code(cache, stored) if stored else None
+        if result is None:
+            result = _make_continuation(code, header, kinds)
+            if stored:
+                from pyfast.compiler.runtime import codecache
+
+                codecache.write(cache, stored, marshal.dumps(result))
+        _continuations[(code, key, kinds)] = result
+    return result
+
+
+def _stored_key(code: CodeType, key: int, kinds: tuple[str, ...]) -> str | None:
+    """The cache key of a continuation: what it is made of (``marshal`` version 2 writes no
+    references, so the same code gives the same bytes in every process) and this module's
+    size and modification time (a changed prologue makes other continuations)."""
+    from pyfast.compiler.runtime import codecache
+
+    st = os.stat(__file__)
+    made_of = marshal.dumps((code, key, kinds, st.st_size, st.st_mtime_ns), 2)
+    return codecache.key("osr continuation\0" + made_of.decode("latin-1"))
+
+
+def _load_code(cache: str, stored: str) -> CodeType | None:
+    from pyfast.compiler.runtime import codecache
+
+    data = codecache.read(cache, stored)
+    try:
+        code = marshal.loads(data) if data is not None else None
+    except (EOFError, ValueError, TypeError):  # a blob another build wrote: make it again
+        return None
+    return code if isinstance(code, CodeType) else None
+
+
+def _make_continuation(code: CodeType, header: LoopHeader, kinds: tuple[str, ...]) -> CodeType:
+    from bytecode import Bytecode, Instr
+
     bc = Bytecode.from_code(code)
     names = [[f".osr{k}.{part}" for part in _STATE_PARTS[kind]] for k, kind in enumerate(kinds)]
-    target = header_labels(bc, code)[key]
+    target = header_labels(bc, code)[header.key]
 
     def prologue(location: object) -> list[Instr]:
         out: list[Instr] = []
@@ -625,9 +626,7 @@ def continuation_code(code: CodeType, key: int, kinds: tuple[str, ...] | None = 
                 out += [loads[1], *_call(1, location), Instr("POP_TOP", location=location)]
         return [*out, Instr("JUMP_FORWARD", target, location=location)]
 
-    result = with_entry(bc, [*header.locals, *(n for state in names for n in state)], prologue)
-    _continuations[(code, key, kinds)] = result
-    return result
+    return with_entry(bc, [*header.locals, *(n for state in names for n in state)], prologue)
 
 
 def with_entry(bc: Bytecode, argnames: list[str], prologue: Callable[[object], list]) -> CodeType:
@@ -651,17 +650,18 @@ def make_continuation(
     header: LoopHeader,
     live_locals: Sequence[str] | None = None,
     kinds: tuple[str, ...] | None = None,
+    cache: str | None = None,
 ) -> FunctionType:
     """A function computing the rest of ``func``'s call from ``header``.
 
     Parameters: ``header.locals`` then, per iterator, outermost first, ``(start, stop, step)``
     for a ``range`` one and ``(list, index)`` for a ``list`` one (``kinds``; default: all
     ``range``).  ``live_locals``, when given, must equal ``header.locals`` (the analysis
-    decides them)."""
+    decides them); ``cache``: see ``continuation_code``."""
     if live_locals is not None and tuple(live_locals) != header.locals:
         raise OsrUnsupported(f"live locals at the header are {header.locals}, not {live_locals}")
     kinds = kinds or ("range",) * header.iterators
-    code = continuation_code(func.__code__, header.key, kinds)
+    code = continuation_code(func.__code__, header.key, kinds, cache)
     if "range" in kinds and func.__globals__.get("range", builtins.range) is not builtins.range:
         raise OsrUnsupported("'range' is rebound in the function's module")
     cont = FunctionType(code, func.__globals__, func.__name__, None, func.__closure__)
@@ -681,16 +681,17 @@ def prepare_loop(
     code_of: Callable[[FunctionType], CodeType] | None = None,
     on_tracer: Callable[[], object] | None = None,
     warm_up: Callable[[], object] | None = None,
+    cache: str | None = None,
 ):
     """The front half of native code for ``func``'s continuation at ``header`` (a
     ``PreparedFunction``; ``finish()`` gives the ``CompiledFunction``); ``warm_up``: see
-    ``api.prepare_function``.
+    ``api.prepare_function``; ``cache``: see ``continuation_code``.
 
     ``signature``: the types of ``header.locals`` then ``int, int, int`` per iterator (see
     ``signature_of``).  Raises ``Unsupported``/``OsrUnsupported`` like ``compile_function``."""
     from pyfast.compiler.api import prepare_function
 
-    cont = make_continuation(func, header, kinds=iterator_kinds(header, signature))
+    cont = make_continuation(func, header, kinds=iterator_kinds(header, signature), cache=cache)
     return prepare_function(
         cont,
         signature,

@@ -10,6 +10,7 @@ machine code, ``runtime.entry`` makes the METH_FASTCALL builtin; LLVM runs outsi
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from types import CodeType, FunctionType
@@ -55,7 +56,8 @@ class PreparedFunction:
     """A compilation half done, like a translation unit preprocessed and parsed but not yet
     run through the back end: the LLVM IR text and its entry spec, built under the GIL
     (pure Python).  ``finish()`` makes the resume codes of its deoptimization sites
-    (``deopt.ResumeCode``), runs LLVM (optimise, emit; ctypes releases the GIL there, so it
+    (``deopt.ResumeCode``) if ``bytecode`` is loaded (else the first deoptimization does, see
+    ``resume.ResumePoint``), runs LLVM (optimise, emit; ctypes releases the GIL there, so it
     suits a background thread) and returns the ``CompiledFunction``.  LLVM is first loaded
     by ``load_backend``."""
 
@@ -90,8 +92,9 @@ class PreparedFunction:
 
         start = time.perf_counter()
         points = tuple(p for p in self.spec.slots.values() if isinstance(p, resume.ResumePoint))
-        for point in points:
-            point.make()  # the function's resume code, once
+        if "bytecode" in sys.modules:  # no import to pay: a failure is a compile failure
+            for point in points:
+                point.make()
         library = jit.compile_module(self.llvm_ir, cache=cache, keep_ir=keep_ir)
         native, counters = entry.make_builtin(
             library,

@@ -391,6 +391,7 @@ class LoopProfile:
                     code_of=original_code,
                     on_tracer=tracer_found,
                     warm_up=warm_up,
+                    cache=machine_code_cache(),
                 )
                 cached = prepared.load_backend(machine_code_cache())
             except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported, a bug

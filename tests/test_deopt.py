@@ -5,6 +5,7 @@ each effect exactly once."""
 
 from __future__ import annotations
 
+import sys
 import traceback
 
 import pytest
@@ -285,3 +286,27 @@ def test_osr_continuation_deoptimizes_after_appends(python_and_pyfast):
     got, records = python_and_pyfast(OSR_EFFECTS)
     assert got.returncode == 0
     assert records["build"]["osr_entries"] == 1 and records["build"]["deopts"] == 1
+
+
+def test_resume_codes_are_made_at_the_first_deoptimization(spawn, tmp_path):
+    """Compiling needs no ``bytecode``: a function's resume code is made when one of its
+    points first runs (the third append's ``a * i`` leaves int64 here), and the call's result
+    and effects are python's."""
+    script = (
+        "import sys\n"
+        "from pyfast.compiler import compile_function\n"
+        "def mid_call(xs, a, n):\n"
+        "    for i in range(n):\n"
+        "        xs.append(a * i + 1)\n"
+        "    return len(xs)\n"
+        "cf = compile_function(mid_call, (list, int, int), fallback=mid_call, miss=None)\n"
+        "print(bool(cf.resume_points), 'bytecode' in sys.modules)\n"
+        "xs = []\n"
+        "print(cf.entry(xs, 3, 4), xs, 'bytecode' in sys.modules)\n"
+        "xs = []\n"
+        "print(cf.entry(xs, 2**62, 4), xs[-1], 'bytecode' in sys.modules)\n"
+    )
+    (tmp_path / "main.py").write_text(script)
+    got = spawn([sys.executable, "main.py"], tmp_path)
+    expected = f"True False\n4 [1, 4, 7, 10] False\n4 {3 * 2**62 + 1} True\n"
+    assert got.stdout == expected, got.stderr

@@ -764,3 +764,48 @@ def test_a_body_without_loops_is_screened_without_the_osr_stage(spawn, tmp_path)
     expected = spawn([sys.executable, "-c", code], tmp_path).stdout
     assert expected == "[]\n"
     assert spawn([sys.executable, "-m", "pyfast", "-c", code], tmp_path).stdout == expected
+
+
+WARM_SEED = """
+import sys
+
+def calculate_sum(n):
+    total = 0
+    for i in range(1, n + 1):
+        total += i
+    return total
+
+print(calculate_sum(100_000), "bytecode" in sys.modules)
+"""
+
+
+def test_a_warm_run_enters_native_code_without_bytecode(spawn, clean_env, tmp_path):
+    """The second run finds the instrumented script, the continuation's code and the machine
+    code in its caches: it compiles nothing with ``bytecode`` (~30 ms of imports), and the
+    loop still runs natively."""
+    (tmp_path / "main.py").write_text(WARM_SEED)
+    env = {**clean_env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the hook caches like CPython
+    report = tmp_path / "report.json"
+    argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
+    runs = [spawn([*argv, "main.py"], tmp_path, env=env) for _ in range(2)]
+    assert [r.stdout for r in runs] == ["5000050000 True\n", "5000050000 False\n"], runs
+    (row,) = [
+        r for r in json.loads(report.read_text())["functions"] if r["qualname"] == "calculate_sum"
+    ]
+    assert row["osr_entries"] == 1, row
+
+
+def test_a_continuation_is_stored_and_read_back(tmp_path):
+    header = osr.loop_headers(nested.__code__)[1]
+    made = osr.continuation_code(nested.__code__, header.key, cache=str(tmp_path))
+    osr._continuations.clear()
+    again = osr.continuation_code(nested.__code__, header.key, cache=str(tmp_path))
+    assert again is not made and again.co_code == made.co_code
+    assert again.co_varnames == made.co_varnames and again.co_consts == made.co_consts
+    for blob in tmp_path.iterdir():
+        blob.write_bytes(b"corrupt")
+    osr._continuations.clear()
+    assert osr.continuation_code(nested.__code__, header.key, cache=str(tmp_path)).co_code == (
+        made.co_code
+    )

@@ -12,6 +12,9 @@ it cannot be read, nothing is cached.  File: ``<folder>/<key>.o`` --
 ``MAGIC``, the BLAKE2b digest of the object, the object.  Writes are atomic (temporary file +
 ``os.replace``); a corrupt, unreadable or unwritable cache is a miss, never an error.
 
+The folder also keeps OSR continuations' code, marshaled (``osr.continuation_code``): a
+later process makes them without importing ``bytecode``.
+
 Size: like ccache's ``max_size``, the folder is kept under ``MAX_BYTES``.  A hit sets the
 file's modification time (its last use); a write that takes the folder past ``MAX_BYTES``
 removes the least recently used objects until it is under three quarters of it, and

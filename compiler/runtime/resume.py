@@ -84,8 +84,10 @@ class ResumePoint:
     it returns ``function`` (the function's resume code, see ``deopt.ResumeCode``) and its
     argument tuple: its entry's ``mark``, every local of the resume code (``None`` for
     those this site does not have), the stack objects rebuilt, padded to ``depth``.
-    ``make()`` makes the function's resume code and binds its points (``bind``); the pipeline
-    calls it when the compilation finishes, on the compiler thread, not in the front end.
+    ``make()`` makes the function's resume code and binds its points (``bind``): when the
+    compilation finishes if ``bytecode`` is loaded already (a process that instrumented a
+    module), else at the first call of any of them (most compiled functions never deoptimize:
+    a warm run, whose modules come from the hook's cache, then never imports ``bytecode``).
     ``count`` says how often it ran; ``listener(reason)`` hears each."""
 
     __slots__ = (
@@ -116,6 +118,7 @@ class ResumePoint:
         self.listener = listener
         self.make = make
         self.count = 0
+        self.function: Callable[..., object] | None = None
 
     def bind(
         self,
@@ -126,13 +129,15 @@ class ResumePoint:
         depth: int,
     ) -> None:
         """Enter ``function`` at the entry ``mark``; this site's locals are ``names``."""
-        self.function = function
         self.mark = mark
         self.names = names
         self.all_names = all_names
         self.depth = depth
+        self.function = function  # last: a point with a function is bound
 
     def __call__(self, *values: object) -> tuple[Callable[..., object], tuple[object, ...]]:
+        if self.function is None:
+            self.make()
         it = iter(values)
         bound = {name: _rebuild(s, it) for name, s in zip(self.names, self.locals, strict=True)}
         stack = [_rebuild(s, it) for s in self.stack]
