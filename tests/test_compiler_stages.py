@@ -414,3 +414,30 @@ def test_an_entry_needs_a_callable_fallback_and_takes_any_miss():
     assert entry(3) == 9
     assert entry(2**40) is None  # 2**80 leaves int64: the body bails, the entry returns miss
     assert entry(1.5) == 2.25  # a guard fails: the fallback runs
+
+
+def test_decode_sites_are_the_instructions_bytecode_lists() -> None:
+    """``decode.instructions`` (``dis``) and the ``bytecode`` package, with which resume codes
+    and OSR continuations are made, list the same instructions: site k is the same in both."""
+    import dis as dis_module
+    import inspect as inspect_module
+    import types
+
+    from bytecode import Bytecode
+    from bytecode import Instr as BytecodeInstr
+    from pyfast.compiler import decode as decode_module
+
+    def codes(code: types.CodeType):
+        yield code
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                yield from codes(const)
+
+    count = 0
+    for module in (decode_module, dis_module, inspect_module):
+        top = compile(inspect_module.getsource(module), module.__file__, "exec")
+        for code in codes(top):
+            listed = [i.name for i in Bytecode.from_code(code) if isinstance(i, BytecodeInstr)]
+            assert [op.name for op in decode_module.instructions(code)] == listed, code
+            count += 1
+    assert count > 200
