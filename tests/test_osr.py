@@ -12,6 +12,7 @@ import dis
 import json
 import math
 import sys
+from pathlib import Path
 from types import FunctionType
 
 import pytest
@@ -766,17 +767,11 @@ def test_a_body_without_loops_is_screened_without_the_osr_stage(spawn, tmp_path)
     assert spawn([sys.executable, "-m", "pyfast", "-c", code], tmp_path).stdout == expected
 
 
-WARM_SEED = """
-import sys
-
-def calculate_sum(n):
-    total = 0
-    for i in range(1, n + 1):
-        total += i
-    return total
-
-print(calculate_sum(100_000), "bytecode" in sys.modules)
-"""
+#: The article's example (``scripts/examples/seed_sum.py``) at a smaller size, telling whether
+#: the run imported ``bytecode``.
+WARM_SEED = (
+    Path(__file__).parents[1].joinpath("scripts", "examples", "seed_sum.py").read_text()
+).replace("10_000_000", "100_000") + "import sys\nprint('bytecode' in sys.modules)\n"
 
 
 def test_a_warm_run_enters_native_code_without_bytecode(spawn, clean_env, tmp_path):
@@ -789,7 +784,7 @@ def test_a_warm_run_enters_native_code_without_bytecode(spawn, clean_env, tmp_pa
     report = tmp_path / "report.json"
     argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
     runs = [spawn([*argv, "main.py"], tmp_path, env=env) for _ in range(2)]
-    assert [r.stdout for r in runs] == ["5000050000 True\n", "5000050000 False\n"], runs
+    assert [r.stdout for r in runs] == ["5000050000\nTrue\n", "5000050000\nFalse\n"], runs
     (row,) = [
         r for r in json.loads(report.read_text())["functions"] if r["qualname"] == "calculate_sum"
     ]
