@@ -35,10 +35,13 @@ Model (after mypyc's ``mypyc/ir/ops.py``):
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 from pyfast.compiler import records
 from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, OBJECT, TupleType, Type
+
+TYPE_CHECKING = False  # ``typing`` (~8 ms of imports) for annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Value:

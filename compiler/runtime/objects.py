@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyfast.compiler.runtime.jit import NativeLibrary
 
