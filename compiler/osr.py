@@ -588,7 +588,10 @@ def _stored_key(code: CodeType, key: int, kinds: tuple[str, ...]) -> str | None:
     from pyfast.compiler.runtime import codecache
 
     st = os.stat(__file__)
-    made_of = marshal.dumps((code, key, kinds, st.st_size, st.st_mtime_ns), 2)
+    try:
+        made_of = marshal.dumps((code, key, kinds, st.st_size, st.st_mtime_ns), 2)
+    except ValueError:  # a constant marshal cannot write: the continuation is not kept
+        return None
     return codecache.key("osr continuation\0" + made_of.decode("latin-1"))
 
 

@@ -795,6 +795,13 @@ def test_a_warm_run_enters_native_code_without_bytecode(spawn, clean_env, tmp_pa
     assert row["osr_entries"] == 1, row
 
 
+def test_a_continuation_of_code_marshal_cannot_write_is_made_but_not_kept(tmp_path):
+    header = osr.loop_headers(seed_sum.__code__)[0]
+    code = seed_sum.__code__.replace(co_consts=(*seed_sum.__code__.co_consts, MISS))
+    made = osr.continuation_code(code, header.key, cache=str(tmp_path))
+    assert made.co_varnames[:2] == ("total", ".osr0.start") and not any(tmp_path.iterdir())
+
+
 def test_a_continuation_is_stored_and_read_back(tmp_path):
     header = osr.loop_headers(nested.__code__)[1]
     made = osr.continuation_code(nested.__code__, header.key, cache=str(tmp_path))
