@@ -181,11 +181,23 @@ class ModuleRecord:
 
     def callback(self, k: int) -> Callable:
         """The profiler callback of slot ``base + k``; the first use of any probe of a function
-        makes the function's profile and its loops' and puts their callbacks in the slots."""
+        makes the function's profile and its loops' and puts their callbacks in the slots.
+        Code that runs while this thread makes a profile (an audit hook: reading the cached
+        slot specs is an audited ``marshal.loads``; a finalizer) and calls an instrumented
+        function gets ``_missed``: it runs as under python, instead of waiting for its own
+        thread."""
+        global _profiling
         found = self.profiles.get(k)
         if found is None:
+            me = _thread.get_ident()
+            if _profiling == me:
+                return _missed
             with _lock:
-                found = self.profiles.get(k) or self._profile(k)
+                _profiling = me
+                try:
+                    found = self.profiles.get(k) or self._profile(k)
+                finally:
+                    _profiling = None
         if type(found) is LoopProfile:
             return found.on_iteration
         return found.on_call
@@ -277,7 +289,8 @@ def early_counts(module: ModuleRecord, k: int) -> tuple[int, int]:
 _FIRST_USE = _first_use.__code__
 _NOTHING: Mapping = MappingProxyType({})
 _NONE: frozenset = frozenset()
-_lock = _thread.allocate_lock()
+_lock = _thread.allocate_lock()  # held while a profile is made
+_profiling: int | None = None  # the thread that holds ``_lock``
 
 
 def _caller() -> FrameType:
@@ -837,7 +850,9 @@ def _start() -> None:
 
 
 _jobs: list[Callable[[], None]] = []  # waiting for the compiler thread, oldest first
-_state = _thread.allocate_lock()  # guards ``_jobs`` and the thread's start and end
+#: Guards ``_jobs`` and the thread's start and end; reentrant: starting the thread is an
+#: audited event, whose hook may call an instrumented function that asks for a compilation.
+_state = _thread.RLock()
 _running = _thread.allocate_lock()  # held while the compiler thread lives
 _hooked = False
 
@@ -848,7 +863,7 @@ def _forked() -> None:
     running a job, the locks that job held (pyfast's, LLVM's) stay held in the child, so the
     child compiles nothing: a compilation there could wait forever."""
     global _state, _running, _busy, _jit_off, settings
-    _state, _running = _thread.allocate_lock(), _thread.allocate_lock()
+    _state, _running = _thread.RLock(), _thread.allocate_lock()
     if _busy:
         _busy = False
         _jobs.clear()

@@ -1121,3 +1121,19 @@ def test_a_new_tracer_does_not_see_pyfast_s_bookkeeping(source, spawn, tmp_path)
         [sys.executable, "-m", "pyfast", "--threshold", "1", "main.py"], tmp_path, input="c\n"
     )
     assert (got.stdout, got.returncode) == (expected.stdout, expected.returncode)
+
+
+def test_an_instrumented_audit_hook_does_not_deadlock_the_profiler(spawn, clean_env, tmp_path):
+    """Making a profile reads the module's cached slot specs (``marshal.loads``, an audited
+    event); an instrumented audit hook called there runs as under python instead of waiting
+    for the profiler's lock, which its own thread holds (the second, warm-cache run hung)."""
+    (tmp_path / "hooks.py").write_text(
+        "import sys\n\ndef audit(event, args):\n    return None\n\nsys.addaudithook(audit)\n"
+    )
+    (tmp_path / "main.py").write_text(
+        "import os\nimport hooks\n\nfor i in range(20):\n    os.environ['X'] = str(i)\n"
+        "print('done')\n"
+    )
+    env = {k: v for k, v in clean_env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    runs = [spawn([sys.executable, "-m", "pyfast", "main.py"], tmp_path, env=env) for _ in range(2)]
+    assert [(r.returncode, r.stdout) for r in runs] == [(0, "done\n")] * 2, runs[-1].stderr
