@@ -181,23 +181,14 @@ class ModuleRecord:
 
     def callback(self, k: int) -> Callable:
         """The profiler callback of slot ``base + k``; the first use of any probe of a function
-        makes the function's profile and its loops' and puts their callbacks in the slots.
-        Code that runs while this thread makes a profile (an audit hook: reading the cached
-        slot specs is an audited ``marshal.loads``; a finalizer) and calls an instrumented
-        function gets ``_missed``: it runs as under python, instead of waiting for its own
-        thread."""
-        global _profiling
+        makes the function's profile and its loops' and puts their callbacks in the slots
+        (``_missed`` inside pyfast: see ``_Inside``)."""
         found = self.profiles.get(k)
         if found is None:
-            me = _thread.get_ident()
-            if _profiling == me:
+            if _thread.get_ident() in _working:
                 return _missed
-            with _lock:
-                _profiling = me
-                try:
-                    found = self.profiles.get(k) or self._profile(k)
-                finally:
-                    _profiling = None
+            with _Inside(), _lock:
+                found = self.profiles.get(k) or self._profile(k)
         if type(found) is LoopProfile:
             return found.on_iteration
         return found.on_call
@@ -290,7 +281,26 @@ _FIRST_USE = _first_use.__code__
 _NOTHING: Mapping = MappingProxyType({})
 _NONE: frozenset = frozenset()
 _lock = _thread.allocate_lock()  # held while a profile is made
-_profiling: int | None = None  # the thread that holds ``_lock``
+_working: set[int] = set()  # the threads inside pyfast (``_Inside``)
+
+
+class _Inside:
+    """Marks this thread as inside pyfast for a ``with`` block (making a profile, compiling;
+    the compiler thread always is).  Code that runs there and calls an instrumented function
+    (an audit hook: reading cached slot specs is an audited ``marshal.loads``, and ctypes
+    calls are audited; a finalizer) runs it as under python: its probe neither makes a
+    profile nor asks for a compilation, which could wait for a lock this thread holds."""
+
+    __slots__ = ("me", "entered")
+
+    def __enter__(self) -> None:
+        self.me = _thread.get_ident()
+        self.entered = self.me not in _working
+        _working.add(self.me)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.entered:
+            _working.discard(self.me)
 
 
 def _caller() -> FrameType:
@@ -346,12 +356,13 @@ class LoopProfile:
 
     def on_iteration(self, *values: object) -> object:
         self.iterations += 1
-        if self.iterations >= settings.threshold:
+        if self.iterations >= settings.threshold and _thread.get_ident() not in _working:
             set_slot(self.slot, None)
             frame = _caller()
             try:
                 if self.header >= 0 and settings.jit:
-                    self.request(frame, values)
+                    with _Inside():
+                        self.request(frame, values)
                 self.owner.loop_hot = True
             except Exception as exc:  # noqa: BLE001
                 _forget(exc)
@@ -580,12 +591,17 @@ class FunctionProfile:
             details[detail] = details.get(detail, 0) + 1
             self.details = details
         threshold = settings.threshold
-        if (self.calls >= threshold or self.loop_hot) and (n >= threshold or not self.requested):
+        if (
+            (self.calls >= threshold or self.loop_hot)
+            and (n >= threshold or not self.requested)
+            and _thread.get_ident() not in _working
+        ):
             try:
                 if not self.requested:
                     key = max(self.sigs, key=self.sigs.__getitem__)
                 if key not in self.requested:
-                    self.hot(key, _caller(), args)
+                    with _Inside():
+                        self.hot(key, _caller(), args)
             except Exception as exc:  # noqa: BLE001
                 _forget(exc)
                 self.decide(*_failure(exc))
@@ -901,10 +917,12 @@ def _work() -> None:
     global _busy, _program_interval
     _program_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(_program_interval, COMPILE_SWITCH_INTERVAL))
+    _working.add(_thread.get_ident())
     while True:
         with _state:
             if not _jobs:
                 sys.setswitchinterval(_program_interval)
+                _working.discard(_thread.get_ident())
                 _running.release()
                 return
             job = _jobs.pop(0)

@@ -972,6 +972,18 @@ def test_getclosurevars_sees_no_probe(env):
     assert got.globals.keys() == expected.globals.keys() and got.builtins == expected.builtins
 
 
+def test_inside_pyfast_a_probe_neither_profiles_nor_compiles(env):
+    """Code that runs while the thread is inside pyfast (an audit hook, a finalizer) calls
+    instrumented functions as python would: no profile, no compilation request; the next
+    call outside makes them."""
+    ns = env.main(PROFILED, threshold=1)
+    with runtime._Inside():
+        assert ns["add"](1, 2) == 3
+    assert runtime.functions == [] and env.fake.requests == []
+    assert ns["add"](1, 2) == 3
+    assert env.fake.requests[0][:2] == ("add", (int, int))
+
+
 def test_first_call_through_the_stub_compiles_with_the_caller_s_frame(env):
     ns = env.main(PROFILED, threshold=1)
     stub = runtime.live[runtime.modules[-1].base].value
