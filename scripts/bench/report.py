@@ -245,7 +245,8 @@ def write_chart(results: dict, out: Path) -> str:
                 ys.append(cell["speedup"])
             elif cell["status"] in (WRONG, FAILED):
                 ax.text(x, 1, cell["status"], rotation=90, ha="center", va="bottom", fontsize=6)
-        ax.bar(xs, ys, width, label=runtimes[name]["label"], color=colors[k % len(colors)])
+        if xs:  # a runtime with no timed bar (all WRONG or n/a) gets no legend entry either
+            ax.bar(xs, ys, width, label=runtimes[name]["label"], color=colors[k % len(colors)])
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
     ax.set_xticks(range(len(workloads)))
