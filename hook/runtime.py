@@ -880,6 +880,7 @@ def _forked() -> None:
     child compiles nothing: a compilation there could wait forever."""
     global _state, _running, _busy, _jit_off, settings
     _state, _running = _thread.RLock(), _thread.allocate_lock()
+    _working.intersection_update({_thread.get_ident()})  # the parent's other threads are gone
     if _busy:
         _busy = False
         _jobs.clear()
