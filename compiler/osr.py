@@ -587,10 +587,10 @@ def _stored_key(code: CodeType, key: int, kinds: tuple[str, ...]) -> str | None:
     size and modification time (a changed prologue makes other continuations)."""
     from pyfast.compiler.runtime import codecache
 
-    st = os.stat(__file__)
     try:
+        st = os.stat(__file__)
         made_of = marshal.dumps((code, key, kinds, st.st_size, st.st_mtime_ns), 2)
-    except ValueError:  # a constant marshal cannot write: the continuation is not kept
+    except (OSError, ValueError):  # no source file (a zip), a constant marshal cannot write
         return None
     return codecache.key("osr continuation\0" + made_of.decode("latin-1"))
 

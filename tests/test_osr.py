@@ -802,6 +802,15 @@ def test_a_continuation_of_code_marshal_cannot_write_is_made_but_not_kept(tmp_pa
     assert made.co_varnames[:2] == ("total", ".osr0.start") and not any(tmp_path.iterdir())
 
 
+def test_a_continuation_is_made_but_not_kept_without_osr_s_source(tmp_path, monkeypatch):
+    """Installed in a zip, ``osr`` has no source file to stat: nothing is kept, no error."""
+    header = osr.loop_headers(while_sum.__code__)[0]
+    monkeypatch.setattr(osr, "__file__", str(tmp_path / "missing" / "osr.py"))
+    monkeypatch.setattr(osr, "_continuations", {})
+    made = osr.continuation_code(while_sum.__code__, header.key, cache=str(tmp_path))
+    assert made.co_argcount == len(header.locals) and not any(tmp_path.iterdir())
+
+
 def test_a_continuation_is_stored_and_read_back(tmp_path):
     header = osr.loop_headers(nested.__code__)[1]
     made = osr.continuation_code(nested.__code__, header.key, cache=str(tmp_path))
