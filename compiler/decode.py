@@ -120,19 +120,27 @@ def decode(code: CodeType) -> list[Block]:
     return blocks
 
 
-def _blocks(code: CodeType) -> list[Block]:
-    """Blocks start at 0, at jump targets and exception handlers (decoded, never entered: no
-    edge leads there), and after jumps and returns."""
-    ops = instructions(code)
-    index = {op.start: k for k, op in enumerate(ops)}
-    leaders = {0}
+def leaders(ops: list[Op], index: dict[int, int]) -> set[int]:
+    """The positions in ``ops`` (``instructions``; ``index``: start offset -> position) that
+    begin a basic block by control flow: 0, every jump target, and the instruction after a
+    jump or an instruction that never falls through."""
+    found = {0}
     for k, op in enumerate(ops):
         if op.opcode in JUMPS:
-            leaders.update((index[op.argval], k + 1))
+            found.update((index[op.argval], k + 1))
         elif op.name in NO_FALLTHROUGH:
-            leaders.add(k + 1)
-    leaders.update(index[entry.target] for entry in dis.Bytecode(code).exception_entries)
-    bounds = sorted(k for k in leaders if k < len(ops))
+            found.add(k + 1)
+    return found
+
+
+def _blocks(code: CodeType) -> list[Block]:
+    """Blocks start at ``leaders`` and at exception handlers (decoded, never entered: no edge
+    leads there)."""
+    ops = instructions(code)
+    index = {op.start: k for k, op in enumerate(ops)}
+    starts = leaders(ops, index)
+    starts.update(index[entry.target] for entry in dis.Bytecode(code).exception_entries)
+    bounds = sorted(k for k in starts if k < len(ops))
     block_at = {k: i for i, k in enumerate(bounds)}
     lineno = code.co_firstlineno
     blocks = []

@@ -61,7 +61,7 @@ from types import CodeType, FunctionType
 
 from pyfast.compiler import records
 from pyfast.compiler.api import cells_inlined
-from pyfast.compiler.decode import JUMPS, NO_FALLTHROUGH, Op, instructions
+from pyfast.compiler.decode import JUMPS, NO_FALLTHROUGH, Op, instructions, leaders
 from pyfast.compiler.opcodes import jumps_backward
 
 TYPE_CHECKING = False  # ``bytecode`` (~50 ms) is imported only to edit code: headers need ``dis``
@@ -238,15 +238,9 @@ def _flow(code: CodeType) -> _Flow:
         handler_depth[target] = entry.depth + int(entry.lasti) + 1
         lo, hi = bisect.bisect_left(starts, entry.start), bisect.bisect_left(starts, entry.end)
         cover[lo:hi] = [target] * (hi - lo)
-    leaders = {0, *handler_depth}
-    for k, op in enumerate(ops):
-        if op.opcode in JUMPS:
-            leaders.update((index[op.argval], k + 1))
-        if op.name in NO_FALLTHROUGH:
-            leaders.add(k + 1)
-        if k and cover[k] != cover[k - 1]:
-            leaders.add(k)
-    bounds = sorted(b for b in leaders if b < len(ops)) + [len(ops)]
+    starts = leaders(ops, index) | handler_depth.keys()
+    starts.update(k for k in range(1, len(ops)) if cover[k] != cover[k - 1])
+    bounds = sorted(b for b in starts if b < len(ops)) + [len(ops)]
     blocks = [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
     block_at = [b for b, r in enumerate(blocks) for _ in r]
     succ: list[list[int]] = []

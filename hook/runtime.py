@@ -402,6 +402,7 @@ class LoopProfile:
             self.no_osr(header.lineno, "not a loop over a range or a list of numbers")
             return None
         log(f"{self.owner.name} line {header.lineno}: compiling an OSR entry")
+        cache = machine_code_cache()
         with Contained():
             try:
                 prepared = osr.prepare_loop(
@@ -415,9 +416,9 @@ class LoopProfile:
                     code_of=original_code,
                     on_tracer=tracer_found,
                     warm_up=warm_up,
-                    cache=machine_code_cache(),
+                    cache=cache,
                 )
-                cached = prepared.load_backend(machine_code_cache())
+                cached = prepared.load_backend(cache)
             except Exception as exc:  # noqa: BLE001 - Unsupported, OsrUnsupported, a bug
                 _forget(exc)
                 self.no_osr(header.lineno, _reason(exc))
