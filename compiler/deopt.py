@@ -21,11 +21,10 @@ on the user's line).  Its result, or its exception, is the call's.
 
 from __future__ import annotations
 
-import _thread
 from collections.abc import Callable, Iterator
 from types import CodeType, FunctionType
 
-from pyfast.compiler import build, ir
+from pyfast.compiler import build, ir, osr
 from pyfast.compiler.api import Unsupported
 from pyfast.compiler.decode import INLINED, instructions
 from pyfast.compiler.osr import JUMP_IF_TRUE, with_entry
@@ -118,9 +117,11 @@ class ResumeCode:
     by marker (``is``), unbinds the locals that entry does not have (``DELETE_FAST``), pushes
     its stack slots (``PUSH_NULL`` for a NULL) and jumps to its instruction.
 
-    ``point`` registers a bail site while lowering; ``build`` makes the code and binds every
-    point to it (one ``bytecode`` round trip per function: ~1 ms per 100 instructions); the
-    pipeline runs it in ``finish`` (a failure is a compile failure, never a run-time one)."""
+    ``point`` registers a bail site while lowering; ``make(cache)``, when the compilation
+    finishes, binds every point to the resume code kept in the machine-code cache folder
+    (marshaled: a later process, such as a warm run, has it without importing ``bytecode``,
+    ~30 ms), else makes it (one ``bytecode`` round trip per function: ~1 ms per 100
+    instructions) and keeps it there.  A failure is a compile failure, never a run-time one."""
 
     def __init__(
         self, func: FunctionType, code: CodeType, listener: Callable[[str], None] | None
@@ -130,14 +131,12 @@ class ResumeCode:
         self.listener = listener
         self.entries: dict[tuple, int] = {}
         self.points: list[tuple[ResumePoint, tuple]] = []
-        self.built = False
         self._ops: list | None = None
-        self._lock = _thread.allocate_lock()
 
     def point(self, state: ir.FrameState, reason: str) -> ResumePoint:
         """The ``ResumePoint`` of a bail at ``state``; ``Unsupported`` when the frame holds
         something the interpreter cannot be given, or its instruction is not the original
-        code's (checked with ``dis``: the code itself is made at the first deoptimization)."""
+        code's (checked with ``dis``: the code itself is made later, see the class)."""
         check_resumable(state)
         if self._ops is None:
             self._ops = instructions(self.code)
@@ -153,26 +152,30 @@ class ResumeCode:
             tuple(build.shape(value) for value in state.stack),
             reason,
             self.listener,
-            self.build,
+            self,
         )
         self.points.append((point, key))
         return point
 
-    def build(self) -> None:
-        """Make the resume code and bind every point to it, once (the first deoptimization of
-        any of them; threads may race there): ``bytecode`` is imported only then, and its
-        cycles are collected at once (``garbage.Contained``)."""
-        from pyfast.compiler.garbage import Contained
+    def make(self, cache: str | None) -> None:
+        """Bind the points (see the class); ``cache``: the machine-code cache folder, or
+        ``None``.  ``bytecode``'s cycles are collected at once (``garbage.Contained``)."""
+        from pyfast.compiler.runtime import codecache
 
-        with self._lock, Contained():
-            if not self.built:
-                self._build()
-
-    def _build(self) -> None:
         keys = sorted(self.entries, key=self.entries.__getitem__)
         names = list(dict.fromkeys(name for key in keys for name in key[2]))
         depth = max(nulls.count(False) for *_, nulls in keys)
-        code = _resume_code(self.code, keys, names, depth)
+        made_of = (self.code, keys, names, depth)
+        makers = (__file__, osr.__file__)  # their code makes it: ``_resume_code``, ``with_entry``
+        stored = codecache.code_key("resume code", made_of, makers) if cache else None
+        code = codecache.read_code(cache, stored) if stored else None
+        if code is None:
+            from pyfast.compiler.garbage import Contained
+
+            with Contained():
+                code = _resume_code(self.code, keys, names, depth)
+            if stored:
+                codecache.write_code(cache, stored, code)
         RESUME_CODES.add(code)
         function = FunctionType(code, self.func.__globals__, self.func.__name__)
         function.__qualname__ = self.func.__qualname__
@@ -180,7 +183,6 @@ class ResumeCode:
         for point, key in self.points:
             mark = marks[f"{_MARK}{self.entries[key]}"]
             point.bind(function, mark, key[2], tuple(names), depth)
-        self.built = True
 
 
 _MARK = "pyfast-resume-"

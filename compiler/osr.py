@@ -52,9 +52,7 @@ import bisect
 import builtins
 import dis
 import functools
-import marshal
 import operator
-import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import CodeType, FunctionType
@@ -563,41 +561,17 @@ def continuation_code(
     kinds = kinds or ("range",) * header.iterators
     result = _continuations.get((code, key, kinds))
     if result is None:
-        stored = _stored_key(code, key, kinds) if cache else None
-        result = _load_code(cache, stored) if stored else None
+        from pyfast.compiler.runtime import codecache
+
+        made_of = (code, key, kinds)
+        stored = codecache.code_key("osr continuation", made_of, (__file__,)) if cache else None
+        result = codecache.read_code(cache, stored) if stored else None
         if result is None:
             result = _make_continuation(code, header, kinds)
             if stored:
-                from pyfast.compiler.runtime import codecache
-
-                codecache.write(cache, stored, marshal.dumps(result))
+                codecache.write_code(cache, stored, result)
         _continuations[(code, key, kinds)] = result
     return result
-
-
-def _stored_key(code: CodeType, key: int, kinds: tuple[str, ...]) -> str | None:
-    """The cache key of a continuation: what it is made of (``marshal`` version 2 writes no
-    references, so the same code gives the same bytes in every process) and this module's
-    size and modification time (a changed prologue makes other continuations)."""
-    from pyfast.compiler.runtime import codecache
-
-    try:
-        st = os.stat(__file__)
-        made_of = marshal.dumps((code, key, kinds, st.st_size, st.st_mtime_ns), 2)
-    except (OSError, ValueError):  # no source file (a zip), a constant marshal cannot write
-        return None
-    return codecache.key("osr continuation\0" + made_of.decode("latin-1"))
-
-
-def _load_code(cache: str, stored: str) -> CodeType | None:
-    from pyfast.compiler.runtime import codecache
-
-    data = codecache.read(cache, stored)
-    try:
-        code = marshal.loads(data) if data is not None else None
-    except (EOFError, ValueError, TypeError):  # a blob another build wrote: make it again
-        return None
-    return code if isinstance(code, CodeType) else None
 
 
 def _make_continuation(code: CodeType, header: LoopHeader, kinds: tuple[str, ...]) -> CodeType:

@@ -10,7 +10,6 @@ machine code, ``runtime.entry`` makes the METH_FASTCALL builtin; LLVM runs outsi
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from types import CodeType, FunctionType
@@ -55,9 +54,8 @@ class CompiledFunction:
 class PreparedFunction:
     """A compilation half done, like a translation unit preprocessed and parsed but not yet
     run through the back end: the LLVM IR text and its entry spec, built under the GIL
-    (pure Python).  ``finish()`` makes the resume codes of its deoptimization sites
-    (``deopt.ResumeCode``) if ``bytecode`` is loaded (else the first deoptimization does, see
-    ``resume.ResumePoint``), runs LLVM (optimise, emit; ctypes releases the GIL there, so it
+    (pure Python).  ``finish()`` gets the resume codes of its deoptimization sites
+    (``deopt.ResumeCode.make``), runs LLVM (optimise, emit; ctypes releases the GIL there, so it
     suits a background thread) and returns the ``CompiledFunction``.  LLVM is first loaded
     by ``load_backend``."""
 
@@ -92,9 +90,8 @@ class PreparedFunction:
 
         start = time.perf_counter()
         points = tuple(p for p in self.spec.slots.values() if isinstance(p, resume.ResumePoint))
-        if "bytecode" in sys.modules:  # no import to pay: a failure is a compile failure
-            for point in points:
-                point.make()
+        for maker in dict.fromkeys(point.maker for point in points):
+            maker.make(cache)
         library = jit.compile_module(self.llvm_ir, cache=cache, keep_ir=keep_ir)
         native, counters = entry.make_builtin(
             library,

@@ -5,6 +5,7 @@ each effect exactly once."""
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
 
@@ -223,7 +224,7 @@ def test_resume_point_restores_locals_and_stack():
     state = next(op.state for b in fir.blocks for op in b.ops if getattr(op, "op", None) == "*")
     code = deopt.ResumeCode(mid_call, mid_call.__code__, None)
     point = code.point(state, "test")
-    code.build()
+    code.make(None)
     xs = [7]
     assert [name for name, _ in state.locals] == ["a", "i", "xs"]  # n is dead in the loop
     # those locals; the iterator (next, stop, step); then xs, a, i
@@ -232,6 +233,37 @@ def test_resume_point_restores_locals_and_stack():
     function, args = point(*flat)
     assert point.count == 1 and function is point.function
     assert function(*args) == 7 and xs == [7, 13, 16, 19, 22, 25, 28]
+
+
+def test_a_resume_code_kept_in_the_cache_is_used_without_making_it(tmp_path, monkeypatch):
+    """The resume code a first process made is kept in the machine-code cache folder; a later
+    process binds its points to the kept code; a corrupt blob is made again."""
+    unit, fir = build_unit(mid_call, (LIST, INT, INT), lambda g: g.__code__)
+    state = next(op.state for b in fir.blocks for op in b.ops if getattr(op, "op", None) == "*")
+    first = deopt.ResumeCode(mid_call, mid_call.__code__, None)
+    made = first.point(state, "test")
+    first.make(str(tmp_path))
+    assert len(list(tmp_path.iterdir())) == 1
+
+    def fail(*args: object) -> None:
+        raise AssertionError("made again")
+
+    monkeypatch.setattr(deopt, "_resume_code", fail)
+    again = deopt.ResumeCode(mid_call, mid_call.__code__, None)
+    point = again.point(state, "test")
+    again.make(str(tmp_path))
+    xs = [7]
+    function, args = point(3, 4, xs, 5, 10, 1, xs, 3, 4)
+    assert function(*args) == 7 and xs == [7, 13, 16, 19, 22, 25, 28]
+    assert function is not made.function and function.__code__ == made.function.__code__
+
+    monkeypatch.undo()
+    for blob in tmp_path.iterdir():
+        blob.write_bytes(b"corrupt")
+    third = deopt.ResumeCode(mid_call, mid_call.__code__, None)
+    point = third.point(state, "test")
+    third.make(str(tmp_path))
+    assert point.function.__code__ == made.function.__code__
 
 
 # -- through pyfast, as a user runs it ------------------------------------------------------
@@ -288,25 +320,29 @@ def test_osr_continuation_deoptimizes_after_appends(python_and_pyfast):
     assert records["build"]["osr_entries"] == 1 and records["build"]["deopts"] == 1
 
 
-def test_resume_codes_are_made_at_the_first_deoptimization(spawn, tmp_path):
-    """Compiling needs no ``bytecode``: a function's resume code is made when one of its
-    points first runs (the third append's ``a * i`` leaves int64 here), and the call's result
-    and effects are python's."""
+def test_a_warm_run_deoptimizes_without_bytecode(spawn, clean_env, tmp_path):
+    """The cold run makes the resume code and keeps it beside the machine code; the warm run
+    (modules, machine code and resume code from the caches) deoptimizes exactly as python
+    runs, without importing ``bytecode``."""
     script = (
         "import sys\n"
-        "from pyfast.compiler import compile_function\n"
         "def mid_call(xs, a, n):\n"
         "    for i in range(n):\n"
         "        xs.append(a * i + 1)\n"
         "    return len(xs)\n"
-        "cf = compile_function(mid_call, (list, int, int), fallback=mid_call, miss=None)\n"
-        "print(bool(cf.resume_points), 'bytecode' in sys.modules)\n"
-        "xs = []\n"
-        "print(cf.entry(xs, 3, 4), xs, 'bytecode' in sys.modules)\n"
-        "xs = []\n"
-        "print(cf.entry(xs, 2**62, 4), xs[-1], 'bytecode' in sys.modules)\n"
+        "for k in range(30):\n"
+        "    xs = []\n"
+        "    mid_call(xs, 2**60 * k, 4)\n"
+        "print(xs[-1], 'bytecode' in sys.modules)\n"
     )
     (tmp_path / "main.py").write_text(script)
-    got = spawn([sys.executable, "main.py"], tmp_path)
-    expected = f"True False\n4 [1, 4, 7, 10] False\n4 {3 * 2**62 + 1} True\n"
-    assert got.stdout == expected, got.stderr
+    env = {**clean_env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the hook caches like CPython
+    python = spawn([sys.executable, "main.py"], tmp_path, env=env).stdout
+    report = tmp_path / "report.json"
+    argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
+    cold, warm = (spawn([*argv, "main.py"], tmp_path, env=env) for _ in range(2))
+    assert python.endswith("False\n") and cold.stdout.endswith("True\n"), cold
+    assert warm.stdout == python, warm
+    (row,) = [r for r in json.loads(report.read_text())["functions"] if r["qualname"] == "mid_call"]
+    assert row["status"] == "compiled" and row["deopts"] > 0, row

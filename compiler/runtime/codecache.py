@@ -12,8 +12,10 @@ it cannot be read, nothing is cached.  File: ``<folder>/<key>.o`` --
 ``MAGIC``, the BLAKE2b digest of the object, the object.  Writes are atomic (temporary file +
 ``os.replace``); a corrupt, unreadable or unwritable cache is a miss, never an error.
 
-The folder also keeps OSR continuations' code, marshaled (``osr.continuation_code``): a
-later process makes them without importing ``bytecode``.
+The folder also keeps code objects pyfast makes with ``bytecode``, marshaled (``code_key``,
+``read_code``, ``write_code``): OSR continuations (``osr.continuation_code``) and
+deoptimization's resume codes (``deopt.ResumeCode``); a later process has them without
+importing ``bytecode``.
 
 Size: like ccache's ``max_size``, the folder is kept under ``MAX_BYTES``.  A hit sets the
 file's modification time (its last use); a write that takes the folder past ``MAX_BYTES``
@@ -25,9 +27,11 @@ from __future__ import annotations
 
 import _thread
 import functools
+import marshal
 import os
 import sys
 import time
+from types import CodeType
 
 try:
     from _blake2 import blake2b  # hashlib would load OpenSSL first: 5 ms more per process
@@ -81,6 +85,35 @@ def key(llvm_ir: str) -> str | None:
         digest.update(part + b"\0")
     digest.update(llvm_ir.encode())
     return digest.hexdigest()
+
+
+def code_key(kind: str, made_of: tuple, sources: tuple[str, ...]) -> str | None:
+    """The key of the code object of ``kind`` that the modules ``sources`` make of ``made_of``
+    (their sizes and modification times are in the key: changed modules make other code).
+    ``marshal`` version 2 writes no references, so the same input gives the same key in every
+    process.  ``None`` when a source has no file (a zip install) or marshal cannot write
+    ``made_of`` (a constant of another type)."""
+    try:
+        stats = tuple((st.st_size, st.st_mtime_ns) for st in map(os.stat, sources))
+        made = marshal.dumps((made_of, stats), 2)
+    except (OSError, ValueError):
+        return None
+    return key(f"{kind}\0" + made.decode("latin-1"))
+
+
+def read_code(folder: str, key: str) -> CodeType | None:
+    """The code object ``write_code`` kept under ``key``, else ``None`` (also for a blob another
+    Python wrote)."""
+    data = read(folder, key)
+    try:
+        code = marshal.loads(data) if data is not None else None
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, CodeType) else None
+
+
+def write_code(folder: str, key: str, code: CodeType) -> None:
+    write(folder, key, marshal.dumps(code))
 
 
 def default_folder() -> str:

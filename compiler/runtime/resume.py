@@ -84,11 +84,8 @@ class ResumePoint:
     it returns ``function`` (the function's resume code, see ``deopt.ResumeCode``) and its
     argument tuple: its entry's ``mark``, every local of the resume code (``None`` for
     those this site does not have), the stack objects rebuilt, padded to ``depth``.
-    ``make()`` makes the function's resume code and binds its points (``bind``): when the
-    compilation finishes if ``bytecode`` is loaded already (a process that instrumented a
-    module), else at the first call of any of them (most compiled functions never deoptimize:
-    a warm run, whose modules come from the hook's cache, then never imports ``bytecode``).
-    ``count`` says how often it ran; ``listener(reason)`` hears each."""
+    ``maker`` (the function's ``deopt.ResumeCode``) binds it (``bind``) when the compilation
+    finishes.  ``count`` says how often it ran; ``listener(reason)`` hears each."""
 
     __slots__ = (
         "locals",
@@ -101,7 +98,7 @@ class ResumePoint:
         "names",
         "all_names",
         "depth",
-        "make",
+        "maker",
     )
 
     def __init__(
@@ -110,13 +107,13 @@ class ResumePoint:
         stack: tuple[object, ...],
         reason: str,
         listener: Callable[[str], None] | None,
-        make: Callable[[], None],
+        maker: object,
     ) -> None:
         self.locals = locals_
         self.stack = tuple(s for s in stack if s != ("null",))
         self.reason = reason
         self.listener = listener
-        self.make = make
+        self.maker = maker
         self.count = 0
         self.function: Callable[..., object] | None = None
 
@@ -136,8 +133,6 @@ class ResumePoint:
         self.function = function  # last: a point with a function is bound
 
     def __call__(self, *values: object) -> tuple[Callable[..., object], tuple[object, ...]]:
-        if self.function is None:
-            self.make()
         it = iter(values)
         bound = {name: _rebuild(s, it) for name, s in zip(self.names, self.locals, strict=True)}
         stack = [_rebuild(s, it) for s in self.stack]
