@@ -5,7 +5,7 @@ Pipeline, one module per stage (each module's docstring says what goes in and ou
     decode  (bytecode of one function -> basic blocks of version-neutral instructions)
     build   (blocks + argument types -> typed SSA IR, by abstract interpretation of the stack)
     infer   (type inference over locals; reject with a reason what cannot be typed exactly)
-    lower   (IR -> LLVM IR with llvmlite.ir)
+    lower   (IR -> LLVM IR text, built with llir: the part of llvmlite.ir's API it uses)
     pipeline (the stages in order: prepare -> LLVM IR text, finish -> native builtin)
     runtime (LLVM engine, C-API symbols, boxing, guards, METH_FASTCALL entry thunks,
              resume points)

@@ -2,7 +2,7 @@
 
 In: a stretch of pyfast's work in a program's thread (``with Contained():``) that makes many
 short-lived objects, some in reference cycles: ``bytecode``'s control-flow graphs when a
-module is instrumented, the typed IR and ``llvmlite.ir``'s modules when a function is compiled.
+module is instrumented, the typed IR and the LLVM modules (``llir``) when a function is compiled.
 Out: no collection runs inside it (each would also walk the program's young objects), and at
 its end one collection of the youngest generation, which holds all of it, frees the cycles.
 The program's next ``gc.collect()`` then finds its own garbage only, as under python

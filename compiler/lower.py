@@ -1,7 +1,7 @@
-"""Lower: typed SSA IR -> LLVM IR (``llvmlite.ir``) plus the METH_FASTCALL entry.
+"""Lower: typed SSA IR -> LLVM IR (``llir``) plus the METH_FASTCALL entry.
 
 In: a ``build.Unit`` (every ``FunctionIR`` of one compilation, their guards) and its entry
-function, an empty ``llvmlite.ir.Module`` (the JIT sets its triple and data layout), and the
+function, an empty ``llir.Module`` (the JIT sets its triple and data layout), and the
 listener that hears deoptimizations.
 Out: the module filled with
 
@@ -41,8 +41,8 @@ import builtins
 import functools
 from collections.abc import Callable
 
-from llvmlite import ir as ll
 from pyfast.compiler import deopt, ir, local_lists, numeric
+from pyfast.compiler import llir as ll
 from pyfast.compiler.api import Unsupported
 from pyfast.compiler.build import Unit
 from pyfast.compiler.runtime import boxing, capi, objects, resume, threads
@@ -148,7 +148,7 @@ class _FunctionLowering(ir.OpVisitor):
         self.dirty = False  # an effect may have happened before the op being lowered
         self.current: ir.Op | ir.Terminator | None = None
         self.resume_blocks: dict[int, ll.Block] = {}  # id(frame state) -> its resume block
-        self.resumed: ll.instructions.PhiInstr | None = None  # the resume sites' shared tail
+        self.resumed: ll.PhiInstr | None = None  # the resume sites' shared tail
         self.callees: dict[int, str] = {}  # id(CallObject.callee) -> the name of its pin
         self.cold = fn.module.add_metadata(
             [ll.MetaDataString(fn.module, "branch_weights"), _I32(1), _I32(1 << 20)]

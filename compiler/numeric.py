@@ -1,6 +1,6 @@
 """Python's scalar numeric semantics as typing rules and LLVM emitters.
 
-In: an ``llvmlite.ir.IRBuilder`` positioned in a native body, the operator or builtin name,
+In: an ``llir.IRBuilder`` positioned in a native body, the operator or builtin name,
 the operands' ``RType`` and their native values (i64 / double / i1).
 Out: the result's ``RType`` (``*_type`` functions; ``None`` = not supported natively) and the
 result value (``emit_*``), with an ``i1`` bail flag when native code cannot produce CPython's
@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from llvmlite import ir
+from pyfast.compiler import llir as ir
 from pyfast.compiler import records
 from pyfast.compiler.types import (
     BOOL,

@@ -140,8 +140,8 @@ def prepare(
     its native code would cost more than it saves; ``entered_once``: the entry runs once per
     call of the continuation it starts (an OSR entry), see ``entry.add_entry``.  Callers run
     it in a ``garbage.Contained`` block (``api.prepare_function`` does)."""
-    from llvmlite import ir as ll
     from pyfast.compiler import build, lower
+    from pyfast.compiler import llir as ll
     from pyfast.compiler.api import Unsupported
     from pyfast.compiler.types import FROM_PY, of_value
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 pytest.importorskip("llvmlite")
 
-from llvmlite import ir  # noqa: E402
+from pyfast.compiler import llir as ir  # noqa: E402
 from pyfast.compiler import numeric  # noqa: E402
 from pyfast.compiler.runtime import entry, jit  # noqa: E402
 from pyfast.compiler.types import BOOL, FLOAT, INT, NONE, TupleType  # noqa: E402

@@ -1,6 +1,6 @@
 """Boxing and unboxing: native values <-> the Python objects they stand for.
 
-In: an ``llvmlite`` builder positioned in a function of a module, a ``Type`` and a native value
+In: an ``llir`` builder positioned in a function of a module, a ``Type`` and a native value
 (``entry.llvm_type`` representation) or an object pointer; ``fail`` emits what to do when
 boxing fails (no memory: the exception is set), ``guard(ok, what)`` what to do when an object
 is not of the expected type (continue in a new block when ``ok``).
@@ -16,7 +16,7 @@ import functools
 import sys
 from collections.abc import Callable
 
-from llvmlite import ir
+from pyfast.compiler import llir as ir
 from pyfast.compiler import records
 from pyfast.compiler.runtime import capi
 from pyfast.compiler.types import (

@@ -1,6 +1,6 @@
 """The C symbols native code may reference: CPython's C API, its data symbols, and libm.
 
-In: an ``llvmlite.ir.Module`` and a symbol name.
+In: an ``llir.Module`` and a symbol name.
 Out: the symbol declared in that module (``function``, ``data``), and ``addresses()``, the
 process addresses of every symbol in the tables, for ``jit`` to register once per process.
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import functools
 
-from llvmlite import ir
+from pyfast.compiler import llir as ir
 
 _TYPES: dict[str, ir.Type] = {
     "ptr": ir.PointerType(),

@@ -27,7 +27,7 @@ import sys
 import types
 from collections.abc import Callable, Sequence
 
-from llvmlite import ir
+from pyfast.compiler import llir as ir
 from pyfast.compiler import records
 from pyfast.compiler.runtime import boxing, capi, objects
 from pyfast.compiler.types import (

@@ -1,6 +1,6 @@
 """The LLVM engine.
 
-In: the text of an LLVM module (``str`` of an ``llvmlite.ir.Module``, no triple or data layout:
+In: the text of an LLVM module (``str`` of an ``llir.Module``, no triple or data layout:
 this module sets the host's) holding native bodies and entry thunks, and optionally a
 machine-code cache folder (``codecache``).
 Out: a ``NativeLibrary``: the module verified, optimised at O3 (new pass manager) for the host
@@ -19,7 +19,7 @@ import ctypes
 import functools
 from collections.abc import Callable
 
-from llvmlite import ir
+from pyfast.compiler import llir as ir
 from pyfast.compiler.runtime import capi, codecache, entry, llvmc, loader, resume, threads
 
 _lock = _thread.allocate_lock()  # LLVM runs one module at a time
@@ -145,7 +145,7 @@ _helpers_lock = _thread.allocate_lock()
 def helpers_ir() -> str:
     """The LLVM IR of the helpers, made once per process by the thread that first asks: the
     hook asks from the program's thread, inside its ``garbage.Contained`` block, so that
-    ``llvmlite.ir``'s cyclic objects are collected there and the compiler thread only runs
+    ``llir``'s cyclic objects are collected there and the compiler thread only runs
     LLVM."""
     module = ir.Module(name="pyfast.helpers")
     for define in HELPERS.values():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Mapping
 
-from llvmlite import ir
+from pyfast.compiler import llir as ir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Sequence
 
-from llvmlite import ir
+from pyfast.compiler import llir as ir
 from pyfast.compiler.runtime import boxing, capi
 from pyfast.compiler.types import (
     BOOL,

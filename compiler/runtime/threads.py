@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 
-from llvmlite import ir
+from pyfast.compiler import llir as ir
 from pyfast.compiler.runtime import capi
 
 HELPER = "pyfast.poll"
