@@ -9,6 +9,10 @@
 ``python_and_pyfast`` ``run(source)`` writes ``main.py`` and runs it under python and under
                   ``pyfast --threshold 1 --report-json``: (python's, pyfast's, {qualname:
                   report record}).
+``cold_and_warm`` ``run(source)`` writes ``main.py`` and runs it under python, then twice under
+                  ``pyfast --threshold 1 --report-json`` with caches of its own (the hook's
+                  and the machine code's: a first run, then a warm one): (python's, the
+                  cold run, the warm run, {qualname: the warm report's record}).
 ``machine_code_cache`` (autouse, session) ``XDG_CACHE_HOME`` points at a fresh folder: the
                   machine-code cache of spawned pyfast runs starts empty, never the user's.
 ``strict``        ``strict.compile(func, *sample)``: ``compile_function`` for the sample's
@@ -98,6 +102,22 @@ def python_and_pyfast(spawn, tmp_path) -> Callable[[str], tuple]:
         )
         records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
         return got, records
+
+    return run
+
+
+@pytest.fixture
+def cold_and_warm(spawn, clean_env, tmp_path) -> Callable[[str], tuple]:
+    def run(source: str) -> tuple:
+        (tmp_path / "main.py").write_text(source)
+        env = {**clean_env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # the hook caches like CPython
+        python = spawn([sys.executable, "main.py"], tmp_path, env=env)
+        report = tmp_path / "report.json"
+        argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
+        cold, warm = (spawn([*argv, "main.py"], tmp_path, env=env) for _ in range(2))
+        records = {f["qualname"]: f for f in json.loads(report.read_text())["functions"]}
+        return python, cold, warm, records
 
     return run
 

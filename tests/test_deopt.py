@@ -5,8 +5,6 @@ each effect exactly once."""
 
 from __future__ import annotations
 
-import json
-import sys
 import traceback
 
 import pytest
@@ -320,11 +318,11 @@ def test_osr_continuation_deoptimizes_after_appends(python_and_pyfast):
     assert records["build"]["osr_entries"] == 1 and records["build"]["deopts"] == 1
 
 
-def test_a_warm_run_deoptimizes_without_bytecode(spawn, clean_env, tmp_path):
+def test_a_warm_run_deoptimizes_without_bytecode(cold_and_warm):
     """The cold run makes the resume code and keeps it beside the machine code; the warm run
     (modules, machine code and resume code from the caches) deoptimizes exactly as python
     runs, without importing ``bytecode``."""
-    script = (
+    python, cold, warm, records = cold_and_warm(
         "import sys\n"
         "def mid_call(xs, a, n):\n"
         "    for i in range(n):\n"
@@ -335,14 +333,7 @@ def test_a_warm_run_deoptimizes_without_bytecode(spawn, clean_env, tmp_path):
         "    mid_call(xs, 2**60 * k, 4)\n"
         "print(xs[-1], 'bytecode' in sys.modules)\n"
     )
-    (tmp_path / "main.py").write_text(script)
-    env = {**clean_env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the hook caches like CPython
-    python = spawn([sys.executable, "main.py"], tmp_path, env=env).stdout
-    report = tmp_path / "report.json"
-    argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
-    cold, warm = (spawn([*argv, "main.py"], tmp_path, env=env) for _ in range(2))
-    assert python.endswith("False\n") and cold.stdout.endswith("True\n"), cold
-    assert warm.stdout == python, warm
-    (row,) = [r for r in json.loads(report.read_text())["functions"] if r["qualname"] == "mid_call"]
+    assert python.stdout.endswith("False\n") and cold.stdout.endswith("True\n"), cold
+    assert warm.stdout == python.stdout, warm
+    row = records["mid_call"]
     assert row["status"] == "compiled" and row["deopts"] > 0, row

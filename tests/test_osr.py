@@ -777,22 +777,13 @@ WARM_SEED = (
 )
 
 
-def test_a_warm_run_enters_native_code_without_bytecode(spawn, clean_env, tmp_path):
+def test_a_warm_run_enters_native_code_without_bytecode(cold_and_warm):
     """The second run finds the instrumented script, the continuation's code and the machine
     code in its caches: it imports neither ``bytecode`` (~30 ms) nor ``typing`` or
     ``inspect`` (~8 ms each) unless python does, and the loop still runs natively."""
-    (tmp_path / "main.py").write_text(WARM_SEED)
-    env = {**clean_env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # the hook caches like CPython
-    python = spawn([sys.executable, "main.py"], tmp_path, env=env).stdout
-    report = tmp_path / "report.json"
-    argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
-    cold, warm = (spawn([*argv, "main.py"], tmp_path, env=env) for _ in range(2))
-    assert "'bytecode'" in cold.stdout and warm.stdout == python, (cold, warm)
-    (row,) = [
-        r for r in json.loads(report.read_text())["functions"] if r["qualname"] == "calculate_sum"
-    ]
-    assert row["osr_entries"] == 1, row
+    python, cold, warm, records = cold_and_warm(WARM_SEED)
+    assert "'bytecode'" in cold.stdout and warm.stdout == python.stdout, (cold, warm)
+    assert records["calculate_sum"]["osr_entries"] == 1, records["calculate_sum"]
 
 
 def test_a_continuation_of_code_marshal_cannot_write_is_made_but_not_kept(tmp_path):
