@@ -264,6 +264,18 @@ def test_a_resume_code_kept_in_the_cache_is_used_without_making_it(tmp_path, mon
     assert point.function.__code__ == made.function.__code__
 
 
+def test_a_resume_code_that_cannot_be_made_fails_the_compilation(monkeypatch):
+    """Making the resume code is part of finishing the compilation: its failure is the
+    compilation's (the hook then keeps the function interpreted), never a deoptimization's."""
+
+    def fail(*args: object) -> None:
+        raise RuntimeError("injected: bytecode cannot make the resume code")
+
+    monkeypatch.setattr(deopt, "_resume_code", fail)
+    with pytest.raises(RuntimeError, match="injected"):
+        compile_function(mid_call, (list, int, int), fallback=_fallback, miss=MISS)
+
+
 # -- through pyfast, as a user runs it ------------------------------------------------------
 
 E2E = """
