@@ -159,23 +159,19 @@ class ResumeCode:
 
     def make(self, cache: str | None) -> None:
         """Bind the points (see the class); ``cache``: the machine-code cache folder, or
-        ``None``.  ``bytecode``'s cycles are collected at once (``garbage.Contained``)."""
+        ``None``."""
         from pyfast.compiler.runtime import codecache
 
         keys = sorted(self.entries, key=self.entries.__getitem__)
         names = list(dict.fromkeys(name for key in keys for name in key[2]))
         depth = max(nulls.count(False) for *_, nulls in keys)
-        made_of = (self.code, keys, names, depth)
-        makers = (__file__, osr.__file__)  # their code makes it: ``_resume_code``, ``with_entry``
-        stored = codecache.code_key("resume code", made_of, makers) if cache else None
-        code = codecache.read_code(cache, stored) if stored else None
-        if code is None:
-            from pyfast.compiler.garbage import Contained
-
-            with Contained():
-                code = _resume_code(self.code, keys, names, depth)
-            if stored:
-                codecache.write_code(cache, stored, code)
+        code = codecache.kept_code(
+            cache,
+            "resume code",
+            (self.code, keys, names, depth),
+            (__file__, osr.__file__),  # their code makes it: ``_resume_code``, ``with_entry``
+            lambda: _made(self.code, keys, names, depth),
+        )
         RESUME_CODES.add(code)
         function = FunctionType(code, self.func.__globals__, self.func.__name__)
         function.__qualname__ = self.func.__qualname__
@@ -186,6 +182,14 @@ class ResumeCode:
 
 
 _MARK = "pyfast-resume-"
+
+
+def _made(code: CodeType, keys: list[tuple], names: list[str], depth: int) -> CodeType:
+    """``_resume_code``, its ``bytecode`` cycles collected at once (``garbage.Contained``)."""
+    from pyfast.compiler.garbage import Contained
+
+    with Contained():
+        return _resume_code(code, keys, names, depth)
 
 
 def _unbind(code: CodeType, name: str, location: object) -> Instr:

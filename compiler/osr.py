@@ -563,13 +563,13 @@ def continuation_code(
     if result is None:
         from pyfast.compiler.runtime import codecache
 
-        made_of = (code, key, kinds)
-        stored = codecache.code_key("osr continuation", made_of, (__file__,)) if cache else None
-        result = codecache.read_code(cache, stored) if stored else None
-        if result is None:
-            result = _make_continuation(code, header, kinds)
-            if stored:
-                codecache.write_code(cache, stored, result)
+        result = codecache.kept_code(
+            cache,
+            "osr continuation",
+            (code, key, kinds),
+            (__file__,),
+            lambda: _make_continuation(code, header, kinds),
+        )
         _continuations[(code, key, kinds)] = result
     return result
 

@@ -12,10 +12,9 @@ it cannot be read, nothing is cached.  File: ``<folder>/<key>.o`` --
 ``MAGIC``, the BLAKE2b digest of the object, the object.  Writes are atomic (temporary file +
 ``os.replace``); a corrupt, unreadable or unwritable cache is a miss, never an error.
 
-The folder also keeps code objects pyfast makes with ``bytecode``, marshaled (``code_key``,
-``read_code``, ``write_code``): OSR continuations (``osr.continuation_code``) and
-deoptimization's resume codes (``deopt.ResumeCode``); a later process has them without
-importing ``bytecode``.
+The folder also keeps code objects pyfast makes with ``bytecode``, marshaled (``kept_code``):
+OSR continuations (``osr.continuation_code``) and deoptimization's resume codes
+(``deopt.ResumeCode``); a later process has them without importing ``bytecode``.
 
 Size: like ccache's ``max_size``, the folder is kept under ``MAX_BYTES``.  A hit sets the
 file's modification time (its last use); a write that takes the folder past ``MAX_BYTES``
@@ -31,6 +30,7 @@ import marshal
 import os
 import sys
 import time
+from collections.abc import Callable
 from types import CodeType
 
 try:
@@ -87,33 +87,41 @@ def key(llvm_ir: str) -> str | None:
     return digest.hexdigest()
 
 
-def code_key(kind: str, made_of: tuple, sources: tuple[str, ...]) -> str | None:
-    """The key of the code object of ``kind`` that the modules ``sources`` make of ``made_of``
-    (their sizes and modification times are in the key: changed modules make other code).
-    ``marshal`` version 2 writes no references, so the same input gives the same key in every
-    process.  ``None`` when a source has no file (a zip install) or marshal cannot write
-    ``made_of`` (a constant of another type)."""
+def kept_code(
+    folder: str | None,
+    kind: str,
+    made_of: tuple,
+    sources: tuple[str, ...],
+    make: Callable[[], CodeType],
+) -> CodeType:
+    """The code object of ``kind`` that the modules ``sources`` make of ``made_of``: the one
+    kept in ``folder`` by an earlier process, else ``make()``, then kept there.  The key holds
+    the sources' sizes and modification times (changed modules make other code) and
+    ``made_of`` marshaled with version 2, which writes no references, so the same input gives
+    the same key in every process.  Nothing is kept without a folder, when a source has no file
+    (a zip install) or when marshal cannot write ``made_of`` (a constant of another type); a
+    blob another Python wrote is made again."""
+    stored = _code_key(kind, made_of, sources) if folder else None
+    data = read(folder, stored) if stored else None
+    try:
+        code = marshal.loads(data) if data is not None else None
+    except (EOFError, ValueError, TypeError):
+        code = None
+    if isinstance(code, CodeType):
+        return code
+    code = make()
+    if stored:
+        write(folder, stored, marshal.dumps(code))
+    return code
+
+
+def _code_key(kind: str, made_of: tuple, sources: tuple[str, ...]) -> str | None:
     try:
         stats = tuple((st.st_size, st.st_mtime_ns) for st in map(os.stat, sources))
         made = marshal.dumps((made_of, stats), 2)
     except (OSError, ValueError):
         return None
     return key(f"{kind}\0" + made.decode("latin-1"))
-
-
-def read_code(folder: str, key: str) -> CodeType | None:
-    """The code object ``write_code`` kept under ``key``, else ``None`` (also for a blob another
-    Python wrote)."""
-    data = read(folder, key)
-    try:
-        code = marshal.loads(data) if data is not None else None
-    except (EOFError, ValueError, TypeError):
-        return None
-    return code if isinstance(code, CodeType) else None
-
-
-def write_code(folder: str, key: str, code: CodeType) -> None:
-    write(folder, key, marshal.dumps(code))
 
 
 def default_folder() -> str:
