@@ -79,17 +79,23 @@ class Type:
         return Constant(self, value)
 
 
+class _Unique(Type):
+    """A type made once (per width): equal means identical."""
+
+    __slots__ = ()
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+
 _INTS: dict[int, IntType] = {}
 
 
-class IntType(Type):
+class IntType(_Unique):
     """``i<width>`` (one instance per width, so equal is identical); its constants of ``int``
     values are made once."""
 
     __slots__ = ("width", "_constants")
     null = "0"
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
 
     def __new__(cls, width: int) -> IntType:
         t = _INTS.get(width)
@@ -114,12 +120,10 @@ class IntType(Type):
         return str(value)
 
 
-class DoubleType(Type):
+class DoubleType(_Unique):
     """``double`` (one instance)."""
 
     __slots__ = ()
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
     null = "0.0"
 
     def __new__(cls) -> DoubleType:
@@ -129,13 +133,11 @@ class DoubleType(Type):
         return format(_BITS.unpack(_DOUBLE.pack(float(value)))[0], "#16x")
 
 
-class FloatType(Type):
+class FloatType(_Unique):
     """``float`` (one instance); a constant is the float32 nearest its value, written as a
     double."""
 
     __slots__ = ()
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
     null = "0.0"
 
     def __new__(cls) -> FloatType:
@@ -188,12 +190,10 @@ def _pointer_to(t: Type) -> PointerType:
     return p
 
 
-class VoidType(Type):
+class VoidType(_Unique):
     """``void`` (one instance)."""
 
     __slots__ = ()
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
 
     def __new__(cls) -> VoidType:
         return _VOID_TYPE
