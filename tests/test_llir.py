@@ -25,14 +25,13 @@ SCRIPTS = TESTS.parent / "scripts"
 
 CORPUS = """
 import math
-import random
 
 from test_compiler_e2e import (
     fib, gcd, collatz, sum_step, nested_break_continue, is_prime, chained_branch, and_or, swap,
     math_funcs, rounding, maybe_none, returns_float_or_int, scaled, helper, calls_helper,
     is_even, is_odd,
 )
-from test_deopt import mid_call, tuple_on_stack
+from test_deopt import caller, mid_call, tuple_on_stack
 from test_lists import (
     total, dot, scale_into, column_sum, path_length, flags, pair, weighted, pairwise,
     backwards, log_enumerate, matrix, positive_squares, stats, member, window, drain, pop_at,
@@ -40,6 +39,7 @@ from test_lists import (
 )
 from test_local_lists import smooth
 from test_osr import nested, seed_sum, while_sum
+from test_random import total as draws
 
 
 SCALE = 3
@@ -82,13 +82,6 @@ def spin():
     return n
 
 
-def draws(n):
-    s = 0.0
-    for _ in range(n):
-        s += random.random()
-    return s
-
-
 def store_singletons(xs, flag):
     xs[0] = flag
     xs[1] = None
@@ -107,18 +100,6 @@ def tuple_walk(t):
     for x in reversed(t):
         s = s * 3 - x
     return s, sum(t), 2.0 in t, t[1:], t[::-1]
-
-
-def append_helper(xs, v):
-    xs.append(v)
-    return v * 10**15
-
-
-def caller(xs, n):
-    last = 0
-    for i in range(n):
-        last = append_helper(xs, i) + 1
-    return last
 
 
 def up3(a, b):
