@@ -650,28 +650,20 @@ class IRBuilder:
     def _emit(self, typ: Type, text: str, name: str, cls: type = Instruction) -> Instruction:
         """Add the instruction ``text`` of a new value (a ``cls``) named ``name``; return the
         value."""
-        fn = self.function
-        if name or fn._numbered:
-            ref = fn._ref(name)
-        else:
-            n = fn._unnamed = fn._unnamed + 1
-            ref = f'%".{n}"'
-        self._lines.insert(self._anchor, f"  {ref} = {text}\n")
-        self._anchor += 1
+        ref = self.function._ref(name)
+        self._add(f"  {ref} = {text}\n")
         return cls(typ, ref)
 
-    def _void(self, line: str | Terminator | SwitchInstr | PhiInstr) -> str:
+    def _void(self, line: str | Terminator | SwitchInstr) -> str:
         """Add ``line`` (or an instruction formatted when printed); return the reference its
         value would have (``llvmlite.ir`` names every instruction)."""
-        fn = self.function
-        if fn._numbered:
-            ref = fn._ref("")
-        else:
-            n = fn._unnamed = fn._unnamed + 1
-            ref = f'%".{n}"'
+        ref = self.function._ref("")
+        self._add(line)
+        return ref
+
+    def _add(self, line: str | Terminator | SwitchInstr | PhiInstr) -> None:
         self._lines.insert(self._anchor, line)
         self._anchor += 1
-        return ref
 
     def _terminate(self, term: Terminator | SwitchInstr) -> None:
         self._void(term)
@@ -816,8 +808,7 @@ class IRBuilder:
         phi = PhiInstr(typ, self.function._ref(name))
         phi.parent = self.block
         phi.incomings = []
-        self._lines.insert(self._anchor, phi)
-        self._anchor += 1
+        self._add(phi)
         return phi
 
     # -- terminators
