@@ -111,7 +111,6 @@ def cold_and_warm(spawn, clean_env, tmp_path) -> Callable[[str], tuple]:
     def run(source: str) -> tuple:
         (tmp_path / "main.py").write_text(source)
         env = {**clean_env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)  # the hook caches like CPython
         python = spawn([sys.executable, "main.py"], tmp_path, env=env)
         report = tmp_path / "report.json"
         argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
