@@ -4,11 +4,11 @@ Interface used by the launcher (the only one):
 
 ``install(settings)``
     Idempotent.  Puts the ``sys.meta_path`` finder in place (right before ``PathFinder``),
-    publishes the runtime names the instrumented bytecode reaches through ``builtins``, wraps
-    the tracer entry points (native code is off while a tracer is active), and arranges the
+    publishes the settings to ``runtime``, puts the tracer guard in place (while a tracer is
+    active, native code is off and the finder is off ``sys.meta_path``), and arranges the
     ``--report`` / ``--report-json`` output at exit.
 ``uninstall()``
-    Removes the finder and the tracer wrappers; code already instrumented keeps running
+    Removes the finder and the tracer guard; code already instrumented keeps running
     correctly (its probes still find their slots).
 ``main_code(source, filename) -> CodeType``
     Compiles the ``__main__`` script (or ``-c`` / stdin code) through the same policy and
@@ -41,12 +41,28 @@ def install(settings: Settings) -> None:
         sys.meta_path.insert(_path_finder_index(), _finder)
     else:
         _finder.policy = policy
+    runtime.on_suspend = _step_aside
     tracers.install()
     if not _atexit_registered:
         import atexit
 
         atexit.register(_report_at_exit)
         _atexit_registered = True
+
+
+def _step_aside(tracing: bool) -> None:
+    """While a tracer, profiler or monitoring tool is active the finder is off
+    ``sys.meta_path``, so that it sees no pyfast frame during imports either (what is imported
+    meanwhile runs as under python, uninstrumented)."""
+    if _finder is None:
+        return
+    if tracing:
+        try:
+            sys.meta_path.remove(_finder)
+        except ValueError:
+            pass
+    elif _finder not in sys.meta_path:
+        sys.meta_path.insert(_path_finder_index(), _finder)
 
 
 def _report_at_exit() -> None:
@@ -66,6 +82,7 @@ def uninstall() -> None:
             pass
         _finder = None
     tracers.uninstall()
+    runtime.on_suspend = None
 
 
 def main_code(source: bytes, filename: str) -> CodeType:

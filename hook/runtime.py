@@ -126,12 +126,16 @@ def set_slot(index: int, value: object) -> None:
 
 
 def tracer_found() -> None:
-    """Native code found a tracer or profiler set on its thread through the C API, which
-    ``tracers`` cannot see being set (coverage's C tracer, cProfile on 3.11): the slots go
-    empty as for any tracer, until a ``sys.settrace``/``sys.setprofile`` call of that thread
+    """Native code found a tracer or profiler set on its thread that ``tracers`` did not see
+    being set (one set before pyfast's hook was installed, or while its audit hook could not
+    be added): the slots go empty as for any tracer, until an audit event of that thread
     finds none set."""
     threads_tracing.add(_thread.get_ident())
     suspend(True)
+
+
+#: Told every change of ``suspend``'s state (the hook takes its finder off ``sys.meta_path``).
+on_suspend: Callable[[bool], None] | None = None
 
 
 def suspend(active: bool) -> None:
@@ -142,6 +146,8 @@ def suspend(active: bool) -> None:
     _suspended = active
     for slot, value in zip(live, desired, strict=True):
         slot.value = None if active else value
+    if on_suspend is not None:
+        on_suspend(active)
     log("tracer active: native code off" if active else "tracer gone: native code back on")
 
 

@@ -1,30 +1,37 @@
 """Tracer guard: native code is never entered while a tracer or profiler is active.
 
-In: calls to ``sys.settrace``, ``sys.setprofile``, their all-threads variants (3.12+) and
-``sys.monitoring.use_tool_id`` / ``free_tool_id`` / ``clear_tool_id`` (3.12+), which ``install``
-wraps.  Out: ``runtime.suspend(active)`` whenever the answer to "is any tracer, profiler or
-monitoring tool active?" changes.  Debuggers and coverage see every call and line as under
-python because the probes then find ``None`` and fall through to the original bytecode.
-A profiler installed through ``sys.setprofile`` is first set to a stand-in that takes the
-wrapper's own return event (the profiler never saw its call) and then installs it.
-A tracer set through the C API goes around these wrappers: native entries find it in the
-thread state and call ``runtime.tracer_found``, which empties the slots the same way.
+In: the ``sys.settrace`` and ``sys.setprofile`` audit events (raised by those functions and by
+``PyEval_SetTrace``/``PyEval_SetProfile`` before the change), every later audit event of a
+thread that had one, and calls to the all-threads variants (3.12+) and
+``sys.monitoring.use_tool_id`` / ``free_tool_id`` / ``clear_tool_id`` (3.12+), which
+``install`` wraps.  Out: ``runtime.suspend(active)`` whenever the answer to "is any tracer,
+profiler or monitoring tool active?" changes.  Debuggers and coverage see every call and line
+as under python because the probes then find ``None`` and fall through to the original
+bytecode.
+
+Why an audit hook: CPython runs audit hooks with tracing off, so a tracer never sees the
+guard's frames -- neither while it is being installed (the event comes first) nor while it is
+being removed (``sys.settrace`` and ``sys.setprofile`` stay python's own C functions).  The
+removal itself raises its event before the change, so the slots come back at the thread's
+next audit event (an import, ``open``, ``sys._getframe`` -- pdb's ``continue`` makes one), not
+at the removal.
 """
 
 from __future__ import annotations
 
+import _thread
 import sys
 
 from pyfast.hook import runtime
 
-TYPE_CHECKING = False  # collections.abc costs 3.5 ms of every start-up
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-_SYS_NAMES = ("settrace", "setprofile", "_settraceallthreads", "_setprofileallthreads")
+_ALL_THREADS_NAMES = ("_settraceallthreads", "_setprofileallthreads")
 _MONITORING_NAMES = ("use_tool_id", "free_tool_id", "clear_tool_id")
-_originals: list[tuple[object, str, Callable]] = []
+#: Audit events raised right before a thread's tracer or profiler changes.
+_CHANGES = frozenset({"sys.settrace", "sys.setprofile"})
+_originals: list[tuple[object, str, object]] = []
 _all_threads = False
+_installed = False  # the audit hook, which cannot be removed, acts only while installed
+_audit_added = False
 
 
 def active() -> bool:
@@ -38,35 +45,39 @@ def active() -> bool:
     )
 
 
+def _audit(event: str, args: tuple) -> None:
+    """The audit hook: before a change of this thread's tracer or profiler, the slots go
+    empty; at a later event of a thread that had one, they come back if nothing is active."""
+    if not _installed:
+        return
+    try:
+        if event in _CHANGES:
+            runtime.threads_tracing.add(_thread.get_ident())
+            runtime.suspend(True)
+        elif runtime.threads_tracing:
+            _settle()
+    except Exception as exc:  # noqa: BLE001 - never the audited operation's error
+        runtime.log(f"tracer guard error: {exc!r}")
+
+
+def _settle() -> None:
+    if sys.gettrace() is None and sys.getprofile() is None:
+        runtime.threads_tracing.discard(_thread.get_ident())
+    runtime.suspend(active())
+
+
 def _wrap(owner: object, name: str) -> None:
     original = getattr(owner, name, None)
     if original is None:
         return
 
     def wrapper(*args: object, **kwargs: object) -> object:
-        if name in _SYS_NAMES and args and args[0] is not None:
-            # Installing: pyfast's bookkeeping runs first, so the new tracer never sees it.
-            _changed(name, args, installing=True)
-            try:
-                if name != "setprofile" or len(args) != 1 or kwargs:
-                    return original(*args, **kwargs)
-                # A profiler's first event would be this frame's return, whose call it never
-                # saw (``profile`` fails "Bad return"): a stand-in takes that event, installs
-                # the profiler and hands it any other.
-                here, profiler = sys._getframe(), args[0]
-
-                def first_event(frame: object, event: str, arg: object) -> None:
-                    original(profiler)
-                    if frame is not here:
-                        profiler(frame, event, arg)
-
-                return original(first_event)
-            except BaseException:
-                _changed(name, args)
-                raise
-        result = original(*args, **kwargs)
-        _changed(name, args)
-        return result
+        if name in _ALL_THREADS_NAMES and args and args[0] is not None:
+            _changed(name, args, installing=True)  # first: the new tracers never see it
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _changed(name, args)
 
     wrapper.__name__ = getattr(original, "__name__", name)
     wrapper.__qualname__ = getattr(original, "__qualname__", name)
@@ -77,44 +88,45 @@ def _wrap(owner: object, name: str) -> None:
 
 
 def _changed(name: str, args: tuple, installing: bool = False) -> None:
-    """Update the guard after ``name(*args)`` -- or, ``installing`` a tracer or profiler,
-    just before it."""
+    """Update the guard after ``name(*args)`` -- or, ``installing`` tracers or profilers in
+    every thread, just before it."""
     global _all_threads
     try:
-        if name.endswith("allthreads"):
-            _all_threads = args[0] is not None if args else False
-        elif name in ("settrace", "setprofile"):
-            ident = _thread_ident()
-            if not installing and sys.gettrace() is None and sys.getprofile() is None:
-                runtime.threads_tracing.discard(ident)
-            else:
-                runtime.threads_tracing.add(ident)
-        runtime.suspend(active())
+        if name in _ALL_THREADS_NAMES:
+            _all_threads = bool(args) and args[0] is not None
+        if installing:
+            runtime.suspend(True)
+        else:
+            _settle()
     except Exception as exc:  # noqa: BLE001
         runtime.log(f"tracer guard error: {exc!r}")
 
 
-def _thread_ident() -> int:
-    import _thread
-
-    return _thread.get_ident()
-
-
 def install() -> None:
-    if _originals:
+    global _installed, _audit_added
+    if _installed:
         return
-    for name in _SYS_NAMES:
+    _installed = True
+    if not _audit_added:
+        try:
+            sys.addaudithook(_audit)
+            _audit_added = True
+        except Exception as exc:  # noqa: BLE001 - refused by another hook: natives still check
+            runtime.log(f"tracer guard: no audit hook ({exc!r})")
+    for name in _ALL_THREADS_NAMES:
         _wrap(sys, name)
     monitoring = getattr(sys, "monitoring", None)
     if monitoring is not None:
         for name in _MONITORING_NAMES:
             _wrap(monitoring, name)
     if sys.gettrace() is not None or sys.getprofile() is not None:
-        runtime.threads_tracing.add(_thread_ident())
+        runtime.threads_tracing.add(_thread.get_ident())
     runtime.suspend(active())
 
 
 def uninstall() -> None:
+    global _installed
+    _installed = False
     while _originals:
         owner, name, original = _originals.pop()
         setattr(owner, name, original)
