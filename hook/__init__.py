@@ -86,15 +86,18 @@ def uninstall() -> None:
 
 
 def main_code(source: bytes, filename: str) -> CodeType:
-    if _finder is None or _finder.policy.by_name("__main__") is False:
+    def original() -> CodeType:
         return compile(source, filename, "exec", dont_inherit=True)
+
+    if _finder is None or _finder.policy.by_name("__main__") is False:
+        return original()
     try:
-        return finder.build("__main__", filename, source)
+        return finder.build("__main__", filename, original)
     except SyntaxError:
         raise
     except Exception as exc:  # noqa: BLE001 - any hook failure: python's own compile
         runtime.log(f"cannot instrument __main__: {exc!r}")
-        return compile(source, filename, "exec", dont_inherit=True)
+        return original()
 
 
 def _path_finder_index() -> int:

@@ -15,7 +15,8 @@ fingerprint names everything that changes the instrumented bytes: pyfast's versi
 version and optimisation level, the prescreen and the size and mtime of every hook and
 compiler source file (``prescreen`` decides what gets instrumented); it is made without
 importing the compiler.  Writes are atomic (temporary file + ``os.replace``); a stale,
-corrupt, unreadable or unwritable cache is ignored.
+corrupt, unreadable or unwritable cache is ignored.  On a miss the finder takes the original
+code from python's own ``SourceFileLoader.get_code``, which keeps CPython's ``.pyc`` as usual.
 """
 
 from __future__ import annotations

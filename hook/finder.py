@@ -26,6 +26,10 @@ from pyfast.hook import cache, instrument, runtime
 
 from pyfast.settings import Settings
 
+TYPE_CHECKING = False  # collections.abc costs 3.5 ms of every start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 class Policy:
     def __init__(self, settings: Settings) -> None:
@@ -92,7 +96,9 @@ class Loader(SourceFileLoader):
     def get_code(self, fullname: str) -> CodeType:
         path = self.get_filename(fullname)
         try:
-            return build(fullname, path, None, self.get_data)
+            # Without pyfast's cache, the original comes from python's own ``get_code``: its
+            # ``.pyc`` when valid, else compiled, with the ``.pyc`` written as python does.
+            return build(fullname, path, lambda: super(Loader, self).get_code(fullname))
         except SyntaxError:
             raise
         except Exception as exc:  # noqa: BLE001 - any hook failure: python's own path
@@ -100,8 +106,9 @@ class Loader(SourceFileLoader):
             return super().get_code(fullname)
 
 
-def build(name: str, path: str, source: bytes | None, read=None) -> CodeType:
-    """Instrumented, registered code for a module (cache first); SyntaxError as python's."""
+def build(name: str, path: str, original_code: Callable[[], CodeType]) -> CodeType:
+    """Instrumented, registered code for a module (cache first; else instrumenting
+    ``original_code()``); SyntaxError as python's."""
     st = None
     cache_path = None
     if runtime.settings.cache:
@@ -118,9 +125,7 @@ def build(name: str, path: str, source: bytes | None, read=None) -> CodeType:
         result = instrument.Instrumented(*payload[0])
         original = payload[1]
     else:
-        if source is None:
-            source = read(path)
-        original = compile(source, path, "exec", dont_inherit=True)
+        original = original_code()
         result = instrument_module(name, original)
     if payload is None and cache_path:
         import marshal
