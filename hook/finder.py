@@ -8,9 +8,10 @@ Policy (``Policy``): ``--exclude`` globs always win and pyfast itself is never t
 ``--include`` globs add modules (even standard-library ones, e.g. ``test.*``); by default a
 module is taken over when it is plain source (``SourceFileLoader``) outside the standard
 library and outside every ``site-packages`` / ``dist-packages`` directory.  The finder sits
-right before ``PathFinder`` and returns ``PathFinder``'s own spec, with only the loader
-swapped, so finders earlier in ``sys.meta_path``, namespace packages, zip imports, extension,
-frozen and sourceless modules all behave as under python.
+right before ``PathFinder`` and returns ``PathFinder``'s own spec, its loader's ``get_code``
+replaced by a ``GetCode`` (an instance attribute: the loader is still exactly a
+``SourceFileLoader``), so finders earlier in ``sys.meta_path``, namespace packages, zip
+imports, extension, frozen and sourceless modules all behave as under python.
 """
 
 from __future__ import annotations
@@ -85,25 +86,40 @@ class Finder:
             return spec
         if decision is None and not self.policy.by_location(spec.origin):
             return spec
-        spec.loader = Loader(fullname, spec.origin)
+        spec.loader.get_code = GetCode(spec.loader)
         return spec
 
     def invalidate_caches(self) -> None:
         pass
 
 
-class Loader(SourceFileLoader):
-    def get_code(self, fullname: str) -> CodeType:
-        path = self.get_filename(fullname)
+class GetCode:
+    """A taken-over module's ``loader.get_code``: its instrumented code.  Two are equal when
+    their loaders load the same file, so that loaders (compared by their attributes) and
+    specs found twice compare as under python."""
+
+    __slots__ = ("loader",)
+
+    def __init__(self, loader: SourceFileLoader) -> None:
+        self.loader = loader
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not GetCode:
+            return NotImplemented
+        return (self.loader.name, self.loader.path) == (other.loader.name, other.loader.path)
+
+    def __call__(self, fullname: str) -> CodeType:
+        loader = self.loader
+        path = loader.get_filename(fullname)
         try:
             # Without pyfast's cache, the original comes from python's own ``get_code``: its
             # ``.pyc`` when valid, else compiled, with the ``.pyc`` written as python does.
-            return build(fullname, path, lambda: super(Loader, self).get_code(fullname))
+            return build(fullname, path, lambda: SourceFileLoader.get_code(loader, fullname))
         except SyntaxError:
             raise
         except Exception as exc:  # noqa: BLE001 - any hook failure: python's own path
             runtime.log(f"cannot instrument {fullname}: {exc!r}")
-            return super().get_code(fullname)
+            return SourceFileLoader.get_code(loader, fullname)
 
 
 def build(name: str, path: str, original_code: Callable[[], CodeType]) -> CodeType:
