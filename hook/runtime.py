@@ -127,11 +127,10 @@ def set_slot(index: int, value: object) -> None:
 
 def tracer_found() -> None:
     """Native code found a tracer or profiler set on its thread that ``tracers`` did not see
-    being set (one set before pyfast's hook was installed, or while its audit hook could not
-    be added): the slots go empty as for any tracer, until an audit event of that thread
-    finds none set."""
-    threads_tracing.add(_thread.get_ident())
-    suspend(True)
+    being set (``tracers.found``)."""
+    from pyfast.hook import tracers
+
+    tracers.found()
 
 
 #: Told every change of ``suspend``'s state (the hook takes its finder off ``sys.meta_path``).

@@ -524,6 +524,28 @@ def test_tracer_sees_python_s_events_and_native_code_is_not_entered(env):
 
 
 @needs_no_tracer
+def test_the_first_tracer_moves_the_guard_to_an_audit_hook(env):
+    ns = env.main("def f(x):\n    return x + 1\n", threshold=1)
+    ns["f"](0)
+    sys.settrace(lambda *a: None)
+    try:
+        assert all(slot.value is None for slot in runtime.live)
+    finally:
+        sys.settrace(None)
+    # python's own functions from now on: removing the next tracer runs no pyfast frame
+    assert isinstance(sys.settrace, types.BuiltinFunctionType)
+    assert isinstance(sys.setprofile, types.BuiltinFunctionType)
+    sys.setprofile(lambda *a: None)  # seen by the audit hook, before the change
+    try:
+        assert all(slot.value is None for slot in runtime.live)
+    finally:
+        sys.setprofile(None)
+    assert all(slot.value is None for slot in runtime.live)  # the removal's event came first
+    sys._getframe()  # the thread's next audit event
+    assert ns["f"](1) == 2 and env.fake.native["f"] >= 1
+
+
+@needs_no_tracer
 def test_setprofile_and_tracer_active_at_install(env):
     ns = env.main("def f(x):\n    return x + 1\n", threshold=1)
     ns["f"](0)
