@@ -1168,12 +1168,8 @@ def test_a_new_tracer_does_not_see_pyfast_s_bookkeeping(source, spawn, tmp_path)
     assert (got.stdout, got.returncode) == (expected.stdout, expected.returncode)
 
 
-TRACED_RUN = """
-import importlib.util
-import sys
-
-importlib.util.find_spec("colorsys")  # the import system's caches as warm as pyfast's
-
+#: ``g`` compiled (``--threshold 1``) and called natively once before a tracer comes.
+NATIVE_G = """
 def g(n):
     total = 0
     for i in range(n):
@@ -1183,7 +1179,14 @@ def g(n):
 g(3)
 g(3)
 seen = []
+"""
 
+TRACED_RUN = f"""
+import importlib.util
+import sys
+
+importlib.util.find_spec("colorsys")  # the import system's caches as warm as pyfast's
+{NATIVE_G}
 def tracer(frame, event, arg):
     seen.append((event, frame.f_code.co_name, frame.f_code.co_filename))
     return tracer
@@ -1197,19 +1200,9 @@ sys._getframe()  # the slots come back at the next audit event
 print(g(10))
 """
 
-PROFILED_RUN = """
+PROFILED_RUN = f"""
 import sys
-
-def g(n):
-    total = 0
-    for i in range(n):
-        total += i
-    return total
-
-g(3)
-g(3)
-seen = []
-
+{NATIVE_G}
 def profiler(frame, event, arg):
     seen.append((event, frame.f_code.co_name, getattr(arg, "__name__", None)))
 
@@ -1222,7 +1215,7 @@ profile = cProfile.Profile()
 profile.enable()
 g(4)
 profile.disable()
-print(sorted({(file.rsplit("/", 1)[-1], name) for file, _, name in pstats.Stats(profile).stats}))
+print(sorted({{(file.rsplit("/", 1)[-1], name) for file, _, name in pstats.Stats(profile).stats}}))
 sys._getframe()
 print(g(10))
 """
