@@ -5,7 +5,7 @@ Interface used by the launcher (the only one):
 ``install(settings)``
     Idempotent.  Puts the ``sys.meta_path`` finder in place (right before ``PathFinder``),
     publishes the settings to ``runtime``, puts the tracer guard in place (while a tracer is
-    active, native code is off and the finder is off ``sys.meta_path``), and arranges the
+    active, native code is off and the finder answers as ``PathFinder``), and arranges the
     ``--report`` / ``--report-json`` output at exit.
 ``uninstall()``
     Removes the finder and the tracer guard; code already instrumented keeps running
@@ -51,18 +51,8 @@ def install(settings: Settings) -> None:
 
 
 def _step_aside(tracing: bool) -> None:
-    """While a tracer, profiler or monitoring tool is active the finder is off
-    ``sys.meta_path``, so that it sees no pyfast frame during imports either (what is imported
-    meanwhile runs as under python, uninstrumented)."""
-    if _finder is None:
-        return
-    if tracing:
-        try:
-            sys.meta_path.remove(_finder)
-        except ValueError:
-            pass
-    elif _finder not in sys.meta_path:
-        sys.meta_path.insert(_path_finder_index(), _finder)
+    if _finder is not None:
+        _finder.step_aside(tracing)
 
 
 def _report_at_exit() -> None:

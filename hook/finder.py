@@ -92,6 +92,16 @@ class Finder:
     def invalidate_caches(self) -> None:
         pass
 
+    def step_aside(self, tracing: bool) -> None:
+        """While a tracer, profiler or monitoring tool is active, ``find_spec`` is
+        ``PathFinder``'s own (an instance attribute), so that a tracer sees python's frames
+        during imports too; what is imported meanwhile runs uninstrumented.  ``sys.meta_path``
+        is left alone: an import in another thread may be iterating it."""
+        if tracing:
+            self.find_spec = PathFinder.find_spec
+        else:
+            vars(self).pop("find_spec", None)
+
 
 class GetCode:
     """A taken-over module's ``loader.get_code``: its instrumented code.  Two are equal when

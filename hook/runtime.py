@@ -133,7 +133,7 @@ def tracer_found() -> None:
     tracers.found()
 
 
-#: Told every change of ``suspend``'s state (the hook takes its finder off ``sys.meta_path``).
+#: Told every change of ``suspend``'s state (the hook steps its finder aside).
 on_suspend: Callable[[bool], None] | None = None
 
 

@@ -527,9 +527,15 @@ def test_tracer_sees_python_s_events_and_native_code_is_not_entered(env):
 def test_the_first_tracer_moves_the_guard_to_an_audit_hook(env):
     ns = env.main("def f(x):\n    return x + 1\n", threshold=1)
     ns["f"](0)
+    meta_path = (id(sys.meta_path), list(sys.meta_path))
+    own = next(entry for entry in sys.meta_path if type(entry) is finder.Finder)
     sys.settrace(lambda *a: None)
     try:
         assert all(slot.value is None for slot in runtime.live)
+        # imports are python's own (PathFinder's frames); the list another thread may be
+        # iterating is left as it is
+        assert own.find_spec == importlib.machinery.PathFinder.find_spec
+        assert (id(sys.meta_path), list(sys.meta_path)) == meta_path
     finally:
         sys.settrace(None)
     # python's own functions from now on: removing the next tracer runs no pyfast frame
@@ -543,6 +549,7 @@ def test_the_first_tracer_moves_the_guard_to_an_audit_hook(env):
     assert all(slot.value is None for slot in runtime.live)  # the removal's event came first
     sys._getframe()  # the thread's next audit event
     assert ns["f"](1) == 2 and env.fake.native["f"] >= 1
+    assert "find_spec" not in vars(own)
 
 
 @needs_no_tracer
