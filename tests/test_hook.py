@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import inspect
+import json
 import os
 import pickle
 import sys
@@ -1187,6 +1188,35 @@ g(3)
 g(3)
 seen = []
 """
+
+PDB_CONTINUE = """
+import pdb
+
+def f(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+f(10)
+pdb.set_trace()
+x = f(10)
+print([f(100) for _ in range(20)][-1], x)
+"""
+
+
+def test_native_code_is_back_right_after_pdb_continue(spawn, tmp_path):
+    """pdb's ``continue`` removes its tracer and then makes an audit event (``sys._getframe``):
+    the next call is native again."""
+    (tmp_path / "main.py").write_text(PDB_CONTINUE)
+    report = tmp_path / "report.json"
+    argv = [sys.executable, "-m", "pyfast", "--threshold", "1", "--report-json", str(report)]
+    got = spawn([*argv, "main.py"], tmp_path, input="c\n")
+    expected = spawn([sys.executable, "main.py"], tmp_path, input="c\n")
+    assert (got.stdout, got.returncode) == (expected.stdout, expected.returncode)
+    (record,) = [r for r in json.loads(report.read_text())["functions"] if r["qualname"] == "f"]
+    assert record["native_calls"] == record["calls"] == 22
+
 
 TRACED_RUN = f"""
 import importlib.util
