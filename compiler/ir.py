@@ -620,6 +620,26 @@ class Return(Terminator):
 
 
 @records.node
+class TailCall(Terminator):
+    """``return <this function>(args)`` (``addend`` None), or ``return addend <op>
+    <this function>(args)``, as the next iteration of the running native call: a back edge to
+    the function's start with ``args`` for its parameters, like a C compiler's tail-recursion
+    elimination.  ``addend`` is folded into the call's accumulator, which every ``Return``
+    combines with its value (``FunctionIR.accumulator`` names the operator).  Made by
+    ``tailcalls``, which proves it exact; bails where the call would (past the native depth)
+    and where ``op`` would (overflow)."""
+
+    args: tuple[Value, ...]
+    addend: Value | None = None
+    lineno: int = 0
+    state: FrameState | None = None
+    visit = "visit_tail_call"
+
+    def operands(self) -> tuple[Value, ...]:
+        return self.args if self.addend is None else (*self.args, self.addend)
+
+
+@records.node
 class Bail(Terminator):
     """Give the call back to the interpreter (Python would raise, or the result's type differs
     from the compiled return type)."""
@@ -643,13 +663,15 @@ class BasicBlock:
 
 @records.node
 class FunctionIR:
-    """One function for one signature.  ``symbol`` is its LLVM name within the unit."""
+    """One function for one signature.  ``symbol`` is its LLVM name within the unit;
+    ``accumulator`` the operator of its ``TailCall`` addends, if it has any."""
 
     name: str
     symbol: str
     params: list[Param]
     blocks: list[BasicBlock] = records.factory(list)
     return_type: Type | None = None
+    accumulator: str | None = None
 
     def new_block(self, origin: int | None) -> BasicBlock:
         block = BasicBlock(len(self.blocks), origin)
@@ -662,12 +684,12 @@ class FunctionIR:
         interpreter can save by running natively (moves between representations, ``_FREE``,
         cost the interpreter nothing either)."""
         ops = [op for block in self.blocks for op in block.ops]
-        if any(isinstance(op, CallDirect) for op in ops) or _has_cycle(self.blocks[0]):
+        if any(isinstance(op, CallDirect) for op in ops) or has_cycle(self.blocks[0]):
             return None
         return sum(not isinstance(op, _FREE) for op in ops)
 
 
-def _has_cycle(entry: BasicBlock) -> bool:
+def has_cycle(entry: BasicBlock) -> bool:
     """Whether the control flow from ``entry`` has a cycle (depth-first, an edge back to a
     block still on the path)."""
     on_path: set[int] = {entry.label}
@@ -726,6 +748,7 @@ class OpVisitor:
     def visit_jump(self, op: Jump) -> Any: ...
     def visit_branch(self, op: Branch) -> Any: ...
     def visit_return(self, op: Return) -> Any: ...
+    def visit_tail_call(self, op: TailCall) -> Any: ...
     def visit_bail(self, op: Bail) -> Any: ...
 
 
@@ -738,9 +761,11 @@ def const_type(value: object) -> Type | None:
 
 
 class _Printer(OpVisitor):
-    """Renders ops as text; value names are ``%n`` numbered in order of first definition."""
+    """Renders the ops of ``fn`` as text; value names are ``%n`` numbered in order of first
+    definition."""
 
-    def __init__(self) -> None:
+    def __init__(self, fn: FunctionIR) -> None:
+        self.fn = fn
         self.names: dict[int, str] = {}
         self.counter = itertools.count()
 
@@ -854,13 +879,19 @@ class _Printer(OpVisitor):
     def visit_return(self, op: Return) -> str:
         return f"return {self.name(op.value)}"
 
+    def visit_tail_call(self, op: TailCall) -> str:
+        call = f"{self.fn.symbol}({self.args(op.args)})"
+        if op.addend is None:
+            return f"tail_call {call}"
+        return f"tail_call {self.name(op.addend)} {self.fn.accumulator} {call}"
+
     def visit_bail(self, op: Bail) -> str:
         return f"bail  # {op.reason}"
 
 
 def format_function(fn: FunctionIR) -> str:
     """The IR of ``fn`` as text (deterministic: same function, same text)."""
-    printer = _Printer()
+    printer = _Printer(fn)
     params = ", ".join(f"{p.name}: {p.type}" for p in fn.params)
     lines = [f"def {fn.symbol}({params}) -> {fn.return_type}:"]
     for block in fn.blocks:

@@ -11,6 +11,9 @@ Out: the module filled with
   a new reference at ``obj_out``), direct calls between them
   passing ``depth + 1`` and bailing past ``MAX_NATIVE_DEPTH`` (the interpreter then recurses,
   and raises ``RecursionError`` where Python would);
+- in a function with ``ir.TailCall`` (``tailcalls``), a loop head after the entry block whose
+  phis hold the parameters, the depth and the accumulator: each tail call feeds them and
+  branches back, each return folds the accumulator into its value;
 - at each possible bail, a branch to the single ``ret i32 1`` block where no effect can have
   happened yet in the call (``deopt.dirty_blocks``), else to a block that calls the bail's
   ``ResumePoint`` (pinned in a slot) with the frame's values and returns status 3 or 2;
@@ -41,7 +44,7 @@ import builtins
 import functools
 from collections.abc import Callable
 
-from pyfast.compiler import deopt, ir, local_lists, numeric
+from pyfast.compiler import deopt, ir, local_lists, numeric, tailcalls
 from pyfast.compiler import llir as ll
 from pyfast.compiler.api import Unsupported
 from pyfast.compiler.build import Unit
@@ -190,6 +193,28 @@ class _FunctionLowering(ir.OpVisitor):
         self.label = 0  # of the block being lowered
         self.chained: set[int] = set()  # ids of the block's ops whose checks are deferred
         self.deferred: dict[int, tuple[ll.Value, ll.Block]] = {}  # id(op) -> (bail, target)
+        self.start = self.blocks[0]  # where the call's work starts: block 0, or a loop head
+        self.accumulator: ll.PhiInstr | None = None
+        if any(isinstance(block.terminator, ir.TailCall) for block in fir.blocks):
+            self.start_loop()
+
+    def start_loop(self) -> None:
+        """Make the start of the call a loop head, which ``ir.TailCall`` branches back to: the
+        parameters, the depth and the accumulator become its phis."""
+        entry, head = self.fn.entry_basic_block, self.fn.append_basic_block("tail")
+        b = ll.IRBuilder(head)
+
+        def phi(first: ll.Value) -> ll.PhiInstr:
+            node = b.phi(first.type)
+            node.add_incoming(first, entry)
+            return node
+
+        self.params = [phi(param) for param in self.params]
+        self.depth = phi(self.depth)
+        if self.fir.accumulator is not None:
+            self.accumulator = phi(_I64(tailcalls.IDENTITY[self.fir.accumulator]))
+        b.branch(self.start)
+        self.start = head
 
     def run(self) -> None:
         for block in self.fir.blocks:
@@ -211,7 +236,7 @@ class _FunctionLowering(ir.OpVisitor):
             self.current = block.terminator
             self.check_deferred()
             block.terminator.accept(self)
-        self.allocas.branch(self.blocks[0])
+        self.allocas.branch(self.start)
 
     def ret(self, status: ll.Value) -> None:
         """Return ``status`` through the exit block (which releases the keep list)."""
@@ -372,11 +397,21 @@ class _FunctionLowering(ir.OpVisitor):
         values = [self.value(a) for a in op.args]
         return self.checked(numeric.emit_call(self.b, op.name, types, values))
 
+    def deeper(self) -> ll.Value:
+        """The depth of a call made here, bailing past ``MAX_NATIVE_DEPTH``."""
+        depth = self.b.add(self.depth, _I32(1))
+        self.bail_unless_false(self.b.icmp_signed(">", depth, _I32(MAX_NATIVE_DEPTH)))
+        return depth
+
+    def fold(self, value: ll.Value) -> ll.Value:
+        """The accumulator combined with the int ``value`` (checked: bails on overflow)."""
+        op = self.fir.accumulator
+        return self.checked(numeric.emit_binary(self.b, op, INT, INT, self.accumulator, value))
+
     def visit_call_direct(self, op: ir.CallDirect) -> ll.Value:
         b = self.b
         obj_slot = self.allocas.alloca(_PTR)
-        depth = b.add(self.depth, _I32(1))
-        self.bail_unless_false(b.icmp_signed(">", depth, _I32(MAX_NATIVE_DEPTH)))
+        depth = self.deeper()
         args = [obj_slot, depth, *map(self.value, op.args), *self.globals]
         pair = b.call(self.impls[op.callee], args)
         status = b.extract_value(pair, 0)
@@ -812,10 +847,26 @@ class _FunctionLowering(ir.OpVisitor):
 
     def visit_return(self, op: ir.Return) -> None:
         value = self.value(op.value)
+        if self.accumulator is not None:
+            value = self.fold(value)
         if isinstance(op.value.type, ListType):
             boxing.incref(self.b, value)  # the caller gets a new reference
         self.b.store(value, self.result)
         self.ret(_I32(0))
+
+    def visit_tail_call(self, op: ir.TailCall) -> None:
+        depth = self.deeper()
+        args = list(map(self.value, op.args))
+        accumulator = self.accumulator
+        if op.addend is not None:
+            accumulator = self.fold(self.value(op.addend))
+        here = self.b.block
+        for phi, value in zip(self.params, args, strict=True):
+            phi.add_incoming(value, here)
+        self.depth.add_incoming(depth, here)
+        if accumulator is not None:
+            self.accumulator.add_incoming(accumulator, here)
+        self.b.branch(self.start)
 
     def visit_bail(self, op: ir.Bail) -> None:
         self.b.branch(self.bail_target())
@@ -965,6 +1016,7 @@ def lower_unit(
     for fir in unit.functions.values():
         local_lists.rewrite(fir)
     deopt.mark_effects(unit)
+    tailcalls.rewrite(unit)
     impls = {}
     for fir in unit.functions.values():
         impls[fir] = ll.Function(module, _signature(fir, unit), fir.symbol)

@@ -109,3 +109,36 @@ def test_compiled_agrees_with_interpreter(expr: str, types, data) -> None:
     else:
         assert expected[0] != "raise", f"{source} {args}: python raised {expected}, got {native}"
     assert _same(native, expected), f"{source} {args}: {native} != {expected}"
+
+
+#: A recursive function whose last call of itself is in return position (``tailcalls``
+#: folds its addend into an accumulator): ``{call}`` is ``f(n - 1, {next_k})``.
+RECURSIVE = """
+def f(n, k):
+    if n <= 0:
+        return {base}
+    return {tail}
+"""
+TAILS = st.sampled_from(["{addend} {op} {call}", "{call} {op} {addend}", "{call}"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    base=st.sampled_from(["0", "1", "k", "n - k"]),
+    tail=TAILS,
+    addend=st.sampled_from(["k", "n", "n * k", "k - n", "k // 3"]),
+    op=st.sampled_from(["+", "*"]),
+    next_k=st.sampled_from(["k", "k + n", "-k", "k * 2", "k // 2"]),
+    n=st.integers(-2, 220),
+    k=st.sampled_from([*INPUTS[int], 3, -5, 2**20]),
+)
+def test_tail_recursion_agrees_with_interpreter(base, tail, addend, op, next_k, n, k) -> None:
+    call = f"f(n - 1, {next_k})"
+    source = RECURSIVE.format(base=base, tail=tail.format(addend=addend, op=op, call=call))
+    func, entry = _compiled(source, (int, int))
+    expected = _outcome(lambda: func(n, k))
+    native = _outcome(lambda: entry(n, k))
+    if native in (("ok", MISS), ("ok", FALLBACK)):  # a bail, or k past int64: interpreted
+        native = _outcome(lambda: func(n, k))
+    same = native == expected and type(native[-1]) is type(expected[-1])  # ints: no repr
+    assert same, f"{source} {(n, k)}: {native[0]} differs"

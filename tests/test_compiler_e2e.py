@@ -489,6 +489,106 @@ def test_deep_recursion_bails() -> None:
     assert compiled(is_even, (int,)).entry(5000) is MISS
 
 
+# -- tail calls (``tailcalls``): the call in return position is a loop, its addend folded ----
+
+
+def tri(n):
+    if n <= 0:
+        return 0
+    return n + tri(n - 1)
+
+
+def fact(n):
+    if n <= 1:
+        return 1
+    return n * fact(n - 1)
+
+
+def euclid(a, b):
+    if b == 0:
+        return a
+    return euclid(b, a % b)
+
+
+def seesaw(n, cut, step):
+    """Adds ``step`` for the frames above ``cut`` and ``-step`` below: folded from the top,
+    the partial sums group the addends otherwise than python, which adds from the bottom."""
+    if n == 0:
+        return 0
+    here = step if n > cut else -step
+    return here + seesaw(n - 1, cut, step)
+
+
+def both_operators(n):
+    if n <= 0:
+        return 1
+    if n % 3 == 0:
+        return n * both_operators(n - 1)
+    return n + both_operators(n - 1)
+
+
+def keeps_a_list(xs, n):
+    if n == 0:
+        return 0
+    xs.append(n)
+    return n + keeps_a_list(xs, n - 1)
+
+
+def loops_then_recurses(n):
+    total = 0
+    for i in range(n % 4):
+        total += i
+    if n <= 0:
+        return total
+    return total + loops_then_recurses(n - 1)
+
+
+@pytest.mark.parametrize(
+    ("func", "folded"),
+    [(tri, "+ "), (fact, "* "), (euclid, ""), (fib, "+ "), (both_operators, "* ")],
+)
+def test_a_call_of_itself_in_return_position_is_a_loop(func, folded) -> None:
+    signature = (int,) * func.__code__.co_argcount
+    lines = compiled(func, signature).ir_text.splitlines()
+    tails = [line.split("tail_call ")[1] for line in lines if "tail_call " in line]
+    assert tails, lines
+    assert all(f"{folded}{func.__name__}.0(" in tail for tail in tails), tails
+
+
+@pytest.mark.parametrize(
+    ("func", "signature"), [(keeps_a_list, (list, int)), (loops_then_recurses, (int,))]
+)
+def test_no_tail_loop_where_a_call_could_resume_the_interpreter(func, signature) -> None:
+    text = compiled(func, signature).ir_text
+    assert "tail_call" not in text
+    assert f"call_direct {func.__name__}." in text
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 10, 150, 200, -4])
+def test_tail_loops_agree_with_python(n) -> None:
+    for func in (tri, fact, both_operators):
+        check(func, n)
+    check(euclid, n * 7919, 2 * n + 1)
+    check(euclid, -(2**62), n)
+
+
+def test_a_tail_loop_counts_its_depth_like_calls() -> None:
+    assert check(tri, 199) == 19900
+    assert compiled(tri, (int,)).entry(201) is MISS  # past the native depth: python recurses
+    assert compiled(tri, (int,)).entry(5000) is MISS  # python raises RecursionError
+
+
+def test_folding_in_another_order_stays_exact() -> None:
+    big = 2**62
+    # Python's order passes 2 * big (past int64: native calls made one by one bail); from
+    # the top the sums stay in int64 and reach the exact result natively.
+    assert compiled(seesaw, (int, int, int)).entry(4, 2, -big) == seesaw(4, 2, -big) == 0
+    # From the top 2 * big overflows where python's order does not: a bail, and the
+    # interpreter gives the exact result.
+    assert compiled(seesaw, (int, int, int)).entry(4, 2, big) is MISS
+    assert check(fact, 21) is MISS  # past int64 in any order
+
+
 def test_unsupported_reason_and_line() -> None:
     def uses_set(n):
         xs = {n}

@@ -29,7 +29,7 @@ import math
 from test_compiler_e2e import (
     fib, gcd, collatz, sum_step, nested_break_continue, is_prime, chained_branch, and_or, swap,
     math_funcs, rounding, maybe_none, returns_float_or_int, scaled, helper, calls_helper,
-    is_even, is_odd,
+    is_even, is_odd, tri, euclid, both_operators,
 )
 from test_deopt import caller, mid_call, tuple_on_stack
 from test_lists import (
@@ -236,6 +236,9 @@ calls = [
     ("calls_helper", (1,)),
     ("calls_helper", (1,), ("from_probe", True)),
     ("is_even", (10,)),
+    ("tri", (10,)),
+    ("euclid", (12, 8)),
+    ("both_operators", (7,)),
     ("draws", (7,)),
     ("total", ([1, 2, 3],)),
     ("total", ([1.5, 2.5],)),

@@ -24,6 +24,24 @@ SCRIPTS: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
         {"fib": 1},
         {},
     ),
+    "tail_recursion": (
+        """
+        def tri(n):
+            if n <= 0:
+                return 0
+            return n + tri(n - 1)
+        def euclid(a, b):
+            return a if b == 0 else euclid(b, a % b)
+        print(tri(150), tri(250), euclid(1071, 462), euclid(2**70, 6))
+        try:
+            tri(100_000)
+        except RecursionError as e:
+            print("caught", type(e).__name__)
+        tri(100_000)
+        """,
+        {"tri": 1, "euclid": 1},
+        {},
+    ),
     "overflow_to_big_int": (
         """
         def square(x):
