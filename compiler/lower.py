@@ -9,8 +9,9 @@ Out: the module filled with
   function, returning a status and the result of type ``T`` in registers (status 0 = the
   result is valid, 1 = bail, 2 = exception set, 3 = deoptimized: the interpreter's result is
   a new reference at ``obj_out``), direct calls between them
-  passing ``depth + 1`` and bailing past ``MAX_NATIVE_DEPTH`` (the interpreter then recurses,
-  and raises ``RecursionError`` where Python would);
+  passing ``depth + 1`` and bailing past ``entry.MAX_NATIVE_DEPTH`` (the interpreter then
+  recurses, and raises ``RecursionError`` where Python would; the entry leaves a call near
+  the recursion limit to the interpreter);
 - in a function with ``ir.TailCall`` (``tailcalls``), a loop head after the entry block whose
   phis hold the parameters, the depth and the accumulator: each tail call feeds them and
   branches back, each return folds the accumulator into its value;
@@ -50,6 +51,7 @@ from pyfast.compiler.api import Unsupported
 from pyfast.compiler.build import Unit
 from pyfast.compiler.runtime import boxing, capi, objects, resume, threads
 from pyfast.compiler.runtime.entry import (
+    MAX_NATIVE_DEPTH,
     STATUS_ERROR,
     STATUS_RESUMED,
     EntrySpec,
@@ -70,9 +72,6 @@ from pyfast.compiler.types import (
     TupleType,
     Type,
 )
-
-#: Native call depth past which a direct call bails (C stack safety; exact because bailing is).
-MAX_NATIVE_DEPTH = 200
 
 #: Back edges between two signal polls (a power of two).  2**16 iterations of the tightest
 #: loops take well under a millisecond.
@@ -1040,8 +1039,22 @@ def lower_unit(
     b.store(b.extract_value(pair, 1), out)
     b.ret(b.extract_value(pair, 0))
     name = f"{main.symbol}.entry"
+    calls = any(
+        isinstance(step, (ir.CallDirect, ir.TailCall))
+        for fir in unit.functions.values()
+        for block in fir.blocks
+        for step in (*block.ops, block.terminator)
+    )
     spec = add_entry(
-        module, body, params, main.return_type, unit.guards, name, caller_globals, entered_once
+        module,
+        body,
+        params,
+        main.return_type,
+        unit.guards,
+        name,
+        caller_globals,
+        entered_once,
+        calls,
     )
     spec.slots.update(resumes.slots)
     return spec

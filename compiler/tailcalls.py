@@ -24,7 +24,7 @@ Why the result stays Python's exactly:
   the call to the interpreter (status 3, ``deopt``), which would need the folded frames one by
   one.  Its parameters, ops and result are numbers, bools or None: no reference crosses an
   iteration, and nothing is made once per call (``local_lists``' buffers, the keep list).
-- Each iteration counts as a call (``depth + 1``, bailing past ``lower.MAX_NATIVE_DEPTH``):
+- Each iteration counts as a call (``depth + 1``, bailing past ``entry.MAX_NATIVE_DEPTH``):
   recursion Python refuses (``RecursionError``) still reaches the interpreter.
 """
 

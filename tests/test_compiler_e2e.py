@@ -9,6 +9,7 @@ the native code may bail (``bail=True``: the path's return type differs from the
 from __future__ import annotations
 
 import math
+import sys
 
 import pytest
 from pyfast.compiler import Unsupported, compile_function
@@ -576,6 +577,21 @@ def test_a_tail_loop_counts_its_depth_like_calls() -> None:
     assert check(tri, 199) == 19900
     assert compiled(tri, (int,)).entry(201) is MISS  # past the native depth: python recurses
     assert compiled(tri, (int,)).entry(5000) is MISS  # python raises RecursionError
+
+
+def test_a_call_near_the_recursion_limit_is_left_to_the_interpreter() -> None:
+    recursive, leaf = compiled(tri, (int,)).entry, compiled(leibniz, (int,)).entry
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + 150)  # python refuses tri(150) from here
+    try:
+        assert recursive(10) is MISS
+        assert leaf(1000) == leibniz(1000)  # no native calls: no need for headroom
+    finally:
+        sys.setrecursionlimit(limit)
+    assert recursive(10) == 55
 
 
 def test_folding_in_another_order_stays_exact() -> None:

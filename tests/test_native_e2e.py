@@ -42,6 +42,30 @@ SCRIPTS: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
         {"tri": 1, "euclid": 1},
         {},
     ),
+    "recursion_limit_lowered": (
+        """
+        import sys
+        def tri(n):
+            if n <= 0:
+                return 0
+            return n + tri(n - 1)
+        def deep(n):
+            if n <= 0:
+                return 0
+            below = deep(n - 1)
+            return below + 1
+        print(tri(10), deep(10))
+        sys.setrecursionlimit(80)
+        for f in (tri, deep):
+            try:
+                print(f(150))
+            except RecursionError as e:
+                print("caught", e)
+        print(tri(50), deep(50))
+        """,
+        {"tri": 1, "deep": 1},
+        {},
+    ),
     "overflow_to_big_int": (
         """
         def square(x):

@@ -164,6 +164,10 @@ def data(module: ir.Module, name: str) -> ir.GlobalVariable:
 #: ``PyEval_SetProfile``: coverage's C tracer, cProfile on 3.11).
 _TRACE_FIELDS: dict[tuple[int, int], int] = {(3, 11): 64, (3, 12): 64, (3, 13): 80}
 _INTERP = 16  # offsetof(PyThreadState, interp)
+#: (major, minor) -> offsetof(PyThreadState, recursion_remaining) (3.12 on:
+#: ``py_recursion_remaining``): how many more Python frames the thread may push before
+#: ``RecursionError``; the thread's recursion limit follows it, 4 bytes on.
+_RECURSION_FIELDS: dict[tuple[int, int], int] = {(3, 11): 32, (3, 12): 28, (3, 13): 44}
 
 
 class UnknownLayout(Exception):
@@ -195,6 +199,34 @@ def trace_fields() -> int:
     }
     if any(field(at) != value for at, value in expected.items()):
         raise UnknownLayout("the thread state does not read as expected")
+    return offset
+
+
+@functools.cache
+def recursion_field() -> int:
+    """The offset of the thread state's count of Python frames left before
+    ``RecursionError``, checked against this process: the limit beside it must read as
+    ``sys.getrecursionlimit()``, and the count must drop by one in a nested Python call.
+    Raises ``UnknownLayout``."""
+    import sys
+
+    offset = _RECURSION_FIELDS.get(sys.version_info[:2])
+    if offset is None or ctypes.sizeof(ctypes.c_void_p) != 8:
+        raise UnknownLayout(f"no thread-state layout for {sys.version_info[:2]}")
+    api = ctypes.pythonapi
+    api.PyThreadState_Get.restype = ctypes.c_void_p
+    state = api.PyThreadState_Get()
+
+    def remaining() -> int:
+        return ctypes.c_int.from_address(state + offset).value
+
+    def nested() -> int:
+        return remaining()
+
+    limit = ctypes.c_int.from_address(state + offset + 4).value
+    here = remaining()
+    if limit != sys.getrecursionlimit() or not 0 < here <= limit or nested() != here - 1:
+        raise UnknownLayout("the thread state's recursion count does not read as expected")
     return offset
 
 

@@ -11,10 +11,12 @@ real builtin function plus a counters callable.
 
 The thunk returns ``miss`` while a tracer or profiler is set on the running thread (read in
 the thread state, so one set through the C API counts too: debuggers, coverage and profilers
-see every call as under python); ``fallback(*args)`` when nargs, an argument's exact type (an
-int must also fit in 64 bits) or a guard does not match; ``miss`` when the body bails; NULL
-(the exception propagates) on status 2; the object at ``obj_out`` on status 3; else the boxed
-result.
+see every call as under python), and, for a body that makes native calls, when fewer than
+``MAX_NATIVE_DEPTH`` Python frames are left before ``RecursionError`` (so that a recursion
+python refuses is refused: the interpreter runs it); ``fallback(*args)`` when nargs, an
+argument's exact type (an int must also fit in 64 bits) or a guard does not match; ``miss``
+when the body bails; NULL (the exception propagates) on status 2; the object at ``obj_out`` on
+status 3; else the boxed result.
 On a bail it first calls the ``on_bail`` callback, if one was given (the hook counts them).
 The Python objects it uses live in pinned slots (``objects``); the builtin's ``__self__`` is a
 small holder that keeps them, the library (engine and machine code) and the PyMethodDef alive.
@@ -54,6 +56,9 @@ if TYPE_CHECKING:
     from pyfast.compiler.runtime.jit import NativeLibrary
 
 _PTR = ir.PointerType()
+#: The deepest a native call chain goes (C stack safety): a call past it bails, and the
+#: interpreter recurses (and raises ``RecursionError`` where Python would).
+MAX_NATIVE_DEPTH = 200
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 _I1 = ir.IntType(1)
@@ -170,9 +175,9 @@ class _Thunk:
         self.slots[symbol] = obj
         return self.b.load(objects.slot(self.module, symbol), typ=_PTR)
 
-    def tracing(self) -> ir.Value:
-        """True when a tracer or profiler is set on the running thread, by any means."""
-        state = self.api("PyThreadState_Get")
+    def tracing(self, state: ir.Value) -> ir.Value:
+        """True when a tracer or profiler is set on the thread whose state is ``state``, by
+        any means."""
         at = capi.trace_fields()
         funcs = [
             self.b.ptrtoint(
@@ -181,6 +186,13 @@ class _Thunk:
             for k in (0, 8)
         ]
         return self.b.icmp_unsigned("!=", self.b.or_(*funcs), _I64(0))
+
+    def shallow(self, state: ir.Value) -> ir.Value:
+        """True when the thread whose state is ``state`` cannot take ``MAX_NATIVE_DEPTH`` more
+        Python frames before ``RecursionError``."""
+        at = self.b.gep(state, [_I64(capi.recursion_field())], source_etype=_I8)
+        left = self.b.load(at, typ=_I32)
+        return self.b.icmp_signed("<=", left, _I32(MAX_NATIVE_DEPTH))
 
     def check(self, cond: ir.Value, label: str) -> None:
         """Continue in a new block when ``cond``, else go to the fallback."""
@@ -230,8 +242,10 @@ def add_entry(
     name: str,
     caller_globals: dict | None = None,
     entered_once: bool = False,
+    calls: bool = False,
 ) -> EntrySpec:
     """Add the METH_FASTCALL thunk ``name`` that guards, unboxes, calls ``body`` and boxes.
+    ``calls``: the body makes native calls, each as deep as a Python frame.
     With ``caller_globals``, the thunk also falls back unless the running Python frame (the
     probe's: its function's) has those globals: functions that share one code object (and
     so one slot) but not their globals must not run each other's native code.
@@ -247,8 +261,13 @@ def add_entry(
     out = b.alloca(llvm_type(result), name="out")
     obj_out = b.alloca(_PTR, name="obj_out")
     overflow = b.alloca(_I32, name="overflow")
-    with b.if_then(t.tracing(), likely=False):
-        b.ret(b.call(_declare(module, MISSED, _MISSED_TYPE), [t.slot(_ON_TRACER), t.slot(_MISS)]))
+    missed = _declare(module, MISSED, _MISSED_TYPE)
+    state = t.api("PyThreadState_Get")
+    with b.if_then(t.tracing(state), likely=False):
+        b.ret(b.call(missed, [t.slot(_ON_TRACER), t.slot(_MISS)]))
+    if calls:
+        with b.if_then(t.shallow(state), likely=False):
+            b.ret(b.call(missed, [_PTR(None), t.slot(_MISS)]))
     if caller_globals is not None:
         running = t.api("PyEval_GetGlobals")
         t.check(b.icmp_unsigned("==", running, t.slot(caller_globals)), "caller_globals")
@@ -268,7 +287,6 @@ def add_entry(
         b.ret(b.load(obj_out, typ=_PTR))
     with b.if_then(b.icmp_signed("!=", status, _I32(0)), likely=False):
         t.bump(bailouts)
-        missed = _declare(module, MISSED, _MISSED_TYPE)
         b.ret(b.call(missed, [t.slot(_ON_BAIL), t.slot(_MISS)]))
     t.bump(native_calls)
     value = b.load(out, typ=llvm_type(result))
