@@ -26,6 +26,9 @@ Out: the module filled with
   have rebound a global number the unit read at entry, it checks those guards again
   (``entry.add_guards_changed``) and, when one no longer holds, resumes the interpreter at
   the back edge, so ``while not stop:`` sees ``stop`` set;
+- a function that makes native calls counts each of its calls at its start, in one of
+  ``COUNT_LANES`` counters by depth; every ``LANE_INTERVAL``-th count polls the signal handlers
+  and the guards (never other threads): a native recursion stops on Ctrl-C too;
 - the body ABI of ``runtime.entry``, ``i32 @<symbol>.body(ptr out, ptr obj_out, <params>,
   <globals>)`` (internal: only the entry calls it);
 - the entry thunk added by ``runtime.entry.add_entry``, whose ``EntrySpec`` is returned.
@@ -72,6 +75,12 @@ from pyfast.compiler.types import (
     TupleType,
     Type,
 )
+
+#: A recursion's calls are counted in this many counters, by depth (a power of two): one
+#: count in memory updated by every call serialises the calls (recursive ``fib`` took twice
+#: as long); a counter polls every ``LANE_INTERVAL``-th call.
+COUNT_LANES = 64
+LANE_INTERVAL = 1 << 10
 
 #: Back edges between two signal polls (a power of two).  2**16 iterations of the tightest
 #: loops take well under a millisecond.
@@ -192,28 +201,44 @@ class _FunctionLowering(ir.OpVisitor):
         self.label = 0  # of the block being lowered
         self.chained: set[int] = set()  # ids of the block's ops whose checks are deferred
         self.deferred: dict[int, tuple[ll.Value, ll.Block]] = {}  # id(op) -> (bail, target)
-        self.start = self.blocks[0]  # where the call's work starts: block 0, or a loop head
         self.accumulator: ll.PhiInstr | None = None
-        if any(isinstance(block.terminator, ir.TailCall) for block in fir.blocks):
-            self.start_loop()
+        self.start = self.prologue(entry)  # where the entry block goes
 
-    def start_loop(self) -> None:
-        """Make the start of the call a loop head, which ``ir.TailCall`` branches back to: the
-        parameters, the depth and the accumulator become its phis."""
-        entry, head = self.fn.entry_basic_block, self.fn.append_basic_block("tail")
+    def prologue(self, entry: ll.Block) -> ll.Block:
+        """Where a call goes from the entry block: in a function that makes native calls, a
+        count of the call (``poll_on_entry``); then, in one with tail calls, their loop head
+        (``start_loop``); then block 0."""
+        first = before = None
+        if any(isinstance(op, ir.CallDirect) for block in self.fir.blocks for op in block.ops):
+            first = self.fn.append_basic_block("counted")
+            self.b.position_at_end(first)
+            self.poll_on_entry()
+            before = self.b.block
+        after = self.blocks[0]
+        if any(isinstance(block.terminator, ir.TailCall) for block in self.fir.blocks):
+            after = self.head = self.start_loop(before or entry)
+        if first is None:
+            return after
+        self.b.branch(after)
+        return first
+
+    def start_loop(self, before: ll.Block) -> ll.Block:
+        """A loop head entered from ``before``, going to block 0, which ``ir.TailCall``
+        branches back to: the parameters, the depth and the accumulator become its phis."""
+        head = self.fn.append_basic_block("tail")
         b = ll.IRBuilder(head)
 
         def phi(first: ll.Value) -> ll.PhiInstr:
             node = b.phi(first.type)
-            node.add_incoming(first, entry)
+            node.add_incoming(first, before)
             return node
 
         self.params = [phi(param) for param in self.params]
         self.depth = phi(self.depth)
         if self.fir.accumulator is not None:
             self.accumulator = phi(_I64(tailcalls.IDENTITY[self.fir.accumulator]))
-        b.branch(self.start)
-        self.start = head
+        b.branch(self.blocks[0])
+        return head
 
     def run(self) -> None:
         for block in self.fir.blocks:
@@ -401,6 +426,27 @@ class _FunctionLowering(ir.OpVisitor):
         depth = self.b.add(self.depth, _I32(1))
         self.bail_unless_false(self.b.icmp_signed(">", depth, _I32(MAX_NATIVE_DEPTH)))
         return depth
+
+    def poll_on_entry(self) -> None:
+        """At the start of a call of a function that makes native calls (so of every
+        recursion's calls), count it in its depth's counter (``COUNT_LANES``); every
+        ``LANE_INTERVAL``-th count there, poll: the signal handlers run (Ctrl-C stops a native
+        recursion as it stops the interpreter's; status 2 when a handler raised), never other
+        threads (the callers may hold borrowed objects); then, if a handler rebound a global
+        the unit read, the call bails (it has done nothing yet): the interpreter makes it with
+        the new value."""
+        b, module = self.b, self.fn.module
+        lane = b.zext(b.and_(self.depth, _I32(COUNT_LANES - 1)), _I64)
+        calls = b.gep(_call_counts(module), [_I64(0), lane])
+        count = b.add(b.load(calls, typ=_I32), _I32(1))
+        b.store(count, calls)
+        due = b.icmp_unsigned("==", b.and_(count, _I32(LANE_INTERVAL - 1)), _I32(0))
+        with b.if_then(due, likely=False):
+            failed = b.call(threads.declare(module), [_PTR(None), _I1(0)])
+            with b.if_then(b.icmp_signed("!=", failed, _I32(0)), likely=False):
+                self.fail()
+            if self.guards_changed is not None:
+                self.bail_unless_false(b.call(self.guards_changed, self.globals))
 
     def fold(self, value: ll.Value) -> ll.Value:
         """The accumulator combined with the int ``value`` (checked: bails on overflow)."""
@@ -865,7 +911,7 @@ class _FunctionLowering(ir.OpVisitor):
         self.depth.add_incoming(depth, here)
         if accumulator is not None:
             self.accumulator.add_incoming(accumulator, here)
-        self.b.branch(self.start)
+        self.b.branch(self.head)
 
     def visit_bail(self, op: ir.Bail) -> None:
         self.b.branch(self.bail_target())
@@ -883,6 +929,20 @@ _LOCAL_ITEMS: dict[Type, tuple[ll.Type, int]] = {
 #: The most items of a local list; a longer one (2 GiB as a CPython list) is left to the
 #: interpreter, which knows whether the memory for the real list is there (MemoryError).
 LOCAL_LIMIT = 2**28
+
+
+def _call_counts(module: ll.Module) -> ll.GlobalVariable:
+    """The counts of the native calls the module's functions made, by depth
+    (``poll_on_entry``)."""
+    counts = module.globals.get(_CALLS)
+    if counts is None:
+        counts = ll.GlobalVariable(module, ll.ArrayType(_I32, COUNT_LANES), _CALLS)
+        counts.linkage = "internal"
+        counts.initializer = ll.Constant(counts.value_type, None)
+    return counts
+
+
+_CALLS = "pyfast.calls"
 
 
 def _to_memory(b: ll.IRBuilder, value: ll.Value, memory: ll.Type) -> ll.Value:

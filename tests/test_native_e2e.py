@@ -692,6 +692,13 @@ def spin(n):
     return s
 print(spin(10**15))
 """
+RECURSE = """
+def fib(n):
+    if n < 2:
+        return n
+    return fib(n - 1) + fib(n - 2)
+print(fib(90))
+"""
 
 
 def _sigint_default() -> None:
@@ -701,17 +708,19 @@ def _sigint_default() -> None:
 
 
 @pytest.mark.parametrize(
-    ("options", "marker"),
+    ("script", "options", "marker"),
     [
-        (["--threshold", "1"], "] compiled __main__.spin(int)"),
-        ([], "] OSR entry for __main__.spin line"),
+        (SPIN, ["--threshold", "1"], "] compiled __main__.spin(int)"),
+        (SPIN, [], "] OSR entry for __main__.spin line"),
+        (RECURSE, ["--threshold", "1"], "] compiled __main__.fib(int)"),
     ],
-    ids=["compiled-call", "osr-entry"],
+    ids=["compiled-call", "osr-entry", "recursion"],
 )
-def test_ctrl_c_stops_a_native_loop(options, marker, tmp_path, clean_env):
-    """SIGINT during a native loop (days of work left): KeyboardInterrupt, and the process
-    ends as python's does (killed by SIGINT).  Without the back-edge poll it never ends."""
-    (tmp_path / "main.py").write_text(_dedent(SPIN))
+def test_ctrl_c_stops_a_native_loop(script, options, marker, tmp_path, clean_env):
+    """SIGINT during a native loop or recursion (days of work left): KeyboardInterrupt, and
+    the process ends as python's does (killed by SIGINT).  Without the back-edge poll (the
+    count of a recursion's calls) it never ends."""
+    (tmp_path / "main.py").write_text(_dedent(script))
     report = tmp_path / "report.json"
     argv = [sys.executable, "-m", "pyfast", "-v", "--report-json", str(report), *options]
     proc = subprocess.Popen(
