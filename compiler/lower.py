@@ -29,6 +29,8 @@ Out: the module filled with
 - a function that makes native calls counts each of its calls at its start, in one of
   ``COUNT_LANES`` counters by depth; every ``LANE_INTERVAL``-th count polls the signal handlers
   and the guards (never other threads): a native recursion stops on Ctrl-C too;
+- a small function that calls itself twice over: its calls of itself go to an inlined copy
+  (``INLINE_RECURSION_OPS``);
 - the body ABI of ``runtime.entry``, ``i32 @<symbol>.body(ptr out, ptr obj_out, <params>,
   <globals>)`` (internal: only the entry calls it);
 - the entry thunk added by ``runtime.entry.add_entry``, whose ``EntrySpec`` is returned.
@@ -81,6 +83,12 @@ from pyfast.compiler.types import (
 #: as long); a counter polls every ``LANE_INTERVAL``-th call.
 COUNT_LANES = 64
 LANE_INTERVAL = 1 << 10
+
+#: A function that calls itself natively and holds at most this many ops is lowered twice:
+#: its calls of itself go to the copy, which calls the function and which LLVM inlines
+#: (``alwaysinline``), so each native call runs two levels of the recursion, like a C
+#: compiler's recursive inlining (``fib``: 4.1 -> 2.9 ms; its compilation 20 -> 29 ms).
+INLINE_RECURSION_OPS = 40
 
 #: Back edges between two signal polls (a power of two).  2**16 iterations of the tightest
 #: loops take well under a millisecond.
@@ -931,6 +939,14 @@ _LOCAL_ITEMS: dict[Type, tuple[ll.Type, int]] = {
 LOCAL_LIMIT = 2**28
 
 
+def _inlines_itself(fir: ir.FunctionIR) -> bool:
+    """Whether ``fir`` calls itself natively and is small (``INLINE_RECURSION_OPS``)."""
+    ops = [op for block in fir.blocks for op in block.ops]
+    return len(ops) <= INLINE_RECURSION_OPS and any(
+        isinstance(op, ir.CallDirect) and op.callee is fir for op in ops
+    )
+
+
 def _call_counts(module: ll.Module) -> ll.GlobalVariable:
     """The counts of the native calls the module's functions made, by depth
     (``poll_on_entry``)."""
@@ -1087,7 +1103,14 @@ def lower_unit(
         guards_changed, slots = add_guards_changed(module, unit.guards, name)
         resumes.slots.update(slots)
     for fir in unit.functions.values():
-        _FunctionLowering(fir, impls[fir], impls, unit, resumes, guards_changed).run()
+        targets = impls
+        if _inlines_itself(fir):
+            copy = ll.Function(module, _signature(fir, unit), f"{fir.symbol}.inlined")
+            copy.linkage = "internal"
+            copy.attributes.add("alwaysinline")
+            _FunctionLowering(fir, copy, impls, unit, resumes, guards_changed).run()
+            targets = {**impls, fir: copy}
+        _FunctionLowering(fir, impls[fir], targets, unit, resumes, guards_changed).run()
     params: list[Type] = [p.type for p in main.params]
     globals_ = [llvm_type(g.type) for g in unit.globals]
     body_type = ll.FunctionType(_I32, [_PTR, _PTR, *(llvm_type(t) for t in params), *globals_])

@@ -81,7 +81,18 @@ def stores_negative(xs, v):
     return len(xs)
 
 
+def fill(xs, n, k):
+    """Small and calling itself: every other level runs in an inlined copy (lower's
+    ``INLINE_RECURSION_OPS``), which deoptimizes from its own frame."""
+    if n == 0:
+        return 0
+    xs.append(n)
+    below = fill(xs, n - 1, k)
+    return below + n * k  # past int64 for a large k: every frame deoptimizes in turn
+
+
 CASES = [
+    (fill, (list, int, int), [([], 5, 3), ([], 40, 2**60), ([], 150, 2**62), ([], 7, -(2**61))]),
     (mid_call, (list, int, int), [([], 3, 10), ([], 2**62, 10), ([], -(2**62), 3)]),
     (store, (list, int), [([0] * 5, 5), ([0] * 5, 8), ([], 1)]),
     (nested, (list, int), [([], 3), ([], 2000)]),
