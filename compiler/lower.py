@@ -152,8 +152,10 @@ class _FunctionLowering(ir.OpVisitor):
         unit: Unit,
         resumes: _Deopt,
         guards_changed: ll.Function | None,
+        inlined: bool = False,
     ) -> None:
         self.fir = fir
+        self.inlined = inlined  # the function's inlined copy (``_inlines_itself``)
         self.guards_changed = guards_changed
         self.borrowed = _borrowed(fir)
         self.fn = fn
@@ -217,7 +219,8 @@ class _FunctionLowering(ir.OpVisitor):
         count of the call (``poll_on_entry``); then, in one with tail calls, their loop head
         (``start_loop``); then block 0."""
         first = before = None
-        if any(isinstance(op, ir.CallDirect) for block in self.fir.blocks for op in block.ops):
+        calls = any(isinstance(op, ir.CallDirect) for block in self.fir.blocks for op in block.ops)
+        if calls and not self.inlined:  # the copy's calls go to the function, which counts
             first = self.fn.append_basic_block("counted")
             self.b.position_at_end(first)
             self.poll_on_entry()
@@ -1108,7 +1111,7 @@ def lower_unit(
             copy = ll.Function(module, _signature(fir, unit), f"{fir.symbol}.inlined")
             copy.linkage = "internal"
             copy.attributes.add("alwaysinline")
-            _FunctionLowering(fir, copy, impls, unit, resumes, guards_changed).run()
+            _FunctionLowering(fir, copy, impls, unit, resumes, guards_changed, True).run()
             targets = {**impls, fir: copy}
         _FunctionLowering(fir, impls[fir], targets, unit, resumes, guards_changed).run()
     params: list[Type] = [p.type for p in main.params]
