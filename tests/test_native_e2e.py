@@ -66,6 +66,24 @@ SCRIPTS: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
         {"tri": 1, "deep": 1},
         {},
     ),
+    "recursion_sees_a_global_set_by_a_signal_handler": (
+        """
+        import signal
+        STOP = 0
+        def f(n):
+            if STOP == 1 or n < 2:
+                return 0
+            return f(n - 1) + f(n - 2)
+        def stop(*args):
+            global STOP
+            STOP = 1
+        signal.signal(signal.SIGALRM, stop)
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        print(f(80))  # years of work until the recursion's poll sees STOP
+        """,
+        {"f": 1},
+        {},
+    ),
     "overflow_to_big_int": (
         """
         def square(x):
