@@ -28,7 +28,8 @@ Out: the module filled with
   the back edge, so ``while not stop:`` sees ``stop`` set;
 - a function that makes native calls counts each of its calls at its start, in one of
   ``COUNT_LANES`` counters by depth; every ``LANE_INTERVAL``-th count polls the signal handlers
-  and the guards (never other threads): a native recursion stops on Ctrl-C too;
+  and the guards, and lets other threads run in a unit whose frames hold numbers only: a
+  native recursion stops on Ctrl-C too;
 - a small function that calls itself twice over: its calls of itself go to an inlined copy
   (``INLINE_RECURSION_OPS``);
 - the body ABI of ``runtime.entry``, ``i32 @<symbol>.body(ptr out, ptr obj_out, <params>,
@@ -153,9 +154,11 @@ class _FunctionLowering(ir.OpVisitor):
         resumes: _Deopt,
         guards_changed: ll.Function | None,
         inlined: bool = False,
+        releases: bool = False,
     ) -> None:
         self.fir = fir
         self.inlined = inlined  # the function's inlined copy (``_inlines_itself``)
+        self.releases = releases  # every frame of every call chain holds numbers only
         self.guards_changed = guards_changed
         self.borrowed = _borrowed(fir)
         self.fn = fn
@@ -442,10 +445,11 @@ class _FunctionLowering(ir.OpVisitor):
         """At the start of a call of a function that makes native calls (so of every
         recursion's calls), count it in its depth's counter (``COUNT_LANES``); every
         ``LANE_INTERVAL``-th count there, poll: the signal handlers run (Ctrl-C stops a native
-        recursion as it stops the interpreter's; status 2 when a handler raised), never other
-        threads (the callers may hold borrowed objects); then, if a handler rebound a global
-        the unit read, the call bails (it has done nothing yet): the interpreter makes it with
-        the new value."""
+        recursion as it stops the interpreter's; status 2 when a handler raised), and other
+        threads may run if the whole unit is quiet (``tailcalls.quiet``: no frame of any call
+        chain holds an object; else a caller may hold a borrowed one); then, if a handler or
+        a thread rebound a global the unit read, the call bails (it has done nothing yet):
+        the interpreter makes it with the new value."""
         b, module = self.b, self.fn.module
         lane = b.zext(b.and_(self.depth, _I32(COUNT_LANES - 1)), _I64)
         calls = b.gep(_call_counts(module), [_I64(0), lane])
@@ -453,7 +457,8 @@ class _FunctionLowering(ir.OpVisitor):
         b.store(count, calls)
         due = b.icmp_unsigned("==", b.and_(count, _I32(LANE_INTERVAL - 1)), _I32(0))
         with b.if_then(due, likely=False):
-            failed = b.call(threads.declare(module), [_PTR(None), _I1(0)])
+            released = _released(module) if self.releases else _PTR(None)
+            failed = b.call(threads.declare(module), [released, _I1(self.releases)])
             with b.if_then(b.icmp_signed("!=", failed, _I32(0)), likely=False):
                 self.fail()
             if self.guards_changed is not None:
@@ -964,6 +969,20 @@ def _call_counts(module: ll.Module) -> ll.GlobalVariable:
 _CALLS = "pyfast.calls"
 
 
+def _released(module: ll.Module) -> ll.GlobalVariable:
+    """When a recursion of the module last let other threads run (``pyfast.poll``'s
+    ``released``, in nanoseconds)."""
+    released = module.globals.get(_RELEASED)
+    if released is None:
+        released = ll.GlobalVariable(module, _I64, _RELEASED)
+        released.linkage = "internal"
+        released.initializer = _I64(0)
+    return released
+
+
+_RELEASED = "pyfast.released"
+
+
 def _to_memory(b: ll.IRBuilder, value: ll.Value, memory: ll.Type) -> ll.Value:
     return b.zext(value, memory) if value.type == _I1 else value
 
@@ -1095,6 +1114,7 @@ def lower_unit(
         local_lists.rewrite(fir)
     deopt.mark_effects(unit)
     tailcalls.rewrite(unit)
+    releases = main in tailcalls.quiet(unit)  # then so is every function of the unit
     impls = {}
     for fir in unit.functions.values():
         impls[fir] = ll.Function(module, _signature(fir, unit), fir.symbol)
@@ -1113,7 +1133,9 @@ def lower_unit(
             copy.attributes.add("alwaysinline")
             _FunctionLowering(fir, copy, impls, unit, resumes, guards_changed, True).run()
             targets = {**impls, fir: copy}
-        _FunctionLowering(fir, impls[fir], targets, unit, resumes, guards_changed).run()
+        _FunctionLowering(
+            fir, impls[fir], targets, unit, resumes, guards_changed, releases=releases
+        ).run()
     params: list[Type] = [p.type for p in main.params]
     globals_ = [llvm_type(g.type) for g in unit.globals]
     body_type = ll.FunctionType(_I32, [_PTR, _PTR, *(llvm_type(t) for t in params), *globals_])

@@ -42,15 +42,15 @@ _SCALARS = NUMERIC | {NONE}
 
 def rewrite(unit: Unit) -> None:
     """Turn the tail calls of the unit's quiet functions into ``ir.TailCall``."""
-    for fir in _quiet(unit):
+    for fir in quiet(unit):
         if fir.return_type in _SCALARS and all(p.type in _SCALARS for p in fir.params):
             for block in fir.blocks:
                 _rewrite_block(fir, block)
 
 
-def _quiet(unit: Unit) -> list[ir.FunctionIR]:
-    """The functions whose calls never resume the interpreter (see the module docstring):
-    the largest set closed under their native calls."""
+def quiet(unit: Unit) -> list[ir.FunctionIR]:
+    """The functions whose calls never resume the interpreter (see the module docstring): the
+    largest set closed under their native calls.  Their frames hold numbers only."""
     quiet = {
         fir
         for fir in unit.functions.values()
