@@ -158,7 +158,7 @@ class _FunctionLowering(ir.OpVisitor):
     ) -> None:
         self.fir = fir
         self.inlined = inlined  # the function's inlined copy (``_inlines_itself``)
-        self.releases = releases  # every frame of every call chain holds numbers only
+        self.releases = releases  # no frame of any call chain holds a borrowed object
         self.guards_changed = guards_changed
         self.borrowed = _borrowed(fir)
         self.fn = fn
@@ -447,7 +447,8 @@ class _FunctionLowering(ir.OpVisitor):
         ``LANE_INTERVAL``-th count there, poll: the signal handlers run (Ctrl-C stops a native
         recursion as it stops the interpreter's; status 2 when a handler raised), and other
         threads may run if the whole unit is quiet (``tailcalls.quiet``: no frame of any call
-        chain holds an object; else a caller may hold a borrowed one); then, if a handler or
+        chain holds a borrowed object, only the arguments of the outermost call; else a
+        caller may hold one); then, if a handler or
         a thread rebound a global the unit read, the call bails (it has done nothing yet):
         the interpreter makes it with the new value."""
         b, module = self.b, self.fn.module

@@ -50,7 +50,8 @@ def rewrite(unit: Unit) -> None:
 
 def quiet(unit: Unit) -> list[ir.FunctionIR]:
     """The functions whose calls never resume the interpreter (see the module docstring): the
-    largest set closed under their native calls.  Their frames hold numbers only."""
+    largest set closed under their native calls.  Their ops make numbers only: the only
+    objects their frames hold are lists passed down from the outermost call's arguments."""
     quiet = {
         fir
         for fir in unit.functions.values()
