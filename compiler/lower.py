@@ -30,8 +30,8 @@ Out: the module filled with
   ``COUNT_LANES`` counters by depth; every ``LANE_INTERVAL``-th count polls the signal handlers
   and the guards, and lets other threads run in a unit whose frames hold numbers only: a
   native recursion stops on Ctrl-C too;
-- a small function that calls itself twice over: its calls of itself go to an inlined copy
-  (``INLINE_RECURSION_OPS``);
+- a small function that calls itself is lowered twice: its calls of itself go to the copy,
+  which LLVM inlines (``INLINE_RECURSION_OPS``);
 - the body ABI of ``runtime.entry``, ``i32 @<symbol>.body(ptr out, ptr obj_out, <params>,
   <globals>)`` (internal: only the entry calls it);
 - the entry thunk added by ``runtime.entry.add_entry``, whose ``EntrySpec`` is returned.
@@ -448,17 +448,20 @@ class _FunctionLowering(ir.OpVisitor):
         recursion as it stops the interpreter's; status 2 when a handler raised), and other
         threads may run if the whole unit is quiet (``tailcalls.quiet``: no frame of any call
         chain holds a borrowed object, only the arguments of the outermost call; else a
-        caller may hold one); then, if a handler or
-        a thread rebound a global the unit read, the call bails (it has done nothing yet):
-        the interpreter makes it with the new value."""
+        caller may hold one); then, if a handler or a thread rebound a global the unit read,
+        the call bails (it has done nothing yet): the interpreter makes it with the new
+        value."""
         b, module = self.b, self.fn.module
         lane = b.zext(b.and_(self.depth, _I32(COUNT_LANES - 1)), _I64)
-        calls = b.gep(_call_counts(module), [_I64(0), lane])
+        counts = _module_global(module, "pyfast.calls", ll.ArrayType(_I32, COUNT_LANES))
+        calls = b.gep(counts, [_I64(0), lane])
         count = b.add(b.load(calls, typ=_I32), _I32(1))
         b.store(count, calls)
         due = b.icmp_unsigned("==", b.and_(count, _I32(LANE_INTERVAL - 1)), _I32(0))
         with b.if_then(due, likely=False):
-            released = _released(module) if self.releases else _PTR(None)
+            released = _PTR(None)  # when the module's recursions last let threads run (ns)
+            if self.releases:
+                released = _module_global(module, "pyfast.released", _I64)
             failed = b.call(threads.declare(module), [released, _I1(self.releases)])
             with b.if_then(b.icmp_signed("!=", failed, _I32(0)), likely=False):
                 self.fail()
@@ -956,32 +959,14 @@ def _inlines_itself(fir: ir.FunctionIR) -> bool:
     )
 
 
-def _call_counts(module: ll.Module) -> ll.GlobalVariable:
-    """The counts of the native calls the module's functions made, by depth
-    (``poll_on_entry``)."""
-    counts = module.globals.get(_CALLS)
-    if counts is None:
-        counts = ll.GlobalVariable(module, ll.ArrayType(_I32, COUNT_LANES), _CALLS)
-        counts.linkage = "internal"
-        counts.initializer = ll.Constant(counts.value_type, None)
-    return counts
-
-
-_CALLS = "pyfast.calls"
-
-
-def _released(module: ll.Module) -> ll.GlobalVariable:
-    """When a recursion of the module last let other threads run (``pyfast.poll``'s
-    ``released``, in nanoseconds)."""
-    released = module.globals.get(_RELEASED)
-    if released is None:
-        released = ll.GlobalVariable(module, _I64, _RELEASED)
-        released.linkage = "internal"
-        released.initializer = _I64(0)
-    return released
-
-
-_RELEASED = "pyfast.released"
+def _module_global(module: ll.Module, name: str, typ: ll.Type) -> ll.GlobalVariable:
+    """The module's internal global ``name`` of ``typ``, zeroed, made on first use."""
+    var = module.globals.get(name)
+    if var is None:
+        var = ll.GlobalVariable(module, typ, name)
+        var.linkage = "internal"
+        var.initializer = ll.Constant(typ, None)
+    return var
 
 
 def _to_memory(b: ll.IRBuilder, value: ll.Value, memory: ll.Type) -> ll.Value:
