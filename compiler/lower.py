@@ -1099,8 +1099,9 @@ def lower_unit(
     for fir in unit.functions.values():
         local_lists.rewrite(fir)
     deopt.mark_effects(unit)
-    tailcalls.rewrite(unit)
-    releases = main in tailcalls.quiet(unit)  # then so is every function of the unit
+    quiet = tailcalls.quiet(unit)
+    tailcalls.rewrite(quiet)
+    releases = main in quiet  # then so is every function of the unit
     impls = {}
     for fir in unit.functions.values():
         impls[fir] = ll.Function(module, _signature(fir, unit), fir.symbol)

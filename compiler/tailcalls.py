@@ -40,9 +40,9 @@ IDENTITY = {"+": 0, "*": 1}
 _SCALARS = NUMERIC | {NONE}
 
 
-def rewrite(unit: Unit) -> None:
-    """Turn the tail calls of the unit's quiet functions into ``ir.TailCall``."""
-    for fir in quiet(unit):
+def rewrite(quiet_functions: list[ir.FunctionIR]) -> None:
+    """Turn the tail calls of a unit's quiet functions (``quiet``) into ``ir.TailCall``."""
+    for fir in quiet_functions:
         if fir.return_type in _SCALARS and all(p.type in _SCALARS for p in fir.params):
             for block in fir.blocks:
                 _rewrite_block(fir, block)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import sys
 
 from pyfast.compiler import llir as ir
 
@@ -171,7 +172,18 @@ _RECURSION_FIELDS: dict[tuple[int, int], int] = {(3, 11): 32, (3, 12): 28, (3, 1
 
 
 class UnknownLayout(Exception):
-    """This interpreter's ``PyThreadState`` is not the one ``_TRACE_FIELDS`` describes."""
+    """This interpreter's ``PyThreadState`` is not the one ``_TRACE_FIELDS`` or
+    ``_RECURSION_FIELDS`` describes."""
+
+
+def _thread_state(offsets: dict[tuple[int, int], int]) -> tuple[int, int]:
+    """The offset ``offsets`` gives for this Python (on a 64-bit build) and the calling
+    thread's ``PyThreadState`` address; ``UnknownLayout`` when there is none."""
+    offset = offsets.get(sys.version_info[:2])
+    if offset is None or ctypes.sizeof(ctypes.c_void_p) != 8:
+        raise UnknownLayout(f"no thread-state layout for {sys.version_info[:2]}")
+    ctypes.pythonapi.PyThreadState_Get.restype = ctypes.c_void_p
+    return offset, ctypes.pythonapi.PyThreadState_Get()
 
 
 @functools.cache
@@ -179,15 +191,9 @@ def trace_fields() -> int:
     """The offset of the thread state's ``c_profilefunc`` (``c_tracefunc`` is 8 bytes on),
     checked against this process: the ``interp`` field and the profile and trace objects of
     the calling thread must read as the C API and ``sys`` say.  Raises ``UnknownLayout``."""
-    import sys
-
-    offset = _TRACE_FIELDS.get(sys.version_info[:2])
-    if offset is None or ctypes.sizeof(ctypes.c_void_p) != 8:
-        raise UnknownLayout(f"no thread-state layout for {sys.version_info[:2]}")
+    offset, state = _thread_state(_TRACE_FIELDS)
     api = ctypes.pythonapi
-    api.PyThreadState_Get.restype = ctypes.c_void_p
     api.PyInterpreterState_Get.restype = ctypes.c_void_p
-    state = api.PyThreadState_Get()
 
     def field(at: int) -> int:
         return ctypes.c_void_p.from_address(state + at).value or 0
@@ -208,14 +214,7 @@ def recursion_field() -> int:
     ``RecursionError``, checked against this process: the limit beside it must read as
     ``sys.getrecursionlimit()``, and the count must drop by one in a nested Python call.
     Raises ``UnknownLayout``."""
-    import sys
-
-    offset = _RECURSION_FIELDS.get(sys.version_info[:2])
-    if offset is None or ctypes.sizeof(ctypes.c_void_p) != 8:
-        raise UnknownLayout(f"no thread-state layout for {sys.version_info[:2]}")
-    api = ctypes.pythonapi
-    api.PyThreadState_Get.restype = ctypes.c_void_p
-    state = api.PyThreadState_Get()
+    offset, state = _thread_state(_RECURSION_FIELDS)
 
     def remaining() -> int:
         return ctypes.c_int.from_address(state + offset).value
@@ -243,8 +242,6 @@ def _libm() -> ctypes.CDLL:
 
 def numpy_addresses() -> dict[str, int]:
     """The ``NUMPY`` symbols -> the addresses of those objects (numpy is imported)."""
-    import sys
-
     numpy = sys.modules["numpy"]
     addresses = {symbol: id(getattr(numpy, name)) for symbol, name in NUMPY.items()}
     get_slot = ctypes.pythonapi.PyType_GetSlot
